@@ -1,0 +1,38 @@
+"""Clipping weights at consensus (dense and sparse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from yuma._sparse import as_csr, keep_entries
+from yuma._types import FloatArray
+
+__all__ = ["col_clip", "col_clip_sparse"]
+
+
+def col_clip(weights: Any, consensus: Any) -> FloatArray:
+    """``min(W_ij, c_j)`` for every cell (chain: ``inplace_col_clip``).
+
+    weights : (R, C); consensus : (C,). Returns a new (R, C) float64 array.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    return np.minimum(w, np.asarray(consensus, dtype=np.float64)[None, :])
+
+
+def col_clip_sparse(weights: Any, consensus: Any) -> sp.csr_array:
+    """Sparse clip (chain: ``col_clip_sparse``).
+
+    An entry above its column's consensus becomes the consensus, or is **removed** when the
+    consensus is 0; other entries, stored zeros included, are kept unchanged. The removal matters
+    later: a removed entry takes no part in the liquid-alpha bond EMA.
+    """
+    w = as_csr(weights)
+    c = np.asarray(consensus, dtype=np.float64)[w.indices]
+    above = c < w.data
+    out = keep_entries(w, ~(above & (c <= 0)))
+    c_kept = np.asarray(consensus, dtype=np.float64)[out.indices]
+    out.data = np.minimum(out.data, c_kept)
+    return out

@@ -1,0 +1,79 @@
+"""Exponential moving averages of bonds: a scalar rate, or one rate per cell (dense and sparse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from yuma._sparse import as_csr, keep_entries, lookup, row_of_entries, with_data
+from yuma._types import FloatArray
+
+__all__ = ["mat_ema", "mat_ema_alpha", "mat_ema_alpha_sparse", "mat_ema_sparse"]
+
+
+def _same_shape(name: str, new: Any, old: Any) -> None:
+    if new.shape != old.shape:
+        raise ValueError(f"{name}: new {new.shape} and old {old.shape} shapes differ")
+
+
+def mat_ema(new: Any, old: Any, alpha: float) -> FloatArray:
+    """``α·new + (1 − α)·old`` per cell (chain: ``mat_ema``). new, old : (R, C); α in [0, 1]."""
+    n = np.asarray(new, dtype=np.float64)
+    o = np.asarray(old, dtype=np.float64)
+    _same_shape("mat_ema", n, o)
+    return alpha * n + (1.0 - alpha) * o
+
+
+def mat_ema_sparse(new: Any, old: Any, alpha: float) -> sp.csr_array:
+    """Sparse :func:`mat_ema` over the union of entries, keeping only values > 0.
+
+    Chain: ``mat_ema_sparse``. new, old : (R, C) sparse. Returns canonical CSR.
+    """
+    n = as_csr(new)
+    o = as_csr(old)
+    _same_shape("mat_ema_sparse", n, o)
+    out = as_csr(n * alpha + o * (1.0 - alpha))
+    out.data[out.data <= 0] = 0.0
+    out.eliminate_zeros()
+    return out
+
+
+def mat_ema_alpha(new: Any, old: Any, alpha: Any) -> FloatArray:
+    """``min(1, (1 − α_ij)·old_ij + max(0, α_ij·new_ij))`` per cell (chain: ``mat_ema_alpha``).
+
+    new, old, alpha : (R, C). Used by Yuma3 with liquid alpha on the dense path, where a bond
+    whose weight is 0 decays by ``1 − α`` instead of being dropped.
+    """
+    n = np.asarray(new, dtype=np.float64)
+    o = np.asarray(old, dtype=np.float64)
+    a = np.asarray(alpha, dtype=np.float64)
+    _same_shape("mat_ema_alpha", n, o)
+    _same_shape("mat_ema_alpha", n, a)
+    return np.minimum(1.0, (1.0 - a) * o + np.maximum(0.0, a * n))
+
+
+def mat_ema_alpha_sparse(new: Any, old: Any, alpha: Any) -> sp.csr_array:
+    """Sparse per-cell EMA (chain: ``mat_ema_alpha_sparse``).
+
+    Only the cells **stored in** ``new`` produce output, ``min(1, (1 − α)·old + max(0, α·new))``,
+    kept if > 0: a bond with no entry in ``new`` is dropped, not decayed.
+
+    new, old : (R, C) sparse. alpha : a dense (R, C) array, or a 1-D array aligned with the
+    stored entries of ``new`` in canonical (row-major, sorted) order.
+    """
+    n = as_csr(new)
+    o = as_csr(old)
+    _same_shape("mat_ema_alpha_sparse", n, o)
+    rows = row_of_entries(n)
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim == 2:
+        if a.shape != n.shape:
+            raise ValueError(f"mat_ema_alpha_sparse: alpha {a.shape} and new {n.shape} differ")
+        a = a[rows, n.indices]
+    elif a.shape != n.data.shape:
+        raise ValueError("mat_ema_alpha_sparse: a 1-D alpha must align with new's stored entries")
+    previous = lookup(o, rows, n.indices)
+    values = np.minimum(1.0, (1.0 - a) * previous + np.maximum(0.0, a * n.data))
+    return keep_entries(with_data(n, values), values > 0)

@@ -1,0 +1,143 @@
+"""Validated epoch inputs with the chain's defaults filled in (`EpochInputs`).
+
+Every backend starts from the same :class:`EpochInputs`, so input checking and defaults live in
+one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from yuma._sparse import as_csr, is_sparse
+from yuma._types import BoolArray, FloatArray, Matrix
+from yuma._validate import check_bool_matrix, check_bool_vector, check_matrix, check_vector
+from yuma.normalize import normalize
+from yuma.params import YumaParams
+from yuma.permits import is_topk_nonzero
+
+__all__ = ["EpochInputs", "Layout", "prepare_inputs"]
+
+Layout = Literal["auto", "uid", "bipartite"]
+
+
+@dataclass(frozen=True)
+class EpochInputs:
+    """One epoch's inputs after validation.
+
+    Attributes
+    ----------
+    weights : (R, C) raw non-negative weights, dense float64 or canonical CSR (stored zeros kept).
+    stake : (R,) raw non-negative stake (not yet normalised).
+    bonds : (R, C) previous bonds, same format as ``weights`` (zeros when none were given).
+    old_permit : (R,) the permits this epoch uses (chain: stored ``ValidatorPermit``).
+    active : (R,) validators that set weights recently enough.
+    outdated : (R, C) mask of weights to drop (dense bool or CSR), or None.
+    recently_registered : (C,) miners whose bond column is discarded before the EMA.
+    owner_uid : the subnet owner's uid (sparse path only has owner rules), or None.
+    square : True for the chain's (n, n) uid layout, False for validators x miners.
+    sparse : True when ``weights`` is sparse (the chain's sparse path).
+    """
+
+    weights: Matrix
+    stake: FloatArray
+    bonds: Matrix
+    old_permit: BoolArray
+    active: BoolArray
+    outdated: Any
+    recently_registered: BoolArray
+    owner_uid: int | None
+    square: bool
+    sparse: bool
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(R, C): rows (validators) by columns (miners)."""
+        return (int(self.weights.shape[0]), int(self.weights.shape[1]))
+
+
+def prepare_inputs(
+    weights: Any,
+    stake: Any,
+    bonds: Any = None,
+    params: YumaParams | None = None,
+    *,
+    validator_permit: Any = None,
+    active: Any = None,
+    outdated: Any = None,
+    recently_registered: Any = None,
+    owner_uid: int | None = None,
+    layout: Layout = "auto",
+) -> tuple[EpochInputs, YumaParams]:
+    """Validate the arguments of :func:`yuma.epoch` and fill in the defaults.
+
+    Raises ``ValueError`` naming the argument for a wrong shape, a negative or non-finite value,
+    a bond matrix that does not match the weights, or an owner uid out of range.
+    """
+    if params is None:
+        params = YumaParams()
+    elif not isinstance(params, YumaParams):
+        raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
+    w = check_matrix("weights", weights)
+    rows, cols = int(w.shape[0]), int(w.shape[1])
+    s = check_vector("stake", stake, rows)
+    if layout == "auto":
+        square = rows == cols
+    elif layout == "uid":
+        if rows != cols:
+            raise ValueError(f"layout='uid' needs a square weight matrix, got {w.shape}")
+        square = True
+    elif layout == "bipartite":
+        square = False
+    else:
+        raise ValueError(f"layout must be 'auto', 'uid' or 'bipartite', got {layout!r}")
+    sparse_input = is_sparse(w)
+    if bonds is None:
+        b: Matrix = (
+            sp.csr_array((rows, cols), dtype=np.float64) if sparse_input else np.zeros_like(w)
+        )
+    else:
+        b = check_matrix("bonds", bonds, (rows, cols))
+        if sparse_input and not is_sparse(b):
+            b = check_matrix("bonds", sp.csr_array(b), (rows, cols))
+        elif not sparse_input and is_sparse(b):
+            b = np.asarray(as_csr(b).toarray(), dtype=np.float64)
+    if owner_uid is not None:
+        if isinstance(owner_uid, bool) or not isinstance(owner_uid, (int, np.integer)):
+            raise ValueError(f"owner_uid must be an int or None, got {owner_uid!r}")
+        if not square:
+            raise ValueError("owner_uid needs the chain's square uid layout")
+        if not 0 <= owner_uid < rows:
+            raise ValueError(f"owner_uid {owner_uid} is out of range for {rows} uids")
+        owner_uid = int(owner_uid)
+    act = np.ones(rows, dtype=bool) if active is None else check_bool_vector("active", active, rows)
+    recent = (
+        np.zeros(cols, dtype=bool)
+        if recently_registered is None
+        else check_bool_vector("recently_registered", recently_registered, cols)
+    )
+    out = None if outdated is None else check_bool_matrix("outdated", outdated, (rows, cols))
+    owner_rules = sparse_input and owner_uid is not None
+    if validator_permit is None:
+        permit = is_topk_nonzero(normalize(s), params.max_allowed_validators)
+    else:
+        permit = check_bool_vector("validator_permit", validator_permit, rows)
+    if owner_rules:
+        permit = permit.copy()
+        permit[owner_uid] = True
+    inputs = EpochInputs(
+        weights=w,
+        stake=s,
+        bonds=b,
+        old_permit=permit,
+        active=act,
+        outdated=out,
+        recently_registered=recent,
+        owner_uid=owner_uid,
+        square=square,
+        sparse=sparse_input,
+    )
+    return inputs, params

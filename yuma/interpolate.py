@@ -1,0 +1,50 @@
+"""Interpolation between two matrices: the bonds penalty (dense and sparse)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from yuma._sparse import as_csr
+from yuma._types import FloatArray
+
+__all__ = ["interpolate", "interpolate_sparse"]
+
+
+def interpolate(mat1: Any, mat2: Any, ratio: float) -> FloatArray:
+    """``A + ratio·(B − A)`` per cell; ``ratio`` 0 gives ``A`` and 1 gives ``B`` exactly.
+
+    Chain: ``interpolate``; the epoch calls it as ``interpolate(W, W_clipped, bonds_penalty)`` to
+    get the weights bonds are built from. mat1, mat2 : (R, C). Returns (R, C).
+    """
+    a = np.asarray(mat1, dtype=np.float64)
+    b = np.asarray(mat2, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"interpolate: shapes {a.shape} and {b.shape} differ")
+    if ratio == 0:
+        return a.copy()
+    if ratio == 1:
+        return b.copy()
+    return a + ratio * (b - a)
+
+
+def interpolate_sparse(mat1: Any, mat2: Any, ratio: float) -> sp.csr_array:
+    """Sparse :func:`interpolate` (chain: ``interpolate_sparse``).
+
+    ``ratio`` 0 or 1 copies ``A`` or ``B`` with their stored entries (zeros included); otherwise
+    every cell of the union is computed (absent = 0) and only values > 0 are kept.
+    """
+    a = as_csr(mat1)
+    b = as_csr(mat2)
+    if a.shape != b.shape:
+        raise ValueError(f"interpolate_sparse: shapes {a.shape} and {b.shape} differ")
+    if ratio == 0:
+        return a
+    if ratio == 1:
+        return b
+    out = as_csr(a + (b - a) * ratio)
+    out.data[out.data <= 0] = 0.0
+    out.eliminate_zeros()
+    return out

@@ -1,0 +1,103 @@
+"""Masks: zero (dense) or drop (sparse) the entries a boolean mask marks as True.
+
+The chain's dense helpers zero cells; its sparse helpers remove stored entries. Both forms are
+here, named after the chain's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from yuma._sparse import as_csr, is_sparse, keep_entries, lookup, row_of_entries
+from yuma._types import BoolArray, FloatArray
+
+__all__ = [
+    "mask_cols",
+    "mask_cols_sparse",
+    "mask_diag",
+    "mask_diag_sparse",
+    "mask_matrix",
+    "mask_matrix_sparse",
+    "mask_rows",
+    "mask_rows_sparse",
+    "mask_vector",
+]
+
+
+def _bool(mask: Any) -> BoolArray:
+    return np.asarray(mask, dtype=bool)
+
+
+def mask_vector(mask: Any, vector: Any) -> FloatArray:
+    """Zero ``v_i`` where ``mask_i`` (chain: ``inplace_mask_vector``). Both (n,)."""
+    v = np.asarray(vector, dtype=np.float64)
+    return np.where(_bool(mask), 0.0, v)
+
+
+def mask_rows(mask: Any, matrix: Any) -> FloatArray:
+    """Zero row ``i`` where ``mask_i`` (chain: ``inplace_mask_rows``). mask (R,), matrix (R, C)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    return np.where(_bool(mask)[:, None], 0.0, m)
+
+
+def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
+    """Empty row ``i`` where ``mask_i`` (chain: ``mask_rows_sparse``)."""
+    m = as_csr(matrix)
+    return keep_entries(m, ~_bool(mask)[row_of_entries(m)])
+
+
+def mask_cols(mask: Any, matrix: Any) -> FloatArray:
+    """Zero column ``j`` where ``mask_j`` (chain: ``inplace_mask_cols``). mask (C,)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    return np.where(_bool(mask)[None, :], 0.0, m)
+
+
+def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
+    """Drop the entries of column ``j`` where ``mask_j``."""
+    m = as_csr(matrix)
+    return keep_entries(m, ~_bool(mask)[m.indices])
+
+
+def mask_matrix(mask: Any, matrix: Any) -> FloatArray:
+    """Zero ``M_ij`` where ``mask_ij`` (chain: ``inplace_mask_matrix``). Both (R, C)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    return np.where(_bool(mask), 0.0, m)
+
+
+def mask_matrix_sparse(mask: Any, matrix: Any) -> sp.csr_array:
+    """Drop the stored ``(i, j)`` where ``mask_ij`` (the chain's outdated-weights mask).
+
+    mask : dense (R, C) booleans or a scipy.sparse matrix whose non-zero cells are True.
+    """
+    m = as_csr(matrix)
+    rows = row_of_entries(m)
+    if is_sparse(mask):
+        marked = lookup(as_csr(mask), rows, m.indices) != 0
+    else:
+        marked = _bool(mask)[rows, m.indices]
+    return keep_entries(m, ~marked)
+
+
+def mask_diag(matrix: Any, except_index: int | None = None) -> FloatArray:
+    """Zero the diagonal, except ``(k, k)`` for ``except_index = k`` (chain: ``inplace_mask_diag``
+    and ``inplace_mask_diag_except_index``). matrix (n, n)."""
+    m = np.array(matrix, dtype=np.float64, copy=True)
+    keep = m[except_index, except_index] if except_index is not None else 0.0
+    np.fill_diagonal(m, 0.0)
+    if except_index is not None:
+        m[except_index, except_index] = keep
+    return m
+
+
+def mask_diag_sparse(matrix: Any, except_index: int | None = None) -> sp.csr_array:
+    """Drop the stored diagonal entries, except ``(k, k)`` (chain: ``mask_diag_sparse`` and
+    ``mask_diag_sparse_except_index``)."""
+    m = as_csr(matrix)
+    rows = row_of_entries(m)
+    on_diagonal = rows == m.indices
+    if except_index is not None:
+        on_diagonal &= rows != except_index
+    return keep_entries(m, ~on_diagonal)
