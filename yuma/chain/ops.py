@@ -1,0 +1,927 @@
+"""The chain's matrix and vector helpers (``epoch/math.rs``) on raw I32F32 integers, vectorised.
+
+Each function carries the name of its ``math.rs`` counterpart and reproduces its semantics,
+including the edge cases the epoch depends on (missing mask entries count as *masked*, zero
+entries survive row normalisation, clipping to a zero consensus deletes an entry, …).
+
+Matrices come in two layouts, as on the chain:
+
+* dense — an ``(R, C)`` ``int64`` array of raw I32F32 values;
+* sparse — :class:`SparseRows`, a row-major list of ``(column, raw value)`` entries that keeps the
+  **stored order** inside each row (the chain's ``Vec<Vec<(u16, I32F32)>>``); explicit zeros,
+  unsorted rows and repeated columns are all representable because the chain's results depend on
+  them.
+
+Sums of epoch quantities (proportions in [0, 1], at most 65 535 uids) cannot reach the I32F32
+range, so column/row accumulations add exactly in ``int64``; every product and quotient goes
+through the saturating / checked primitives of :mod:`yuma.chain.fixedpoint`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from yuma.chain import fixedpoint as fp
+from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
+
+__all__ = [
+    "SparseRows",
+    "check_vec_max_limited",
+    "col_clip_sparse",
+    "inplace_col_clip",
+    "inplace_col_max_upscale",
+    "inplace_col_max_upscale_sparse",
+    "inplace_col_normalize",
+    "inplace_col_normalize_sparse",
+    "inplace_mask_cols",
+    "inplace_mask_diag",
+    "inplace_mask_diag_except_index",
+    "inplace_mask_matrix",
+    "inplace_mask_rows",
+    "inplace_mask_vector",
+    "inplace_normalize_64",
+    "inplace_row_normalize",
+    "inplace_row_normalize_sparse",
+    "interpolate",
+    "interpolate_sparse",
+    "is_topk",
+    "is_topk_nonzero",
+    "liquid_alpha_sparse",
+    "mask_diag_sparse",
+    "mask_diag_sparse_except_index",
+    "mask_rows_sparse",
+    "mat_ema",
+    "mat_ema_alpha",
+    "mat_ema_alpha_sparse",
+    "mat_ema_sparse",
+    "mat_vec_mul",
+    "mat_vec_mul_sparse",
+    "matmul",
+    "matmul_sparse",
+    "matmul_transpose",
+    "matmul_transpose_sparse",
+    "normalize",
+    "row_hadamard",
+    "row_hadamard_sparse",
+    "row_sum",
+    "row_sum_sparse",
+    "scalar_vec_mask_sparse_matrix",
+    "split_emissions",
+    "vec_mask_sparse_matrix",
+    "vec_max_upscale_to_u16",
+    "vec_mul",
+    "vec_u16_max_upscale_to_u16",
+    "vecdiv",
+    "weighted_median",
+    "weighted_median_col",
+    "weighted_median_col_sparse",
+]
+
+
+# ------------------------------------------------------------------------------------------------
+# Sparse layout
+
+
+@dataclass(frozen=True, eq=False)
+class SparseRows:
+    """A sparse matrix in the chain's row layout: ``rows × (column, raw I32F32)`` in stored order.
+
+    Attributes
+    ----------
+    indptr : (R + 1,) int64
+        Row ``i`` owns entries ``indptr[i]:indptr[i + 1]``.
+    indices : (nnz,) int64
+        Column of each entry (uids; may be ≥ the uid count for stored bonds).
+    data : (nnz,) int64
+        Raw I32F32 value of each entry.
+    """
+
+    indptr: I64Array
+    indices: I64Array
+    data: I64Array
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows ``R``."""
+        return int(self.indptr.size - 1)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored entries (explicit zeros included)."""
+        return int(self.data.size)
+
+    def row_ids(self) -> I64Array:
+        """(nnz,) row index of every entry."""
+        return np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
+
+    @classmethod
+    def empty(cls, n_rows: int) -> SparseRows:
+        """``n_rows`` empty rows."""
+        z = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(n_rows + 1, dtype=np.int64), z, z.copy())
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Sequence[int]]]) -> SparseRows:
+        """From ``[[[col, raw], ...], ...]`` (the vector files' ``sparse<…>`` layout)."""
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        flat = [e for r in rows for e in r]
+        if flat:
+            arr = np.array(flat, dtype=np.int64).reshape(-1, 2)
+            return cls(indptr, arr[:, 0].copy(), arr[:, 1].copy())
+        z = np.zeros(0, dtype=np.int64)
+        return cls(indptr, z, z.copy())
+
+    @classmethod
+    def from_entries(
+        cls, n_rows: int, rows: I64Array, cols: I64Array, data: I64Array
+    ) -> SparseRows:
+        """From entries already grouped by row (``rows`` non-decreasing), keeping their order."""
+        counts = np.bincount(rows, minlength=n_rows) if rows.size else np.zeros(n_rows, np.int64)
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return cls(indptr, cols.astype(np.int64, copy=False), data.astype(np.int64, copy=False))
+
+    @classmethod
+    def from_dense(cls, m: I64Array) -> SparseRows:
+        """Every cell of a dense matrix as an entry (zeros included), columns ascending."""
+        r, c = m.shape
+        indptr = np.arange(r + 1, dtype=np.int64) * c
+        return cls(indptr, np.tile(np.arange(c, dtype=np.int64), r), m.reshape(-1).copy())
+
+    def to_rows(self) -> list[list[list[int]]]:
+        """As ``[[[col, raw], ...], ...]`` of Python ints."""
+        cols = self.indices.tolist()
+        vals = self.data.tolist()
+        ptr = self.indptr.tolist()
+        return [
+            [[cols[k], vals[k]] for k in range(ptr[i], ptr[i + 1])] for i in range(self.n_rows)
+        ]
+
+    def to_dense(self, n_cols: int) -> I64Array:
+        """Dense ``(R, n_cols)``; later entries of a repeated column win, columns ≥ n_cols drop."""
+        out = np.zeros((self.n_rows, n_cols), dtype=np.int64)
+        keep = self.indices < n_cols
+        out[self.row_ids()[keep], self.indices[keep]] = self.data[keep]
+        return out
+
+    def filter(self, keep: BoolArray) -> SparseRows:
+        """Keep the entries where ``keep`` is true (order preserved)."""
+        rows = self.row_ids()[keep]
+        return SparseRows.from_entries(self.n_rows, rows, self.indices[keep], self.data[keep])
+
+    def with_data(self, data: I64Array) -> SparseRows:
+        """Same pattern, new values."""
+        return SparseRows(self.indptr, self.indices, np.asarray(data, dtype=np.int64))
+
+
+def _mask_get(mask: Sequence[bool] | BoolArray, size: int, default: bool = True) -> BoolArray:
+    """``mask.get(k).unwrap_or(default)`` for ``k < size``."""
+    m = np.asarray(mask, dtype=np.bool_)
+    out = np.full(size, default, dtype=np.bool_)
+    k = min(size, m.size)
+    out[:k] = m[:k]
+    return out
+
+
+def _vec_get(v: ArrayLike, idx: I64Array) -> I64Array:
+    """``v.get(idx).unwrap_or(0)`` element-wise."""
+    arr = fp.i32(v)
+    ok = idx < arr.size
+    out = np.zeros(idx.shape, dtype=np.int64)
+    out[ok] = arr[idx[ok]]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Vectors
+
+
+def normalize(x: ArrayLike) -> I64Array:
+    """``normalize`` / ``inplace_normalize``: ``x_k ⊘ Σx`` (safe_div), unchanged when Σx = 0."""
+    arr = fp.i32(x)
+    s = arr.sum()
+    if s == 0:
+        return arr.copy()
+    return fp.safe_div(arr, s)
+
+
+def normalize_using_sum(x: ArrayLike, total: int) -> I64Array:
+    """``inplace_normalize_using_sum``: ``x_k ⊘ total`` unless ``total == 0``."""
+    arr = fp.i32(x)
+    if total == 0:
+        return arr.copy()
+    return fp.safe_div(arr, total)
+
+
+def inplace_normalize_64(x: Sequence[int]) -> list[int]:
+    """``inplace_normalize_64`` on raw I64F64 Python ints (truncating safe_div by the sum)."""
+    vals = [int(v) for v in x]
+    s = sum(vals)
+    if s == 0:
+        return vals
+    out = []
+    for v in vals:
+        num = v << 64
+        q = abs(num) // abs(s)
+        q = q if (num < 0) == (s < 0) else -q
+        out.append(q if -(1 << 127) <= q <= fp.I64F64_MAX else 0)
+    return out
+
+
+def vecdiv(x: ArrayLike, y: ArrayLike) -> I64Array:
+    """``vecdiv``: ``x_i ⊘ y_i`` with safe_div (0 where y_i = 0 or missing)."""
+    a = fp.i32(x)
+    b = _vec_get(y, np.arange(a.size, dtype=np.int64))
+    return fp.safe_div(a, b)
+
+
+def vec_mul(a: ArrayLike, b: ArrayLike) -> I64Array:
+    """``vec_mul``: element-wise ``checked_mul`` (overflow → 0), truncated to the shorter input."""
+    x, y = fp.i32(a), fp.i32(b)
+    k = min(x.size, y.size)
+    out, _ = fp.checked_mul(x[:k], y[:k])
+    return out
+
+
+def is_topk(vector: ArrayLike, k: int) -> BoolArray:
+    """``is_topk``: true for the ``k`` largest (ascending stable sort; lower uid loses ties)."""
+    v = fp.i32(vector)
+    res = np.ones(v.size, dtype=np.bool_)
+    if v.size < k:
+        return res
+    order = np.argsort(v, kind="stable")
+    res[order[: v.size - k]] = False
+    return res
+
+
+def is_topk_nonzero(vector: ArrayLike, k: int) -> BoolArray:
+    """``is_topk_nonzero``: as :func:`is_topk` but zero entries are never selected."""
+    v = fp.i32(vector)
+    res = v != 0
+    if v.size < k:
+        return res
+    order = np.argsort(v, kind="stable")
+    res[order[: v.size - k]] = False
+    return res
+
+
+def inplace_mask_vector(mask: Sequence[bool] | BoolArray, vector: ArrayLike) -> I64Array:
+    """``inplace_mask_vector``: zero where masked; a missing mask entry masks, an empty mask
+    masks nothing."""
+    v = fp.i32(vector).copy()
+    if len(mask) == 0:
+        return v
+    v[_mask_get(mask, v.size)] = 0
+    return v
+
+
+def vec_max_upscale_to_u16(vector: ArrayLike) -> I64Array:
+    """``vec_max_upscale_to_u16``: scale so the maximum becomes 65535, rounding ties away from 0.
+
+    ``m = max``; ``m == 0`` → ``to_u16(v ⊗ 65535)``; ``m > 32768`` → ``round(v ⊗ (65535 ⊘ m))``;
+    else ``round((v ⊗ 65535) ⊘ m)``; saturated to u16.
+    """
+    v = fp.i32(vector)
+    if v.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    u16max = np.int64(fp.U16_MAX) << 32
+    m = int(v.max())
+    if m == 0:
+        return fp.fixed_to_u16(fp.saturating_mul(v, u16max))
+    if m > (32768 << 32):
+        scaled = fp.saturating_mul(v, fp.safe_div(u16max, m))
+    else:
+        scaled = fp.safe_div(fp.saturating_mul(v, u16max), m)
+    return np.clip(fp.round_to_int(scaled), 0, fp.U16_MAX)
+
+
+def vec_u16_max_upscale_to_u16(vector: ArrayLike) -> I64Array:
+    """``vec_u16_max_upscale_to_u16``: what ``set_weights`` stores for a row of u16 weights."""
+    return vec_max_upscale_to_u16(fp.u16_to_fixed(vector))
+
+
+def check_vec_max_limited(vector: ArrayLike, max_limit: int) -> bool:
+    """``check_vec_max_limited``: ``max(normalize(v)) ≤ max_limit ⊘ 65535`` (true when empty)."""
+    v = fp.u16_to_fixed(vector)
+    if v.size == 0:
+        return True
+    limit = int(fp.safe_div(int(max_limit) << 32, fp.U16_MAX << 32))
+    return int(normalize(v).max()) <= limit
+
+
+def split_emissions(emission: int, mechanism_count: int, split: Sequence[int] | None) -> list[int]:
+    """``split_emissions``: a mechanism's share ``floor(E·s_k/65535)`` (or ``floor(E/M)``); the
+    rounding remainder goes to mechanism 0, missing shares are 0."""
+    e = int(emission)
+    m = int(mechanism_count)
+    if split is not None:
+        res = [(e * int(s)) // fp.U16_MAX for s in split]
+    else:
+        res = [e // m if m else 0] * m
+    res = (res + [0] * m)[:m]
+    rem = max(e - sum(res), 0)
+    if res:
+        res[0] = min(res[0] + rem, fp.U64_MAX)
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# Weighted median
+
+
+def weighted_median(
+    stake: ArrayLike,
+    score: ArrayLike,
+    partition_idx: Sequence[int],
+    minority: int,
+    partition_lo: int,
+    partition_hi: int,
+) -> int:
+    """``weighted_median``: the chain's literal deterministic quick-select (one vector).
+
+    Kept literal so the closed form used by the column-wise medians can be checked against it.
+    """
+    st = [int(s) for s in np.asarray(stake).ravel()]
+    sc = [int(s) for s in np.asarray(score).ravel()]
+    if len(st) != len(sc):
+        return 0
+
+    def sat(x: int) -> int:
+        return min(max(x, fp.I32F32_MIN), fp.I32F32_MAX)
+
+    def get(v: list[int], k: int) -> int:
+        return v[k] if 0 <= k < len(v) else 0
+
+    part = list(partition_idx)
+    limit = len(part)
+    lo, hi = int(partition_lo), int(partition_hi)
+    it = 0
+    while True:
+        if not part:
+            return 0
+        if len(part) == 1:
+            return get(sc, part[0])
+        pivot = get(sc, part[len(part) // 2])
+        lo_st = hi_st = 0
+        lower: list[int] = []
+        upper: list[int] = []
+        for idx in part:
+            s = get(sc, idx)
+            if s == pivot:
+                continue
+            if s < pivot:
+                lo_st = sat(lo_st + get(st, idx))
+                lower.append(idx)
+            else:
+                hi_st = sat(hi_st + get(st, idx))
+                upper.append(idx)
+        if minority < sat(lo + lo_st) and lower:
+            part = lower
+            hi = sat(lo + lo_st)
+        elif sat(hi - hi_st) <= minority and upper:
+            part = upper
+            lo = sat(hi - hi_st)
+        else:
+            return pivot
+        it += 1
+        if it > limit:
+            return 0
+
+
+def _median_columns(u: I64Array, scores: I64Array, minority: int) -> I64Array:
+    """Closed-form stake-weighted median of every column of ``scores`` (k rows × C columns).
+
+    ``c_j = v_t`` for the smallest distinct score ``v_t`` whose cumulative stake
+    ``C_t = Σ{u_r : score_rj ≤ v_t}`` exceeds ``minority``, else the largest score (spec §4.7).
+    Equivalent to the quick-select because every partial sum is an exact integer add.
+    """
+    k, c = scores.shape
+    if k == 0:
+        return np.zeros(c, dtype=np.int64)
+    order = np.argsort(scores, axis=0, kind="stable")
+    srt = np.take_along_axis(scores, order, axis=0)
+    cum = np.cumsum(u[order], axis=0)
+    last = np.ones((k, c), dtype=np.bool_)
+    last[:-1] = srt[1:] != srt[:-1]
+    cond = last & (cum > minority)
+    first = cond.argmax(axis=0)
+    cols = np.arange(c)
+    return np.where(cond.any(axis=0), srt[first, cols], srt[-1])
+
+
+def _median_stake(stake: ArrayLike, majority: int) -> tuple[BoolArray, I64Array, int]:
+    st = fp.i32(stake)
+    pos = st > 0
+    u = normalize(st[pos])
+    minority = int(fp.saturating_sub(int(u.sum()), majority))
+    return pos, u, minority
+
+
+def weighted_median_col(stake: ArrayLike, score: I64Array, majority: int) -> I64Array:
+    """``weighted_median_col`` (dense): per column, median over rows with positive stake.
+
+    ``stake`` (R,) raw, ``score`` (R, C) raw, ``majority`` = κ raw. Returns (C,).
+    """
+    sc = np.asarray(score, dtype=np.int64)
+    if sc.ndim != 2:
+        return np.zeros(0, dtype=np.int64)
+    st = fp.i32(stake)
+    r = min(st.size, sc.shape[0])
+    pos, u, minority = _median_stake(st[:r], majority)
+    return _median_columns(u, sc[:r][pos], minority)
+
+
+def weighted_median_col_sparse(
+    stake: ArrayLike, score: SparseRows, columns: int, majority: int
+) -> I64Array:
+    """``weighted_median_col_sparse``: absent entries score 0; returns (columns,)."""
+    st = fp.i32(stake)
+    r = min(st.size, score.n_rows)
+    pos, u, minority = _median_stake(st, majority)
+    pos_r = pos[:r]
+    slot = np.full(score.n_rows, -1, dtype=np.int64)
+    slot[:r][pos_r] = np.arange(int(pos_r.sum()))
+    dense = np.zeros((u.size, columns), dtype=np.int64)
+    rows = slot[score.row_ids()]
+    keep = (rows >= 0) & (score.indices < columns)
+    dense[rows[keep], score.indices[keep]] = score.data[keep]
+    return _median_columns(u, dense, minority)
+
+
+# ------------------------------------------------------------------------------------------------
+# Dense matrices
+
+
+def _mat(m: ArrayLike) -> I64Array:
+    arr = np.asarray(m, dtype=np.int64)
+    return arr.reshape(arr.shape[0], -1) if arr.ndim != 2 else arr
+
+
+def row_sum(m: I64Array) -> I64Array:
+    """``row_sum``: plain I32F32 sum of each row."""
+    return _mat(m).sum(axis=1)
+
+
+def inplace_row_normalize(m: I64Array) -> I64Array:
+    """``inplace_row_normalize``: rows with a positive sum are divided by it."""
+    a = _mat(m)
+    s = a.sum(axis=1, keepdims=True)
+    return np.where(s > 0, fp.safe_div(a, np.where(s > 0, s, 1)), a)
+
+
+def inplace_col_normalize(m: I64Array) -> I64Array:
+    """``inplace_col_normalize``: entries divided by their column sum where it is non-zero."""
+    a = _mat(m)
+    s = a.sum(axis=0, keepdims=True)
+    return np.where(s != 0, fp.safe_div(a, np.where(s != 0, s, 1)), a)
+
+
+def inplace_col_max_upscale(m: I64Array) -> I64Array:
+    """``inplace_col_max_upscale``: entries divided by their column max (max starts at 0)."""
+    a = _mat(m)
+    if a.size == 0:
+        return a.copy()
+    mx = np.maximum(a.max(axis=0, keepdims=True), 0)
+    return np.where(mx != 0, fp.safe_div(a, np.where(mx != 0, mx, 1)), a)
+
+
+def inplace_col_clip(m: I64Array, threshold: ArrayLike) -> I64Array:
+    """``inplace_col_clip``: ``min(threshold_j, M_ij)`` (nothing is dropped)."""
+    a = _mat(m)
+    t = fp.i32(threshold)
+    k = min(a.shape[1], t.size)
+    out = a.copy()
+    out[:, :k] = np.minimum(a[:, :k], t[:k])
+    return out
+
+
+def inplace_mask_rows(mask: Sequence[bool] | BoolArray, m: I64Array) -> I64Array:
+    """``inplace_mask_rows``: masked rows become zero (missing mask entry masks)."""
+    a = _mat(m).copy()
+    a[_mask_get(mask, a.shape[0])] = 0
+    return a
+
+
+def inplace_mask_cols(mask: Sequence[bool] | BoolArray, m: I64Array) -> I64Array:
+    """``inplace_mask_cols``: masked columns become zero (missing mask entry masks)."""
+    a = _mat(m).copy()
+    a[:, _mask_get(mask, a.shape[1])] = 0
+    return a
+
+
+def inplace_mask_matrix(mask: Sequence[Sequence[bool]] | BoolArray, m: I64Array) -> I64Array:
+    """``inplace_mask_matrix``: zero where ``mask_ij`` (missing mask entries mask; an empty mask
+    masks nothing)."""
+    a = _mat(m).copy()
+    mk = np.asarray(mask, dtype=np.bool_)
+    if mk.size == 0:
+        return a
+    full = np.ones(a.shape, dtype=np.bool_)
+    r, c = min(a.shape[0], mk.shape[0]), min(a.shape[1], mk.shape[1])
+    full[:r, :c] = mk[:r, :c]
+    a[full] = 0
+    return a
+
+
+def inplace_mask_diag(m: I64Array) -> I64Array:
+    """``inplace_mask_diag``: zero the diagonal of a square matrix."""
+    a = _mat(m).copy()
+    if a.shape[0] == a.shape[1]:
+        np.fill_diagonal(a, 0)
+    return a
+
+
+def inplace_mask_diag_except_index(m: I64Array, except_index: int) -> I64Array:
+    """``inplace_mask_diag_except_index``: zero the diagonal but keep ``(k, k)``."""
+    a = _mat(m)
+    if a.shape[0] != a.shape[1] or a.size == 0:
+        return a.copy()
+    out = inplace_mask_diag(a)
+    k = int(except_index)
+    if k < a.shape[0]:
+        out[k, k] = a[k, k]
+    return out
+
+
+def row_hadamard(m: I64Array, v: ArrayLike) -> I64Array:
+    """``row_hadamard``: ``M_ij ⊗ v_i`` (saturating)."""
+    a = _mat(m)
+    x = fp.i32(v)
+    r = min(a.shape[0], x.size)
+    return fp.saturating_mul(x[:r, None], a[:r])
+
+
+def matmul(m: I64Array, v: ArrayLike) -> I64Array:
+    """``matmul``: ``out_j = Σ_i v_i ⊗ M_ij`` (missing v_i = 0)."""
+    a = _mat(m)
+    x = _vec_get(v, np.arange(a.shape[0], dtype=np.int64))
+    return fp.saturating_mul(x[:, None], a).sum(axis=0)
+
+
+def matmul_transpose(m: I64Array, v: ArrayLike) -> I64Array:
+    """``matmul_transpose``: ``out_i = Σ_j M_ij ⊗ v_j``."""
+    a = _mat(m)
+    x = fp.i32(v)
+    c = min(a.shape[1], x.size)
+    return fp.saturating_mul(a[:, :c], x[None, :c]).sum(axis=1)
+
+
+def mat_vec_mul(m: I64Array, v: ArrayLike) -> I64Array:
+    """``mat_vec_mul``: ``vec_mul`` of each row with ``v`` (rows truncated to ``len(v)``)."""
+    a = _mat(m)
+    x = fp.i32(v)
+    c = min(a.shape[1], x.size)
+    out, _ = fp.checked_mul(a[:, :c], x[None, :c])
+    return out
+
+
+def interpolate(m1: I64Array, m2: I64Array, ratio: int) -> I64Array:
+    """``interpolate``: ``A + ratio ⊗ (B − A)`` per cell; ratio 0 → A and 1 → B exactly."""
+    if ratio == 0:
+        return _mat(m1).copy()
+    if ratio == ONE:
+        return _mat(m2).copy()
+    a, b = _mat(m1), _mat(m2)
+    return fp.saturating_add(a, fp.saturating_mul(ratio, fp.saturating_sub(b, a)))
+
+
+def mat_ema(new: I64Array, old: I64Array, alpha: int) -> I64Array:
+    """``mat_ema``: ``α ⊗ new + (1 − α) ⊗ old`` per cell."""
+    a, b = _mat(new), _mat(old)
+    oma = int(fp.saturating_sub(ONE, alpha))
+    return fp.saturating_add(fp.saturating_mul(alpha, a), fp.saturating_mul(oma, b))
+
+
+def mat_ema_alpha(new: I64Array, old: I64Array, alpha: I64Array) -> I64Array:
+    """``mat_ema_alpha``: ``min(1, (1 − A) ⊗ old + max(0, A ⊗ new))`` per cell."""
+    a, b, al = _mat(new), _mat(old), _mat(alpha)
+    decayed = fp.saturating_mul(fp.saturating_sub(ONE, al), b)
+    inc = np.maximum(fp.saturating_mul(al, a), 0)
+    return np.minimum(fp.saturating_add(decayed, inc), ONE)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sparse matrices
+
+
+def row_sum_sparse(m: SparseRows) -> I64Array:
+    """``row_sum_sparse``: plain sum of each row's entries."""
+    cs = np.zeros(m.nnz + 1, dtype=np.int64)
+    np.cumsum(m.data, out=cs[1:])
+    return cs[m.indptr[1:]] - cs[m.indptr[:-1]]
+
+
+def inplace_row_normalize_sparse(m: SparseRows) -> SparseRows:
+    """``inplace_row_normalize_sparse``: rows with a positive sum divided by it (zeros kept)."""
+    s = row_sum_sparse(m)[m.row_ids()]
+    pos = s > 0
+    return m.with_data(np.where(pos, fp.safe_div(m.data, np.where(pos, s, 1)), m.data))
+
+
+def _col_sums(m: SparseRows, columns: int) -> I64Array:
+    keep = m.indices < columns
+    out = np.zeros(columns, dtype=np.int64)
+    np.add.at(out, m.indices[keep], m.data[keep])
+    return out
+
+
+def inplace_col_normalize_sparse(m: SparseRows, columns: int) -> SparseRows:
+    """``inplace_col_normalize_sparse``: divide by the column sum (columns < ``columns``) where
+    that sum is non-zero."""
+    s = _vec_get(_col_sums(m, columns), m.indices)
+    nz = s != 0
+    return m.with_data(np.where(nz, fp.safe_div(m.data, np.where(nz, s, 1)), m.data))
+
+
+def inplace_col_max_upscale_sparse(m: SparseRows, columns: int) -> SparseRows:
+    """``inplace_col_max_upscale_sparse``: divide by the column max (starting at 0) where ≠ 0."""
+    keep = m.indices < columns
+    mx = np.zeros(columns, dtype=np.int64)
+    np.maximum.at(mx, m.indices[keep], m.data[keep])
+    d = _vec_get(mx, m.indices)
+    nz = d != 0
+    return m.with_data(np.where(nz, fp.safe_div(m.data, np.where(nz, d, 1)), m.data))
+
+
+def col_clip_sparse(m: SparseRows, threshold: ArrayLike) -> SparseRows:
+    """``col_clip_sparse``: entries above ``threshold_j`` become ``threshold_j``, or are removed
+    when ``threshold_j ≤ 0``; other entries (zeros included) are kept."""
+    th = _vec_get(threshold, m.indices)
+    above = th < m.data
+    keep = ~above | (th > 0)
+    return m.with_data(np.where(above, th, m.data)).filter(keep)
+
+
+def mask_rows_sparse(mask: Sequence[bool] | BoolArray, m: SparseRows) -> SparseRows:
+    """``mask_rows_sparse``: masked rows become empty (missing mask entry masks)."""
+    rowmask = _mask_get(mask, m.n_rows)
+    return m.filter(~rowmask[m.row_ids()])
+
+
+def mask_diag_sparse(m: SparseRows) -> SparseRows:
+    """``mask_diag_sparse``: drop entries ``(i, i)``."""
+    return m.filter(m.indices != m.row_ids())
+
+
+def mask_diag_sparse_except_index(m: SparseRows, except_index: int) -> SparseRows:
+    """``mask_diag_sparse_except_index``: drop ``(i, i)`` except ``(k, k)``."""
+    r = m.row_ids()
+    return m.filter((m.indices != r) | (r == int(except_index)))
+
+
+def vec_mask_sparse_matrix(
+    m: SparseRows, first: ArrayLike, second: ArrayLike, f: str
+) -> SparseRows:
+    """``vec_mask_sparse_matrix``: drop ``(i, j)`` where ``f(first[i], second[j])``; ``f`` is
+    ``"eq"``, ``"lt"`` or ``"le"``; missing values read as 0. Values are u64 (Python ints ok)."""
+    a = _u64_get(first, m.row_ids())
+    b = _u64_get(second, m.indices)
+    return m.filter(~_compare(a, b, f))
+
+
+def scalar_vec_mask_sparse_matrix(m: SparseRows, scalar: int, second: ArrayLike, f: str) -> SparseRows:
+    """``scalar_vec_mask_sparse_matrix``: drop ``(i, j)`` where ``f(scalar, second[j])``."""
+    b = _u64_get(second, m.indices)
+    a = np.full(b.shape, np.uint64(int(scalar)), dtype=np.uint64)
+    return m.filter(~_compare(a, b, f))
+
+
+def _u64_get(v: ArrayLike, idx: I64Array) -> Any:
+    arr = np.asarray(v, dtype=np.uint64)
+    ok = idx < arr.size
+    out = np.zeros(idx.shape, dtype=np.uint64)
+    out[ok] = arr[idx[ok]]
+    return out
+
+
+def _compare(a: Any, b: Any, f: str) -> BoolArray:
+    if f == "eq":
+        return np.asarray(a == b)
+    if f == "lt":
+        return np.asarray(a < b)
+    if f == "le":
+        return np.asarray(a <= b)
+    raise ValueError(f"f: unknown comparison {f!r}")
+
+
+def row_hadamard_sparse(m: SparseRows, v: ArrayLike) -> SparseRows:
+    """``row_hadamard_sparse``: ``M_ij ⊗ v_i``; rows past ``len(v)`` are dropped."""
+    x = fp.i32(v)
+    if x.size < m.n_rows:
+        end = int(m.indptr[x.size])
+        m = SparseRows(m.indptr[: x.size + 1], m.indices[:end], m.data[:end])
+    return m.with_data(fp.saturating_mul(m.data, x[m.row_ids()]))
+
+
+def matmul_sparse(m: SparseRows, v: ArrayLike, columns: int) -> I64Array:
+    """``matmul_sparse``: ``out_j = Σ_i v_i ⊗ M_ij`` over entries with ``j < columns``."""
+    x = _vec_get(v, np.arange(m.n_rows, dtype=np.int64))
+    prod = fp.saturating_mul(x[m.row_ids()], m.data)
+    keep = m.indices < columns
+    out = np.zeros(columns, dtype=np.int64)
+    np.add.at(out, m.indices[keep], prod[keep])
+    return out
+
+
+def matmul_transpose_sparse(m: SparseRows, v: ArrayLike) -> I64Array:
+    """``matmul_transpose_sparse``: ``out_i = Σ_(j, M_ij) v_j ⊗ M_ij`` (missing v_j = 0)."""
+    prod = fp.saturating_mul(_vec_get(v, m.indices), m.data)
+    return row_sum_sparse(m.with_data(prod))
+
+
+def mat_vec_mul_sparse(m: SparseRows, v: ArrayLike) -> SparseRows:
+    """``mat_vec_mul_sparse``: ``M_ij ⊗ v_j`` for ``j < len(v)``; zero products dropped."""
+    x = fp.i32(v)
+    inside = m.indices < x.size
+    prod = np.zeros(m.nnz, dtype=np.int64)
+    prod[inside] = fp.saturating_mul(m.data[inside], x[m.indices[inside]])
+    return m.with_data(prod).filter(inside & (prod != 0))
+
+
+def _last_by_key(keys: I64Array, vals: I64Array) -> tuple[I64Array, I64Array]:
+    """Unique sorted keys and, per key, the value of its **last** occurrence."""
+    if keys.size == 0:
+        return keys, vals
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    last = np.ones(k.size, dtype=np.bool_)
+    last[:-1] = k[1:] != k[:-1]
+    return k[last], vals[order][last]
+
+
+def _lookup(ukeys: I64Array, uvals: I64Array, keys: I64Array) -> I64Array:
+    """Value for each key (0 when absent), given unique sorted ``ukeys``."""
+    if ukeys.size == 0:
+        return np.zeros(keys.shape, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(ukeys, keys), ukeys.size - 1)
+    return np.where(ukeys[pos] == keys, uvals[pos], 0)
+
+
+def _from_keys(n_rows: int, columns: int, keys: I64Array, vals: I64Array) -> SparseRows:
+    """Entries from sorted row-major keys ``row * columns + col``."""
+    return SparseRows.from_entries(n_rows, keys // columns, keys % columns, vals)
+
+
+def interpolate_sparse(m1: SparseRows, m2: SparseRows, columns: int, ratio: int) -> SparseRows:
+    """``interpolate_sparse``: ratio 0 → ``m1``, 1 → ``m2`` (copies); else for every column
+    ``j < columns`` (ascending) ``v = A + ratio ⊗ (B − A)`` (absent = 0, later duplicates win),
+    kept only if ``v > 0``."""
+    if ratio == 0:
+        return m1
+    if ratio == ONE:
+        return m2
+    if m1.n_rows != m2.n_rows:
+        return m2
+    if columns == 0:
+        return SparseRows.empty(m1.n_rows)
+    k1 = m1.row_ids() * columns + m1.indices
+    k2 = m2.row_ids() * columns + m2.indices
+    in1, in2 = m1.indices < columns, m2.indices < columns
+    u1, v1 = _last_by_key(k1[in1], m1.data[in1])
+    u2, v2 = _last_by_key(k2[in2], m2.data[in2])
+    keys = np.union1d(u1, u2)
+    a = _lookup(u1, v1, keys)
+    b = _lookup(u2, v2, keys)
+    v = fp.saturating_add(a, fp.saturating_mul(ratio, fp.saturating_sub(b, a)))
+    keep = v > 0
+    return _from_keys(m1.n_rows, columns, keys[keep], v[keep])
+
+
+def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
+    """``mat_ema_sparse``: rows densified to ``n = len(new)`` columns,
+    ``α ⊗ new + (1 − α) ⊗ old`` (an old entry with no new entry decays), positive values kept,
+    each row sorted by column."""
+    n = new.n_rows
+    if n == 0:
+        return SparseRows.empty(0)
+    oma = int(fp.saturating_sub(ONE, alpha))
+    old_rows = old.row_ids()
+    in_new = new.indices < n
+    in_old = (old.indices < n) & (old_rows < n)
+    keys = np.concatenate(
+        [new.row_ids()[in_new] * n + new.indices[in_new], old_rows[in_old] * n + old.indices[in_old]]
+    )
+    vals = np.concatenate(
+        [fp.saturating_mul(alpha, new.data[in_new]), fp.saturating_mul(oma, old.data[in_old])]
+    )
+    if keys.size == 0:
+        return SparseRows.empty(n)
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    start = np.ones(k.size, dtype=np.bool_)
+    start[1:] = k[1:] != k[:-1]
+    sums = np.add.reduceat(vals[order], np.flatnonzero(start))
+    uk = k[start]
+    keep = sums > 0
+    return _from_keys(n, n, uk[keep], sums[keep])
+
+
+@nb.njit(cache=True)
+def _merge_read_kernel(
+    w_ptr: Any, w_idx: Any, w_val: Any, b_ptr: Any, b_idx: Any, b_val: Any, columns: int,
+    w_out: Any, b_out: Any,
+) -> None:
+    """The chain's liquid-alpha merge: walking j = 0..columns, each row iterator skips entries
+    with column < j and reads the value only if the next entry's column equals j. Rows that are
+    not sorted by column therefore read some entries as 0. Writes, for every entry of ``W``, the
+    (w, b) pair the chain reads at that entry's column."""
+    n_rows = w_ptr.size - 1
+    w_read = np.zeros(columns, dtype=np.int64)
+    b_read = np.zeros(columns, dtype=np.int64)
+    for i in range(n_rows):
+        ws, we = w_ptr[i], w_ptr[i + 1]
+        if ws == we:
+            continue
+        bs, be = b_ptr[i], b_ptr[i + 1]
+        pw, pb = ws, bs
+        for j in range(columns):
+            w_read[j] = 0
+            while pw < we and w_idx[pw] < j:
+                pw += 1
+            if pw < we and w_idx[pw] == j:
+                w_read[j] = w_val[pw]
+            b_read[j] = 0
+            while pb < be and b_idx[pb] < j:
+                pb += 1
+            if pb < be and b_idx[pb] == j:
+                b_read[j] = b_val[pb]
+        for k in range(ws, we):
+            j = w_idx[k]
+            if j < columns:
+                w_out[k] = w_read[j]
+                b_out[k] = b_read[j]
+
+
+def liquid_alpha_sparse(
+    weights: SparseRows,
+    bonds: SparseRows,
+    consensus: ArrayLike,
+    alpha_low: int,
+    alpha_high: int,
+    steepness: int,
+) -> I64Array:
+    """Liquid-alpha rates of ``compute_liquid_alpha_values_sparse``, for the entries of
+    ``weights`` only (the EMA reads no other column). Returns (nnz(weights),) raw I32F32;
+    entries with a column ≥ ``len(consensus)`` get 0 (the EMA drops them).
+
+    The chain computes α for every column from a merge that assumes each row is sorted by
+    column; that quirk is reproduced.
+    """
+    c = fp.i32(consensus)
+    nnz = weights.nnz
+    w_read = np.zeros(nnz, dtype=np.int64)
+    b_read = np.zeros(nnz, dtype=np.int64)
+    if weights.n_rows != bonds.n_rows:
+        bonds = SparseRows.empty(weights.n_rows)
+    _merge_read_kernel(
+        weights.indptr, weights.indices, weights.data,
+        bonds.indptr, bonds.indices, bonds.data, int(c.size), w_read, b_read,
+    )
+    inside = weights.indices < c.size
+    out = np.zeros(nnz, dtype=np.int64)
+    if inside.any():
+        out[inside] = fp.alpha_sigmoid(
+            c[weights.indices[inside]], w_read[inside], b_read[inside],
+            alpha_low, alpha_high, steepness,
+        )
+    return out
+
+
+def mat_ema_alpha_sparse(
+    new: SparseRows, old: SparseRows, alpha: SparseRows | I64Array
+) -> SparseRows:
+    """``mat_ema_alpha_sparse``: only entries of ``new`` produce output,
+    ``v = min(1, (1 − a) ⊗ old + max(0, a ⊗ new))`` kept if > 0, in ``new``'s order; an old entry
+    without a new entry is dropped.
+
+    ``alpha`` is either a dense (R, C) matrix (the chain's form) or, as the epoch passes it, a
+    :class:`SparseRows` with the same pattern as ``new`` holding each entry's rate.
+    """
+    if isinstance(alpha, SparseRows):
+        a = alpha.data
+        width = int(new.indices.max()) + 1 if new.nnz else 0
+        inside = np.ones(new.nnz, dtype=np.bool_)
+    else:
+        al = _mat(alpha) if np.asarray(alpha).size else np.zeros((len(alpha), 0), np.int64)
+        if new.n_rows != old.n_rows or new.n_rows != al.shape[0]:
+            return new
+        width = al.shape[1]
+        inside = new.indices < width
+        a = np.zeros(new.nnz, dtype=np.int64)
+        a[inside] = al[new.row_ids()[inside], new.indices[inside]]
+    if width == 0:
+        return SparseRows.empty(new.n_rows)
+    o_in = old.indices < width
+    ok, ov = _last_by_key((old.row_ids() * width + old.indices)[o_in], old.data[o_in])
+    o = _lookup(ok, ov, new.row_ids() * width + np.minimum(new.indices, width - 1))
+    decayed = fp.saturating_mul(fp.saturating_sub(ONE, a), o)
+    inc = np.maximum(fp.saturating_mul(a, new.data), 0)
+    v = np.minimum(fp.saturating_add(decayed, inc), ONE)
+    return new.with_data(v).filter(inside & (v > 0))
