@@ -40,7 +40,7 @@ def sums_to_one_or_zero(x: np.ndarray) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(subnet=subnets(max_n=32), sparse=st.booleans())
+@given(subnet=subnets(max_n=64), sparse=st.booleans())
 def test_shares_bounds_and_finiteness(subnet: Subnet, sparse: bool) -> None:
     """Incentive and dividends each sum to 1 or are all 0; consensus lies between 0 and the
     column's largest weight; clipping never raises a weight; every output is finite and >= 0."""
@@ -137,7 +137,7 @@ def test_scaling_stake_changes_nothing(subnet: Subnet, scale: float) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(subnet=subnets(max_n=32), store_zeros=st.booleans())
+@given(subnet=subnets(max_n=64), store_zeros=st.booleans())
 def test_dense_equals_sparse_where_the_chain_agrees(subnet: Subnet, store_zeros: bool) -> None:
     """The chain's dense and sparse epochs agree (spec §6) unless an owner is set (the sparse
     path's owner rules), or Yuma3 runs with liquid alpha (the sparse path drops a bond whose
