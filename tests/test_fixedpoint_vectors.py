@@ -92,9 +92,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "inplace_col_clip": lambda a: _dense_or_empty(ops.inplace_col_clip)(
         a["matrix"], a["threshold"]
     ),
-    "inplace_col_max_upscale": lambda a: _dense_or_empty(ops.inplace_col_max_upscale)(
-        a["matrix"]
-    ),
+    "inplace_col_max_upscale": lambda a: _dense_or_empty(ops.inplace_col_max_upscale)(a["matrix"]),
     "inplace_col_max_upscale_sparse": lambda a: ops.inplace_col_max_upscale_sparse(
         _sp(a["matrix"]), a["columns"]
     ),
@@ -103,12 +101,12 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
         _sp(a["matrix"]), a["columns"]
     ),
     "inplace_mask_diag": lambda a: _dense_or_empty(ops.inplace_mask_diag)(a["matrix"]),
-    "inplace_mask_diag_except_index": lambda a: _dense_or_empty(
-        ops.inplace_mask_diag_except_index
-    )(a["matrix"], a["except_index"]),
-    "inplace_mask_matrix": lambda a: _dense_or_empty(lambda m: ops.inplace_mask_matrix(a["mask"], m))(
-        a["matrix"]
+    "inplace_mask_diag_except_index": lambda a: _dense_or_empty(ops.inplace_mask_diag_except_index)(
+        a["matrix"], a["except_index"]
     ),
+    "inplace_mask_matrix": lambda a: _dense_or_empty(
+        lambda m: ops.inplace_mask_matrix(a["mask"], m)
+    )(a["matrix"]),
     "inplace_mask_rows": lambda a: _dense_or_empty(lambda m: ops.inplace_mask_rows(a["mask"], m))(
         a["matrix"]
     ),
@@ -121,9 +119,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
         if a["ratio"] == 0
         else a["mat2"]
         if a["ratio"] == fp.ONE
-        else _dense_or_empty(lambda m: ops.interpolate(m, _dense(a["mat2"]), a["ratio"]))(
-            a["mat1"]
-        )
+        else _dense_or_empty(lambda m: ops.interpolate(m, _dense(a["mat2"]), a["ratio"]))(a["mat1"])
     ),
     "interpolate_sparse": lambda a: ops.interpolate_sparse(
         _sp(a["mat1"]), _sp(a["mat2"]), a["columns"], a["ratio"]
@@ -146,7 +142,9 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     ),
     "mat_vec_mul_sparse": lambda a: ops.mat_vec_mul_sparse(_sp(a["matrix"]), a["vector"]),
     "matmul": lambda a: (
-        [] if not a["matrix"] or not a["matrix"][0] else ops.matmul(_dense(a["matrix"]), a["vector"])
+        []
+        if not a["matrix"] or not a["matrix"][0]
+        else ops.matmul(_dense(a["matrix"]), a["vector"])
     ),
     "matmul_sparse": lambda a: ops.matmul_sparse(_sp(a["matrix"]), a["vector"], a["columns"]),
     "matmul_transpose": lambda a: (
@@ -154,17 +152,15 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
         if not a["matrix"] or not a["matrix"][0]
         else ops.matmul_transpose(_dense(a["matrix"]), a["vector"])
     ),
-    "matmul_transpose_sparse": lambda a: ops.matmul_transpose_sparse(
-        _sp(a["matrix"]), a["vector"]
-    ),
+    "matmul_transpose_sparse": lambda a: ops.matmul_transpose_sparse(_sp(a["matrix"]), a["vector"]),
     "normalize": lambda a: ops.normalize(a["x"]),
     "one_minus_i64f64_ratio": lambda a: fp.one_minus_i64f64_ratio(a["a"], a["b"]),
     "row_hadamard": lambda a: _dense_or_empty(lambda m: ops.row_hadamard(m, a["vector"]))(
         a["matrix"]
     ),
     "row_hadamard_sparse": lambda a: ops.row_hadamard_sparse(_sp(a["matrix"]), a["vector"]),
-    "row_sum": lambda a: [] if not a["matrix"] or not a["matrix"][0] else ops.row_sum(
-        _dense(a["matrix"])
+    "row_sum": lambda a: (
+        [] if not a["matrix"] or not a["matrix"][0] else ops.row_sum(_dense(a["matrix"]))
     ),
     "row_sum_sparse": lambda a: ops.row_sum_sparse(_sp(a["matrix"])),
     "sigmoid_safe": lambda a: fp.sigmoid_safe(a["x"], a["rho"], a["kappa"]),

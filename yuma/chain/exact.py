@@ -1,0 +1,366 @@
+"""The chain's epoch in its own fixed-point arithmetic, bit for bit (sparse and dense paths).
+
+``epoch_exact(snapshot)`` follows ``epoch_mechanism`` (``path="sparse"``) or
+``epoch_dense_mechanism`` (``path="dense"``) of ``pallets/subtensor/src/epoch/run_epoch.rs``
+step by step, in the chain's order, with the helpers of :mod:`yuma.chain.ops`. Section numbers
+refer to the spec (``shared/spec/yuma-epoch.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from yuma.chain import fixedpoint as fp
+from yuma.chain import ops
+from yuma.chain.fixedpoint import ONE, BoolArray, I64Array
+from yuma.chain.ops import SparseRows
+from yuma.chain.output import ChainEpochOutput
+from yuma.chain.snapshot import SubnetSnapshot
+
+__all__ = ["StakeTerms", "epoch_exact", "masks", "stake_terms"]
+
+_I128_MIN = -(1 << 127)
+
+
+@dataclass(frozen=True)
+class StakeTerms:
+    """Stake quantities of §4.3–4.4 (shared by both arithmetics).
+
+    Attributes
+    ----------
+    total : (n,) list of int
+        ``total_i = I64F64(α_i) + I64F64(τ_i) ⊗ tw`` as raw I64F64.
+    raw_stake : (n,) list of int
+        ``floor(total_i)`` (u64, unfiltered).
+    filtered : (n,) list of int
+        Raw I64F64 stake after the threshold filter (owner exempt on the sparse path).
+    stake : (n,) int64
+        Normalised I32F32 stake (``StakeWeight`` before quantisation).
+    """
+
+    total: list[int]
+    raw_stake: list[int]
+    filtered: list[int]
+    stake: I64Array
+
+
+def stake_terms(s: SubnetSnapshot) -> StakeTerms:
+    """§4.3: total stake, threshold filter, I64F64 normalisation, conversion to I32F32."""
+    hp = s.hyperparameters
+    # TaoWeight / u64::MAX as U96F32 (safe_div truncates), widened to I64F64
+    tw64 = ((hp.tao_weight_raw << 32) // fp.U64_MAX) << 32
+    total = []
+    for a, t in zip(s.alpha_stake, s.tao_stake or (0,) * s.n, strict=True):
+        # I64F64::saturating_from_num(u64) clamps at 2^63 (the type's integer range)
+        ar = min(a << 64, fp.I64F64_MAX)
+        tr = min(t << 64, fp.I64F64_MAX)
+        total.append(min(ar + min((tr * tw64) >> 64, fp.I64F64_MAX), fp.I64F64_MAX))
+    raw_stake = [fp.fixed64_to_u64(v) for v in total]
+    owner = s.owner_uid if s.path == "sparse" else None
+    filtered = [
+        0 if (uid != owner and (v >> 64) < hp.stake_threshold) else v
+        for uid, v in enumerate(total)
+    ]
+    # inplace_normalize_64: the I64F64 sum is a plain add (it cannot exceed the type with real
+    # stakes; wrap like the release build if it does, so extreme inputs never raise)
+    ssum = ((sum(filtered) - _I128_MIN) % (1 << 128)) + _I128_MIN
+    norm = _norm64(filtered, ssum)
+    stake = np.array([fp.fixed64_to_fixed32(v) for v in norm], dtype=np.int64)
+    return StakeTerms(total, raw_stake, filtered, stake)
+
+
+def _norm64(x: list[int], s: int) -> list[int]:
+    """``inplace_normalize_64`` with a given I64F64 sum: ``safe_div`` truncates, 0 on overflow."""
+    if s == 0:
+        return list(x)
+    out = []
+    for v in x:
+        num = v << 64
+        q = abs(num) // abs(s)
+        q = q if (num < 0) == (s < 0) else -q
+        out.append(q if _I128_MIN <= q <= fp.I64F64_MAX else 0)
+    return out
+
+
+@dataclass(frozen=True)
+class Masks:
+    """Block-derived masks of §4.1, §4.2 and §4.6.c.
+
+    Attributes
+    ----------
+    active : (n,) bool
+        ``LU_i + cutoff ≥ b`` (saturating add).
+    recently_registered : (n,) bool
+        ``last_tempo ≤ reg_j``: bond column j is dropped before the EMA.
+    last_update, block_at_registration : (n,) uint64
+    """
+
+    active: BoolArray
+    recently_registered: BoolArray
+    last_update: Any
+    block_at_registration: Any
+
+
+def masks(s: SubnetSnapshot) -> Masks:
+    """§4.1–4.2: activity and recently-registered masks from the snapshot's blocks."""
+    cutoff = s.hyperparameters.activity_cutoff
+    active = np.array(
+        [min(lu + cutoff, fp.U64_MAX) >= s.block for lu in s.last_update], dtype=np.bool_
+    )
+    lms = s.last_mechanism_step_block
+    last_tempo = max(s.block - s.hyperparameters.tempo, 0) if lms == 0 else min(lms + 1, fp.U64_MAX)
+    reg = np.array(s.block_at_registration, dtype=np.uint64)
+    recent = np.array([last_tempo <= r for r in s.block_at_registration], dtype=np.bool_)
+    return Masks(active, recent, np.array(s.last_update, dtype=np.uint64), reg)
+
+
+def _last_tempo(s: SubnetSnapshot) -> int:
+    lms = s.last_mechanism_step_block
+    return max(s.block - s.hyperparameters.tempo, 0) if lms == 0 else min(lms + 1, fp.U64_MAX)
+
+
+def _u16_ratio(x: int) -> int:
+    """``safe_div(I32F32(x), I32F32(65535))``."""
+    return (x << 32) // fp.U16_MAX
+
+
+def _fixed_alpha(bma: int) -> int:
+    """``compute_disabled_liquid_alpha``: ``1 − I32F32(I64F64(BMA) / 1e6)``."""
+    bma64 = min(bma << 64, fp.I64F64_MAX)
+    return int(fp.saturating_sub(ONE, fp.fixed64_to_fixed32(bma64 // 1_000_000)))
+
+
+def _emission_split(
+    incentive: I64Array, dividends: I64Array, stake: I64Array, active_stake: I64Array
+) -> tuple[I64Array, I64Array, I64Array]:
+    """§4.13: normalised server, validator and combined emission shares (I32F32 raw)."""
+    comb = fp.saturating_add(incentive, dividends)
+    total = int(comb.sum())
+    nse = ops.normalize_using_sum(incentive, total)
+    nve = ops.normalize_using_sum(dividends, total)
+    nce = ops.normalize(comb)
+    if total == 0:
+        # emergency mode: pay validators by stake
+        src = stake if int(active_stake.sum()) == 0 else active_stake
+        nve, nce = src.copy(), src.copy()
+    return nse, nve, nce
+
+
+def _u16_tuple(x: I64Array) -> tuple[int, ...]:
+    return tuple(fp.fixed_proportion_to_u16(x).tolist())
+
+
+def _rows_tuple(m: SparseRows) -> tuple[tuple[tuple[int, int], ...], ...]:
+    cols = m.indices.tolist()
+    vals = m.data.tolist()
+    ptr = m.indptr.tolist()
+    return tuple(
+        tuple(zip(cols[ptr[i] : ptr[i + 1]], vals[ptr[i] : ptr[i + 1]], strict=True))
+        for i in range(m.n_rows)
+    )
+
+
+def _old_permits(s: SubnetSnapshot, owner: int | None) -> list[bool]:
+    vp = list(s.validator_permit)
+    if owner is not None and owner < len(vp):
+        vp[owner] = True
+    return vp
+
+
+def epoch_exact(s: SubnetSnapshot) -> ChainEpochOutput:
+    """Run one epoch of ``s`` in the chain's fixed-point arithmetic.
+
+    Returns the stored terms; on the sparse path also the raw active stake and normalised
+    weights (``active_stake_raw``, ``weights_normalized_raw``).
+    """
+    if s.path == "dense":
+        return _epoch_dense(s)
+    return _epoch_sparse(s)
+
+
+def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
+    hp = s.hyperparameters
+    n = s.n
+    mk = masks(s)
+    inactive = ~mk.active
+    st = stake_terms(s)
+    stake = st.stake
+    owner = s.owner_uid
+
+    # §4.4 permits: the old ones (owner forced on) mask this epoch, the new ones are stored
+    vp = _old_permits(s, owner)
+    forbids = [not v for v in vp]
+    new_permits = ops.is_topk_nonzero(stake, hp.max_allowed_validators)
+    if owner is not None:
+        new_permits[owner] = True
+
+    # §4.5 active stake
+    active_stake = ops.inplace_mask_vector(inactive, stake)
+    active_stake = ops.inplace_mask_vector(forbids, active_stake)
+    active_stake = ops.normalize(active_stake)
+
+    # §4.6 weights: stored u16 integers as I32F32, permit / self / outdated masks, row-normalise
+    w = s.weights.with_data(s.weights.data << 32)
+    w = ops.mask_rows_sparse(forbids, w)
+    w = ops.mask_diag_sparse_except_index(w, owner) if owner is not None else ops.mask_diag_sparse(w)
+    w = ops.vec_mask_sparse_matrix(w, mk.last_update, mk.block_at_registration, "le")
+    w = ops.inplace_row_normalize_sparse(w)
+
+    # §4.7–4.9 consensus, clipping, trust, incentive
+    kappa = _u16_ratio(hp.kappa)
+    consensus = ops.weighted_median_col_sparse(active_stake, w, n, kappa)
+    clipped = ops.col_clip_sparse(w, consensus)
+    vtrust = ops.row_sum_sparse(clipped)
+    incentive = ops.normalize(ops.matmul_sparse(clipped, active_stake, n))
+
+    # §4.10 weights for bonds
+    wb = ops.interpolate_sparse(w, clipped, n, _u16_ratio(hp.bonds_penalty))
+
+    last_tempo = _last_tempo(s)
+    if hp.yuma3_enabled:
+        # §4.11 Yuma3: bonds are EMA proportions
+        b = s.bonds.with_data(fp.u16_proportion_to_fixed(s.bonds.data))
+        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
+        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
+            alpha = ops.liquid_alpha_sparse(
+                wb, b, consensus, _u16_ratio(hp.alpha_low), _u16_ratio(hp.alpha_high),
+                hp.alpha_sigmoid_steepness << 32,
+            )
+            ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
+        else:
+            ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
+        ema_norm = ops.inplace_col_normalize_sparse(ema, n)
+        tb = ops.row_sum_sparse(ops.mat_vec_mul_sparse(ema_norm, incentive))
+        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        stored = ema
+    else:
+        # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
+        b = s.bonds.with_data(s.bonds.data << 32)
+        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
+        b = ops.inplace_col_normalize_sparse(b, n)
+        delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
+        ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
+        ema = ops.inplace_col_normalize_sparse(ema, n)
+        dividends = ops.normalize(ops.matmul_transpose_sparse(ema, incentive))
+        stored = ops.inplace_col_max_upscale_sparse(ema, n)
+
+    nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
+
+    # §4.14 bonds: every row rewritten; rows without a new permit become empty
+    keep_rows = new_permits[stored.row_ids()] if stored.nnz else np.zeros(0, dtype=np.bool_)
+    bonds_u16 = stored.with_data(fp.fixed_proportion_to_u16(stored.data)).filter(keep_rows)
+
+    return ChainEpochOutput(
+        incentive=_u16_tuple(incentive),
+        dividends=_u16_tuple(dividends),
+        consensus=_u16_tuple(consensus),
+        validator_trust=_u16_tuple(vtrust),
+        stake_weight=_u16_tuple(stake),
+        emission=tuple(fp.emission_amount(nce, s.emission)),
+        server_emission=tuple(fp.emission_amount(nse, s.emission)),
+        validator_emission=tuple(fp.emission_amount(nve, s.emission)),
+        active=tuple(mk.active.tolist()),
+        new_validator_permit=tuple(new_permits.tolist()),
+        bonds=_rows_tuple(bonds_u16),
+        stake=tuple(st.raw_stake),
+        active_stake_raw=tuple(active_stake.tolist()),
+        weights_normalized_raw=_rows_tuple(w),
+    )
+
+
+def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
+    hp = s.hyperparameters
+    n = s.n
+    mk = masks(s)
+    inactive = ~mk.active
+    st = stake_terms(s)
+    stake = st.stake
+
+    # §6.1: no owner special-casing of the permits
+    vp = list(s.validator_permit)
+    forbids = [not v for v in vp]
+    new_permits = ops.is_topk_nonzero(stake, hp.max_allowed_validators)
+
+    active_stake = ops.inplace_mask_vector(inactive, stake)
+    active_stake = ops.inplace_mask_vector(forbids, active_stake)
+    active_stake = ops.normalize(active_stake)
+
+    w = s.weights.with_data(s.weights.data << 32).to_dense(n)
+    w = ops.inplace_mask_rows(forbids, w)
+    if s.owner_uid is not None:
+        w = ops.inplace_mask_diag_except_index(w, s.owner_uid)
+    # §6.2: the dense path masks the whole diagonal again, the owner's cell included
+    w = ops.inplace_mask_diag(w)
+    outdated = mk.last_update[:, None] <= mk.block_at_registration[None, :]
+    w = ops.inplace_mask_matrix(outdated, w)
+    w = ops.inplace_row_normalize(w)
+
+    kappa = _u16_ratio(hp.kappa)
+    consensus = ops.weighted_median_col(active_stake, w, kappa)
+    clipped = ops.inplace_col_clip(w, consensus)
+    vtrust = ops.row_sum(clipped)
+    incentive = ops.normalize(ops.matmul(clipped, active_stake))
+    wb = ops.interpolate(w, clipped, _u16_ratio(hp.bonds_penalty))
+
+    if hp.yuma3_enabled:
+        b = fp.u16_proportion_to_fixed(s.bonds.to_dense(n))
+        b = ops.inplace_mask_cols(mk.recently_registered, b)
+        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
+            alphas = fp.alpha_sigmoid(
+                np.broadcast_to(consensus[None, :], wb.shape), wb, b,
+                _u16_ratio(hp.alpha_low), _u16_ratio(hp.alpha_high),
+                hp.alpha_sigmoid_steepness << 32,
+            )
+            ema = ops.mat_ema_alpha(wb, b, alphas)
+        else:
+            ema = ops.mat_ema(wb, b, _fixed_alpha(hp.bonds_moving_average))
+        ema_norm = ops.inplace_col_normalize(ema)
+        tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
+        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        stored = ema
+    else:
+        b = s.bonds.with_data(s.bonds.data << 32).to_dense(n)
+        b = ops.inplace_mask_cols(mk.recently_registered, b)
+        b = ops.inplace_col_normalize(b)
+        delta = ops.inplace_col_normalize(ops.row_hadamard(wb, active_stake))
+        ema = ops.inplace_col_normalize(
+            ops.mat_ema(delta, b, _fixed_alpha(hp.bonds_moving_average))
+        )
+        dividends = ops.normalize(ops.matmul_transpose(ema, incentive))
+        stored = ops.inplace_col_max_upscale(ema)
+
+    nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
+
+    # §6.6 storage: rows with a new permit get the full row, rows that lost their permit are
+    # emptied, the rest keep their stored value (the chain zips with the old permit vector, so
+    # rows past its length are never touched)
+    stored_u16 = fp.fixed_proportion_to_u16(stored).tolist()
+    old_rows = _rows_tuple(s.bonds)
+    bonds: list[tuple[tuple[int, int], ...]] = []
+    for i in range(n):
+        if i < len(vp) and bool(new_permits[i]):
+            bonds.append(tuple(enumerate(stored_u16[i])))
+        elif i < len(vp) and vp[i]:
+            bonds.append(())
+        else:
+            bonds.append(old_rows[i])
+
+    return ChainEpochOutput(
+        incentive=_u16_tuple(incentive),
+        dividends=_u16_tuple(dividends),
+        consensus=_u16_tuple(consensus),
+        validator_trust=_u16_tuple(vtrust),
+        stake_weight=_u16_tuple(stake),
+        emission=tuple(fp.emission_amount(nce, s.emission)),
+        server_emission=tuple(fp.emission_amount(nse, s.emission)),
+        validator_emission=tuple(fp.emission_amount(nve, s.emission)),
+        active=tuple(mk.active.tolist()),
+        new_validator_permit=tuple(new_permits.tolist()),
+        bonds=tuple(bonds),
+        stake=tuple(st.raw_stake),
+        active_stake_raw=tuple(active_stake.tolist()),
+        weights_normalized_raw=None,
+    )
