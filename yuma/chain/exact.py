@@ -153,16 +153,6 @@ def _u16_tuple(x: I64Array) -> tuple[int, ...]:
     return tuple(fp.fixed_proportion_to_u16(x).tolist())
 
 
-def _rows_tuple(m: SparseRows) -> tuple[tuple[tuple[int, int], ...], ...]:
-    cols = m.indices.tolist()
-    vals = m.data.tolist()
-    ptr = m.indptr.tolist()
-    return tuple(
-        tuple(zip(cols[ptr[i] : ptr[i + 1]], vals[ptr[i] : ptr[i + 1]], strict=True))
-        for i in range(m.n_rows)
-    )
-
-
 def _old_permits(s: SubnetSnapshot, owner: int | None) -> list[bool]:
     vp = list(s.validator_permit)
     if owner is not None and owner < len(vp):
@@ -264,10 +254,10 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         validator_emission=tuple(fp.emission_amount(nve, s.emission)),
         active=tuple(mk.active.tolist()),
         new_validator_permit=tuple(new_permits.tolist()),
-        bonds=_rows_tuple(bonds_u16),
+        bonds=bonds_u16,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
-        weights_normalized_raw=_rows_tuple(w),
+        weights_normalized_raw=w,
     )
 
 
@@ -337,16 +327,24 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     # §6.6 storage: rows with a new permit get the full row, rows that lost their permit are
     # emptied, the rest keep their stored value (the chain zips with the old permit vector, so
     # rows past its length are never touched)
-    stored_u16 = fp.fixed_proportion_to_u16(stored).tolist()
-    old_rows = _rows_tuple(s.bonds)
-    bonds: list[tuple[tuple[int, int], ...]] = []
-    for i in range(n):
-        if i < len(vp) and bool(new_permits[i]):
-            bonds.append(tuple(enumerate(stored_u16[i])))
-        elif i < len(vp) and vp[i]:
-            bonds.append(())
-        else:
-            bonds.append(old_rows[i])
+    k = len(vp)
+    full = np.zeros(n, dtype=np.bool_)
+    full[:k] = new_permits[:k]
+    emptied = np.zeros(n, dtype=np.bool_)
+    emptied[:k] = ~new_permits[:k] & np.array(vp, dtype=np.bool_)
+    untouched = ~full & ~emptied
+    old = s.bonds
+    new_full = SparseRows.from_dense(fp.fixed_proportion_to_u16(stored))
+    keep_old = untouched[old.row_ids()]
+    keep_new = full[new_full.row_ids()]
+    rows = np.concatenate([old.row_ids()[keep_old], new_full.row_ids()[keep_new]])
+    order = np.argsort(rows, kind="stable")
+    bonds = SparseRows.from_entries(
+        n,
+        rows[order],
+        np.concatenate([old.indices[keep_old], new_full.indices[keep_new]])[order],
+        np.concatenate([old.data[keep_old], new_full.data[keep_new]])[order],
+    )
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
@@ -359,7 +357,7 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         validator_emission=tuple(fp.emission_amount(nve, s.emission)),
         active=tuple(mk.active.tolist()),
         new_validator_permit=tuple(new_permits.tolist()),
-        bonds=tuple(bonds),
+        bonds=bonds,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
         weights_normalized_raw=None,

@@ -123,6 +123,9 @@ def _umul128(a: Any, b: Any) -> tuple[Any, Any]:
 @nb.njit(cache=True)
 def _mul_raw(a: int, b: int) -> tuple[int, bool]:
     """``floor(a * b / 2**32)`` for raw I32F32 values; (value, fits-in-I32F32)."""
+    if 0 <= a < (1 << 32) and 0 <= b < (1 << 32):
+        # both non-negative and below 2^32: the product fits in uint64
+        return np.int64((np.uint64(a) * np.uint64(b)) >> _S32), True
     neg = (a < 0) != (b < 0)
     hi, lo = _umul128(_mag(a), _mag(b))
     if hi >= (_U1 << _S32):
@@ -224,6 +227,9 @@ def _exp_scalar(x: int) -> tuple[int, bool]:
     result = y + one
     term = y
     for i in range(2, 32):
+        if term == 0:
+            # every later term is 0 too (0 ⊗ y = 0, 0 / i = 0)
+            break
         term, ok = _mul_raw(term, y)
         if not ok:
             return 0, False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from yuma.chain.ops import SparseRows
+
 __all__ = ["OUTPUT_KEYS", "ChainEpochOutput"]
 
 #: The keys of :meth:`ChainEpochOutput.to_dict`, as under ``expect`` in the vector files.
@@ -23,7 +25,7 @@ OUTPUT_KEYS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ChainEpochOutput:
     """The per-uid terms of one epoch in chain units.
 
@@ -38,14 +40,15 @@ class ChainEpochOutput:
         ``last_update + cutoff ≥ block``.
     new_validator_permit : (n,) tuple of bool
         The permits this epoch stores for the next one.
-    bonds : (n,) tuple of rows of (uid, u16)
-        ``Bonds`` as stored after the epoch (sparse path: rows without a new permit are empty;
-        dense path: the dense storage rule, see the spec §6).
+    bonds : SparseRows
+        ``Bonds`` as stored after the epoch, n rows of ``(uid, u16)`` (``bonds.to_rows()``;
+        sparse path: rows without a new permit are empty; dense path: the dense storage rule,
+        see the spec §6).
     stake : (n,) tuple of int
         ``floor`` of the total stake per uid (u64), unfiltered (voting power).
     active_stake_raw : (n,) tuple of int or None
         I32F32 raw active stake (exact arithmetic only).
-    weights_normalized_raw : rows of (uid, raw) or None
+    weights_normalized_raw : SparseRows or None
         Sparse path, exact arithmetic: weights after the masks and row normalisation.
     """
 
@@ -59,10 +62,10 @@ class ChainEpochOutput:
     validator_emission: tuple[int, ...]
     active: tuple[bool, ...]
     new_validator_permit: tuple[bool, ...]
-    bonds: tuple[tuple[tuple[int, int], ...], ...]
+    bonds: SparseRows
     stake: tuple[int, ...] = ()
     active_stake_raw: tuple[int, ...] | None = None
-    weights_normalized_raw: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    weights_normalized_raw: SparseRows | None = None
 
     def to_dict(self, include_raw: bool = False) -> dict[str, Any]:
         """The ``expect`` keys of the vector files as plain lists (bonds as ``[[uid, u16], …]``
@@ -71,14 +74,12 @@ class ChainEpochOutput:
         for key in OUTPUT_KEYS:
             value = getattr(self, key)
             if key == "bonds":
-                d[key] = [[[j, v] for j, v in row] for row in value]
+                d[key] = value.to_rows()
             else:
                 d[key] = list(value)
         if include_raw:
             if self.active_stake_raw is not None:
                 d["active_stake_raw"] = list(self.active_stake_raw)
             if self.weights_normalized_raw is not None:
-                d["weights_normalized_raw"] = [
-                    [[j, v] for j, v in row] for row in self.weights_normalized_raw
-                ]
+                d["weights_normalized_raw"] = self.weights_normalized_raw.to_rows()
         return d

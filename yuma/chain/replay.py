@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from yuma.chain import ops
 from yuma.chain.exact import epoch_exact
-from yuma.chain.ops import SparseRows
 from yuma.chain.output import ChainEpochOutput
 from yuma.chain.snapshot import SubnetSnapshot
 
@@ -82,10 +81,6 @@ def apply_events(snapshot: SubnetSnapshot) -> SubnetSnapshot:
     return snapshot.replace(bonds=bonds, validator_permit=tuple(permits))
 
 
-def _stored_bonds(out: ChainEpochOutput) -> SparseRows:
-    return SparseRows.from_rows(out.bonds)
-
-
 def replay(
     snapshots: Sequence[SubnetSnapshot], arithmetic: Arithmetic = "exact"
 ) -> list[ChainEpochOutput]:
@@ -101,7 +96,7 @@ def replay(
             prev = outputs[-1]
             snap = apply_events(
                 snap.replace(
-                    bonds=_stored_bonds(prev), validator_permit=tuple(prev.new_validator_permit)
+                    bonds=prev.bonds, validator_permit=tuple(prev.new_validator_permit)
                 )
             )
         outputs.append(run_epoch(snap, arithmetic))
