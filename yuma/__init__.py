@@ -72,3 +72,7 @@ __all__ = [
     "weighted_median_col",
     "weighted_median_col_sparse",
 ]
+
+from yuma.sweep import SweepResult, sweep
+
+__all__ += ["SweepResult", "sweep"]

@@ -1,0 +1,85 @@
+"""The cabal experiment: its subnet, its guarantees, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from yuma.attacks import cabal, cabal_subnet, retention_map, retention_threshold
+
+SMALL = {"n": 40, "validators": 8}
+
+
+def test_cabal_subnet_matches_the_study_design() -> None:
+    sub = cabal_subnet(0.7, 0.9, 0.8, n=512, validators=64, weight_std=0.2, rng=1)
+    assert sub.weights.shape == (64, 448) and sub.stake.shape == (64,)
+    # floor(0.7 * 64) honest validators, floor(0.7 * 448) honest servers.
+    assert sub.honest_validators.sum() == 44 and sub.honest_servers.sum() == 313
+    assert sub.stake[sub.honest_validators].sum() == pytest.approx(0.7)
+    assert sub.stake.sum() == pytest.approx(1.0)
+    honest_rows = sub.weights[sub.honest_validators]
+    cabal_rows = sub.weights[~sub.honest_validators]
+    np.testing.assert_allclose(honest_rows[:, sub.honest_servers].sum(axis=1), 0.9)
+    np.testing.assert_allclose(cabal_rows[:, ~sub.honest_servers].sum(axis=1), 0.8)
+    np.testing.assert_allclose(sub.weights.sum(axis=1), 1.0)
+
+
+def test_each_side_keeps_at_least_one_member() -> None:
+    sub = cabal_subnet(0.99, 1.0, 1.0, n=20, validators=4, rng=0)
+    assert sub.honest_validators.sum() == 3 and (~sub.honest_servers).sum() == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    honest=st.floats(0.51, 0.99),
+    self_weight=st.floats(0.0, 1.0),
+    variant=st.sampled_from(["yuma2", "yuma3"]),
+    penalty=st.sampled_from([0.0, 0.5, 1.0]),
+    seed=st.integers(0, 1000),
+)
+def test_full_honest_utility_retains_the_stake_share(
+    honest: float, self_weight: float, variant: str, penalty: float, seed: int
+) -> None:
+    """Invariant: a cabal with less than κ of the stake, honest utility 1 and no weight spread:
+    the honest side keeps at least its stake share of emission; every share lies in [0, 1]."""
+    out = cabal(
+        honest, 1.0, self_weight, seed=seed, variant=variant, bonds_penalty=penalty, **SMALL
+    )
+    for share in (out.honest_emission, out.honest_incentive, out.honest_dividends):
+        assert 0.0 <= share <= 1.0 + 1e-12
+    assert out.honest_emission >= honest - 1e-9
+
+
+def test_reproducible_from_the_seed_and_draws_average() -> None:
+    a = cabal(0.6, 0.7, 0.9, seed=3, draws=3, weight_std=0.3, **SMALL)
+    b = cabal(0.6, 0.7, 0.9, seed=3, draws=3, weight_std=0.3, **SMALL)
+    c = cabal(0.6, 0.7, 0.9, seed=4, draws=3, weight_std=0.3, **SMALL)
+    assert a == b and a != c
+    assert a.draws == 3 and a.honest_emission_error > 0
+
+
+def test_retention_map_and_threshold() -> None:
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0]
+    m = retention_map([0.6, 0.9], grid, grid, **SMALL)
+    assert m.emission.shape == (2, 5, 5)
+    assert np.all((m.emission >= 0) & (m.emission <= 1 + 1e-12))
+    thresholds = m.thresholds()
+    assert set(thresholds.tolist()) <= set(grid)
+    assert thresholds[0] == retention_threshold(
+        0.6, honest_utilities=grid, cabal_self_weights=grid, **SMALL
+    )
+    # Honest utility 1 always retains (cabal below kappa): the threshold exists.
+    assert not np.isnan(thresholds).any()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="honest_stake"):
+        cabal(1.5, 1.0, 1.0)
+    with pytest.raises(ValueError, match="variant"):
+        cabal(0.6, 1.0, 1.0, variant="yuma9", **SMALL)
+    with pytest.raises(ValueError, match="draws"):
+        cabal(0.6, 1.0, 1.0, draws=0, **SMALL)
+    with pytest.raises(ValueError, match="validators"):
+        cabal(0.6, 1.0, 1.0, n=4, validators=4)

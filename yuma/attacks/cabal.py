@@ -1,0 +1,287 @@
+"""A cabal against an honest majority: the two-team Monte Carlo of the chain's consensus study.
+
+The experiment (spec ``variants.md``, "Attack experiments" 1; the chain's test
+``map_consensus_guarantees``): validators and servers split into an honest side holding a share
+``S_H`` of the stake and a cabal holding the rest. An honest validator puts ``W_H`` ("honest
+utility") of its weight on honest servers and the rest on cabal servers; a cabal validator puts
+``W_C`` ("cabal self-weight") on cabal servers and the rest on honest servers. One epoch with no
+prior bonds, then the honest side's share of emission ``E_H = ξ·D_H + (1 − ξ)·I_H``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from yuma._types import FloatArray
+from yuma.epoch import epoch
+from yuma.params import YumaParams
+
+__all__ = [
+    "CabalOutcome",
+    "CabalSubnet",
+    "RetentionMap",
+    "cabal",
+    "cabal_subnet",
+    "retention_map",
+    "retention_threshold",
+]
+
+#: The chain's study grid: 0, 0.02, …, 1 for both weights.
+DEFAULT_GRID = np.linspace(0.0, 1.0, 51)
+#: Honest stake shares of the chain's retention map.
+CHAIN_HONEST_STAKES = (0.51, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
+
+
+@dataclass(frozen=True)
+class CabalSubnet:
+    """One draw of the two-team subnet, validators x servers.
+
+    weights : (V, N) row-normalised weights. stake : (V,) normalised stake.
+    honest_validators : (V,) and honest_servers : (N,) boolean masks of the honest side.
+    """
+
+    weights: FloatArray
+    stake: FloatArray
+    honest_validators: np.ndarray[Any, np.dtype[np.bool_]]
+    honest_servers: np.ndarray[Any, np.dtype[np.bool_]]
+
+
+@dataclass(frozen=True)
+class CabalOutcome:
+    """The honest side's share of one epoch's emission, averaged over ``draws`` subnets.
+
+    honest_emission : mean ``ξ·D_H + (1 − ξ)·I_H`` in [0, 1].
+    honest_emission_error : its Monte Carlo standard error (0 for one draw).
+    honest_incentive, honest_dividends : mean honest shares of incentive and of dividends.
+    """
+
+    honest_emission: float
+    honest_emission_error: float
+    honest_incentive: float
+    honest_dividends: float
+    draws: int
+
+
+def _side_size(share: float, total: int) -> int:
+    """The honest side's count: ``floor(share·total)``, kept off 0 and off ``total`` so each
+    side has at least one member (as the chain's study does)."""
+    if total <= 1:
+        return total
+    return int(min(max(int(np.floor(share * total)), 1), total - 1))
+
+
+def _spread(rng: np.random.Generator, size: tuple[int, ...], std: float) -> FloatArray:
+    """Draws of N(1, std²) clamped at 0, normalised along the last axis (all-zero stays 0)."""
+    x = np.maximum(1.0 + std * rng.standard_normal(size), 0.0)
+    total = x.sum(axis=-1, keepdims=True)
+    return np.asarray(np.divide(x, total, out=np.zeros_like(x), where=total > 0))
+
+
+def cabal_subnet(
+    honest_stake: float,
+    honest_utility: float,
+    cabal_self_weight: float,
+    *,
+    n: int = 512,
+    validators: int = 64,
+    stake_std: float = 0.3,
+    weight_std: float = 0.0,
+    rng: np.random.Generator | int = 0,
+) -> CabalSubnet:
+    """Draw one two-team subnet of ``n`` neurons, ``validators`` of them validators.
+
+    honest_stake : the honest side's stake share S_H in (0, 1).
+    honest_utility : W_H, the weight each honest validator puts on honest servers.
+    cabal_self_weight : W_C, the weight each cabal validator puts on cabal servers.
+    stake_std, weight_std : relative spread of stakes and of weights within a side.
+    """
+    for name, value in (
+        ("honest_stake", honest_stake),
+        ("honest_utility", honest_utility),
+        ("cabal_self_weight", cabal_self_weight),
+    ):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    if not 2 <= validators < n - 1:
+        raise ValueError(f"need 2 <= validators < n - 1, got validators={validators}, n={n}")
+    if stake_std < 0 or weight_std < 0:
+        raise ValueError("stake_std and weight_std must be non-negative")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    servers = n - validators
+    hv = _side_size(honest_stake, validators)
+    hs = _side_size(honest_stake, servers)
+    stake = np.concatenate(
+        (
+            honest_stake * _spread(gen, (hv,), stake_std),
+            (1.0 - honest_stake) * _spread(gen, (validators - hv,), stake_std),
+        )
+    )
+    weights = np.empty((validators, servers))
+    on_honest = np.where(np.arange(validators) < hv, honest_utility, 1.0 - cabal_self_weight)
+    weights[:, :hs] = on_honest[:, None] * _spread(gen, (validators, hs), weight_std)
+    weights[:, hs:] = (1.0 - on_honest)[:, None] * _spread(
+        gen, (validators, servers - hs), weight_std
+    )
+    return CabalSubnet(
+        weights=weights,
+        stake=stake,
+        honest_validators=np.arange(validators) < hv,
+        honest_servers=np.arange(servers) < hs,
+    )
+
+
+def _params(params: YumaParams | None, variant: str, **overrides: Any) -> YumaParams:
+    base = params if params is not None else YumaParams(max_allowed_validators=65535)
+    if variant == "yuma2":
+        overrides["yuma3"] = False
+    elif variant == "yuma3":
+        overrides["yuma3"] = True
+    else:
+        raise ValueError(f"variant must be 'yuma2' or 'yuma3', got {variant!r}")
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def cabal(
+    honest_stake: float,
+    honest_utility: float,
+    cabal_self_weight: float,
+    n: int = 512,
+    validators: int = 64,
+    stake_std: float = 0.3,
+    weight_std: float = 0.0,
+    seed: int = 0,
+    draws: int = 1,
+    xi: float = 0.5,
+    *,
+    variant: str = "yuma2",
+    params: YumaParams | None = None,
+    bonds_penalty: float | None = None,
+    kappa: float | None = None,
+) -> CabalOutcome:
+    """The honest share of emission after one epoch against a cabal, over ``draws`` subnets.
+
+    ``variant`` is the chain's original Yuma ("yuma2", the chain's study) or Yuma3 ("yuma3";
+    liquid alpha through ``params``). ``bonds_penalty`` and ``kappa`` override ``params``.
+    ``xi`` is the validators' share of emission (the chain splits it in half). Reproducible
+    from ``seed``.
+    """
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    if not 0.0 <= xi <= 1.0:
+        raise ValueError(f"xi must lie in [0, 1], got {xi!r}")
+    p = _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa)
+    rng = np.random.default_rng(seed)
+    emission = np.empty(draws)
+    incentive = np.empty(draws)
+    dividends = np.empty(draws)
+    for k in range(draws):
+        sub = cabal_subnet(
+            honest_stake,
+            honest_utility,
+            cabal_self_weight,
+            n=n,
+            validators=validators,
+            stake_std=stake_std,
+            weight_std=weight_std,
+            rng=rng,
+        )
+        r = epoch(sub.weights, sub.stake, None, p, layout="bipartite")
+        incentive[k] = r.incentive[sub.honest_servers].sum()
+        dividends[k] = r.dividends[sub.honest_validators].sum()
+        emission[k] = xi * dividends[k] + (1.0 - xi) * incentive[k]
+    error = float(emission.std(ddof=1) / np.sqrt(draws)) if draws > 1 else 0.0
+    return CabalOutcome(
+        honest_emission=float(emission.mean()),
+        honest_emission_error=error,
+        honest_incentive=float(incentive.mean()),
+        honest_dividends=float(dividends.mean()),
+        draws=draws,
+    )
+
+
+@dataclass(frozen=True)
+class RetentionMap:
+    """Honest emission share over (honest stake, honest utility, cabal self-weight).
+
+    honest_stakes : (S,); honest_utilities : (U,); cabal_self_weights : (C,).
+    emission : (S, U, C) honest share of emission ``E_H``.
+    """
+
+    honest_stakes: FloatArray
+    honest_utilities: FloatArray
+    cabal_self_weights: FloatArray
+    emission: FloatArray
+
+    def retained(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """(S, U, C): where the honest side keeps at least its stake share."""
+        return self.emission >= self.honest_stakes[:, None, None]
+
+    def thresholds(self) -> FloatArray:
+        """(S,): the least honest utility retaining the stake share against every cabal
+        self-weight on the grid (NaN where none does)."""
+        ok = np.asarray(self.retained().all(axis=2))
+        out = np.full(len(self.honest_stakes), np.nan)
+        for s in range(len(self.honest_stakes)):
+            hits = np.flatnonzero(ok[s])
+            if hits.size:
+                out[s] = self.honest_utilities[hits[0]]
+        return out
+
+
+def retention_map(
+    honest_stakes: Sequence[float] = CHAIN_HONEST_STAKES,
+    honest_utilities: Sequence[float] | FloatArray = DEFAULT_GRID,
+    cabal_self_weights: Sequence[float] | FloatArray = DEFAULT_GRID,
+    **kwargs: Any,
+) -> RetentionMap:
+    """The honest emission share over the grid, as in the chain's Monte Carlo study.
+
+    Extra keyword arguments go to :func:`cabal` (``weight_std``, ``bonds_penalty``, ``xi``,
+    ``kappa``, ``variant``, ``draws``, ``seed``, ...). Every grid point uses the same seed, so
+    neighbouring points differ only by the parameters (common random numbers).
+    """
+    stakes = np.asarray(honest_stakes, dtype=np.float64)
+    utilities = np.asarray(honest_utilities, dtype=np.float64)
+    selfs = np.asarray(cabal_self_weights, dtype=np.float64)
+    emission = np.empty((stakes.size, utilities.size, selfs.size))
+    for a, s in enumerate(stakes):
+        for b, u in enumerate(utilities):
+            for c, w in enumerate(selfs):
+                emission[a, b, c] = cabal(float(s), float(u), float(w), **kwargs).honest_emission
+    return RetentionMap(stakes, utilities, selfs, emission)
+
+
+def retention_threshold(
+    honest_stake: float,
+    *,
+    weight_std: float = 0.0,
+    bonds_penalty: float = 1.0,
+    xi: float = 0.5,
+    kappa: float = 32767 / 65535,
+    variant: str = "yuma2",
+    seed: int = 0,
+    draws: int = 1,
+    honest_utilities: Sequence[float] | FloatArray = DEFAULT_GRID,
+    cabal_self_weights: Sequence[float] | FloatArray = DEFAULT_GRID,
+    **kwargs: Any,
+) -> float:
+    """The least honest utility at which the honest side keeps at least its stake share,
+    whatever cabal self-weight the cabal picks (NaN if no utility on the grid does)."""
+    grid = retention_map(
+        [honest_stake],
+        honest_utilities,
+        cabal_self_weights,
+        weight_std=weight_std,
+        bonds_penalty=bonds_penalty,
+        xi=xi,
+        kappa=kappa,
+        variant=variant,
+        seed=seed,
+        draws=draws,
+        **kwargs,
+    )
+    return float(grid.thresholds()[0])
