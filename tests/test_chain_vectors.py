@@ -61,7 +61,9 @@ def _bonds_match(got: list[Any], want: list[Any], tol: float) -> bool:
     return cols_g == cols_w and _within(vals_g, vals_w, tol)
 
 
-def check(got: dict[str, Any], expect: dict[str, Any], tolerance: dict[str, Any], where: str) -> None:
+def check(
+    got: dict[str, Any], expect: dict[str, Any], tolerance: dict[str, Any], where: str
+) -> None:
     """Compare one output dict against an ``expect`` object (all derived-key rules)."""
     for key, want in expect.items():
         tol = tolerance[key]

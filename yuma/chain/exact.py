@@ -61,8 +61,7 @@ def stake_terms(s: SubnetSnapshot) -> StakeTerms:
     raw_stake = [fp.fixed64_to_u64(v) for v in total]
     owner = s.owner_uid if s.path == "sparse" else None
     filtered = [
-        0 if (uid != owner and (v >> 64) < hp.stake_threshold) else v
-        for uid, v in enumerate(total)
+        0 if (uid != owner and (v >> 64) < hp.stake_threshold) else v for uid, v in enumerate(total)
     ]
     # inplace_normalize_64: the I64F64 sum is a plain add (it cannot exceed the type with real
     # stakes; wrap like the release build if it does, so extreme inputs never raise)
@@ -195,7 +194,11 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
     # §4.6 weights: stored u16 integers as I32F32, permit / self / outdated masks, row-normalise
     w = s.weights.with_data(s.weights.data << 32)
     w = ops.mask_rows_sparse(forbids, w)
-    w = ops.mask_diag_sparse_except_index(w, owner) if owner is not None else ops.mask_diag_sparse(w)
+    w = (
+        ops.mask_diag_sparse_except_index(w, owner)
+        if owner is not None
+        else ops.mask_diag_sparse(w)
+    )
     w = ops.vec_mask_sparse_matrix(w, mk.last_update, mk.block_at_registration, "le")
     w = ops.inplace_row_normalize_sparse(w)
 
@@ -216,7 +219,11 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
         if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
             alpha = ops.liquid_alpha_sparse(
-                wb, b, consensus, _u16_ratio(hp.alpha_low), _u16_ratio(hp.alpha_high),
+                wb,
+                b,
+                consensus,
+                _u16_ratio(hp.alpha_low),
+                _u16_ratio(hp.alpha_high),
                 hp.alpha_sigmoid_steepness << 32,
             )
             ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
@@ -300,8 +307,11 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         b = ops.inplace_mask_cols(mk.recently_registered, b)
         if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
             alphas = fp.alpha_sigmoid(
-                np.broadcast_to(consensus[None, :], wb.shape), wb, b,
-                _u16_ratio(hp.alpha_low), _u16_ratio(hp.alpha_high),
+                np.broadcast_to(consensus[None, :], wb.shape),
+                wb,
+                b,
+                _u16_ratio(hp.alpha_low),
+                _u16_ratio(hp.alpha_high),
                 hp.alpha_sigmoid_steepness << 32,
             )
             ema = ops.mat_ema_alpha(wb, b, alphas)

@@ -96,7 +96,7 @@ def i32(x: ArrayLike) -> I64Array:
 
 
 @nb.njit(cache=True, inline="always")
-def _mag(a: int) -> Any:
+def _mag(a: Any) -> Any:
     """|a| as uint64 (exact for INT64_MIN too)."""
     if a < 0:
         return np.uint64(-(a + 1)) + _U1
@@ -121,7 +121,7 @@ def _umul128(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 @nb.njit(cache=True)
-def _mul_raw(a: int, b: int) -> tuple[int, bool]:
+def _mul_raw(a: Any, b: Any) -> tuple[Any, bool]:
     """``floor(a * b / 2**32)`` for raw I32F32 values; (value, fits-in-I32F32)."""
     if 0 <= a < (1 << 32) and 0 <= b < (1 << 32):
         # both non-negative and below 2^32: the product fits in uint64
@@ -172,7 +172,7 @@ def _udiv_shift(ua: Any, ub: Any) -> tuple[Any, bool]:
 
 
 @nb.njit(cache=True)
-def _div_raw(a: int, b: int) -> tuple[int, bool]:
+def _div_raw(a: Any, b: Any) -> tuple[Any, bool]:
     """``trunc(a * 2**32 / b)`` for raw I32F32 values; (value, ok). ``b == 0`` is not ok."""
     if b == 0:
         return 0, False
@@ -204,7 +204,7 @@ def _div_kernel(a: Any, b: Any, out: Any, ok: Any) -> None:
 
 
 @nb.njit(cache=True)
-def _exp_scalar(x: int) -> tuple[int, bool]:
+def _exp_scalar(x: Any) -> tuple[Any, bool]:
     """substrate-fixed ``transcendental::exp`` on I32F32; (value, ok).
 
     A 31-term Taylor series: ``term ← checked_mul(term, |x|)``, ``term ← checked_div(term, i)``,
@@ -244,7 +244,7 @@ def _exp_scalar(x: int) -> tuple[int, bool]:
 
 
 @nb.njit(cache=True)
-def _exp_safe_scalar(x: int) -> int:
+def _exp_safe_scalar(x: Any) -> Any:
     lim = np.int64(20) << np.int64(32)
     c = min(max(x, -lim), lim)
     v, ok = _exp_scalar(c)
@@ -266,7 +266,7 @@ def _exp_safe_kernel(x: Any, out: Any) -> None:
 
 
 @nb.njit(cache=True)
-def _sat_mul(a: int, b: int) -> int:
+def _sat_mul(a: Any, b: Any) -> Any:
     v, ok = _mul_raw(a, b)
     if ok:
         return v
@@ -274,7 +274,7 @@ def _sat_mul(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True)
-def _sat_div(a: int, b: int) -> int:
+def _sat_div(a: Any, b: Any) -> Any:
     v, ok = _div_raw(a, b)
     if ok:
         return v
@@ -282,7 +282,7 @@ def _sat_div(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True)
-def _sat_add(a: int, b: int) -> int:
+def _sat_add(a: Any, b: Any) -> Any:
     # compared before adding: LLVM treats signed overflow as undefined, so a wrapped sum
     # cannot be tested afterwards
     if b > 0 and a > (1 << 63) - 1 - b:
@@ -293,7 +293,7 @@ def _sat_add(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True)
-def _sat_sub(a: int, b: int) -> int:
+def _sat_sub(a: Any, b: Any) -> Any:
     if b < 0 and a > (1 << 63) - 1 + b:
         return (1 << 63) - 1
     if b > 0 and a < -(1 << 63) + b:
@@ -302,7 +302,7 @@ def _sat_sub(a: int, b: int) -> int:
 
 
 @nb.njit(cache=True)
-def _alpha_sigmoid_scalar(c: int, w: int, b: int, lo: int, hi: int, steep: int) -> int:
+def _alpha_sigmoid_scalar(c: Any, w: Any, b: Any, lo: Any, hi: Any, steep: Any) -> Any:
     one = np.int64(1) << np.int64(32)
     half = one >> np.int64(1)
     if w >= b:
@@ -318,9 +318,7 @@ def _alpha_sigmoid_scalar(c: int, w: int, b: int, lo: int, hi: int, steep: int) 
 
 
 @nb.njit(cache=True)
-def _alpha_sigmoid_kernel(
-    c: Any, w: Any, b: Any, lo: int, hi: int, steep: int, out: Any
-) -> None:
+def _alpha_sigmoid_kernel(c: Any, w: Any, b: Any, lo: int, hi: int, steep: int, out: Any) -> None:
     for k in range(c.size):
         out[k] = _alpha_sigmoid_scalar(c[k], w[k], b[k], lo, hi, steep)
 
@@ -421,9 +419,7 @@ def from_int(k: ArrayLike) -> I64Array:
     """``I32F32::saturating_from_num(k)`` for integers: ``k << 32``, clamped."""
     arr = np.asarray(k, dtype=object)
     lo, hi = I32F32_MIN >> FRAC, I32F32_MAX >> FRAC
-    flat = [
-        I32F32_MAX if v > hi else I32F32_MIN if v < lo else int(v) << FRAC for v in arr.ravel()
-    ]
+    flat = [I32F32_MAX if v > hi else I32F32_MIN if v < lo else int(v) << FRAC for v in arr.ravel()]
     return np.array(flat, dtype=np.int64).reshape(arr.shape)
 
 
@@ -448,12 +444,12 @@ def u16_proportion_to_fixed(x: ArrayLike) -> I64Array:
 
 def fixed_to_u16(x: ArrayLike) -> I64Array:
     """``saturating_to_num::<u16>``: floor, clamped to [0, 65535]."""
-    return np.clip(i32(x) >> FRAC, 0, U16_MAX)
+    return i32(np.clip(i32(x) >> FRAC, 0, U16_MAX))
 
 
 def fixed_to_u64(x: ArrayLike) -> I64Array:
     """``saturating_to_num::<u64>`` of an I32F32: floor, negative → 0 (fits int64)."""
-    return np.maximum(i32(x) >> FRAC, 0)
+    return i32(np.maximum(i32(x) >> FRAC, 0))
 
 
 def fixed_proportion_to_u16(x: ArrayLike) -> I64Array:

@@ -160,9 +160,7 @@ class SparseRows:
         cols = self.indices.tolist()
         vals = self.data.tolist()
         ptr = self.indptr.tolist()
-        return [
-            [[cols[k], vals[k]] for k in range(ptr[i], ptr[i + 1])] for i in range(self.n_rows)
-        ]
+        return [[[cols[k], vals[k]] for k in range(ptr[i], ptr[i + 1])] for i in range(self.n_rows)]
 
     def to_dense(self, n_cols: int) -> I64Array:
         """Dense ``(R, n_cols)``; later entries of a repeated column win, columns ≥ n_cols drop."""
@@ -264,7 +262,7 @@ def is_topk(vector: ArrayLike, k: int) -> BoolArray:
 def is_topk_nonzero(vector: ArrayLike, k: int) -> BoolArray:
     """``is_topk_nonzero``: as :func:`is_topk` but zero entries are never selected."""
     v = fp.i32(vector)
-    res = v != 0
+    res: BoolArray = np.asarray(v != 0, dtype=np.bool_)
     if v.size < k:
         return res
     order = np.argsort(v, kind="stable")
@@ -413,7 +411,7 @@ def _median_columns(u: I64Array, scores: I64Array, minority: int) -> I64Array:
     cond = last & (cum > minority)
     first = cond.argmax(axis=0)
     cols = np.arange(c)
-    return np.where(cond.any(axis=0), srt[first, cols], srt[-1])
+    return fp.i32(np.where(cond.any(axis=0), srt[first, cols], srt[-1]))
 
 
 def _median_stake(stake: ArrayLike, majority: int) -> tuple[BoolArray, I64Array, int]:
@@ -466,7 +464,7 @@ def _mat(m: ArrayLike) -> I64Array:
 
 def row_sum(m: I64Array) -> I64Array:
     """``row_sum``: plain I32F32 sum of each row."""
-    return _mat(m).sum(axis=1)
+    return fp.i32(_mat(m).sum(axis=1))
 
 
 def inplace_row_normalize(m: I64Array) -> I64Array:
@@ -562,7 +560,7 @@ def matmul(m: I64Array, v: ArrayLike) -> I64Array:
     """``matmul``: ``out_j = Σ_i v_i ⊗ M_ij`` (missing v_i = 0)."""
     a = _mat(m)
     x = _vec_get(v, np.arange(a.shape[0], dtype=np.int64))
-    return fp.saturating_mul(x[:, None], a).sum(axis=0)
+    return fp.i32(fp.saturating_mul(x[:, None], a).sum(axis=0))
 
 
 def matmul_transpose(m: I64Array, v: ArrayLike) -> I64Array:
@@ -570,7 +568,7 @@ def matmul_transpose(m: I64Array, v: ArrayLike) -> I64Array:
     a = _mat(m)
     x = fp.i32(v)
     c = min(a.shape[1], x.size)
-    return fp.saturating_mul(a[:, :c], x[None, :c]).sum(axis=1)
+    return fp.i32(fp.saturating_mul(a[:, :c], x[None, :c]).sum(axis=1))
 
 
 def mat_vec_mul(m: I64Array, v: ArrayLike) -> I64Array:
@@ -686,7 +684,9 @@ def vec_mask_sparse_matrix(
     return m.filter(~_compare(a, b, f))
 
 
-def scalar_vec_mask_sparse_matrix(m: SparseRows, scalar: int, second: ArrayLike, f: str) -> SparseRows:
+def scalar_vec_mask_sparse_matrix(
+    m: SparseRows, scalar: int, second: ArrayLike, f: str
+) -> SparseRows:
     """``scalar_vec_mask_sparse_matrix``: drop ``(i, j)`` where ``f(scalar, second[j])``."""
     b = _u64_get(second, m.indices)
     a = np.full(b.shape, np.uint64(int(scalar)), dtype=np.uint64)
@@ -703,11 +703,11 @@ def _u64_get(v: ArrayLike, idx: I64Array) -> Any:
 
 def _compare(a: Any, b: Any, f: str) -> BoolArray:
     if f == "eq":
-        return np.asarray(a == b)
+        return np.asarray(a == b, dtype=np.bool_)
     if f == "lt":
-        return np.asarray(a < b)
+        return np.asarray(a < b, dtype=np.bool_)
     if f == "le":
-        return np.asarray(a <= b)
+        return np.asarray(a <= b, dtype=np.bool_)
     raise ValueError(f"f: unknown comparison {f!r}")
 
 
@@ -806,7 +806,10 @@ def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
     in_new = new.indices < n
     in_old = (old.indices < n) & (old_rows < n)
     keys = np.concatenate(
-        [new.row_ids()[in_new] * n + new.indices[in_new], old_rows[in_old] * n + old.indices[in_old]]
+        [
+            new.row_ids()[in_new] * n + new.indices[in_new],
+            old_rows[in_old] * n + old.indices[in_old],
+        ]
     )
     vals = np.concatenate(
         [fp.saturating_mul(alpha, new.data[in_new]), fp.saturating_mul(oma, old.data[in_old])]
@@ -825,8 +828,15 @@ def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
 
 @nb.njit(cache=True)
 def _merge_read_kernel(
-    w_ptr: Any, w_idx: Any, w_val: Any, b_ptr: Any, b_idx: Any, b_val: Any, columns: int,
-    w_out: Any, b_out: Any,
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    columns: int,
+    w_out: Any,
+    b_out: Any,
 ) -> None:
     """The chain's liquid-alpha merge: walking j = 0..columns, each row iterator skips entries
     with column < j and reads the value only if the next entry's column equals j. Rows that are
@@ -881,15 +891,26 @@ def liquid_alpha_sparse(
     if weights.n_rows != bonds.n_rows:
         bonds = SparseRows.empty(weights.n_rows)
     _merge_read_kernel(
-        weights.indptr, weights.indices, weights.data,
-        bonds.indptr, bonds.indices, bonds.data, int(c.size), w_read, b_read,
+        weights.indptr,
+        weights.indices,
+        weights.data,
+        bonds.indptr,
+        bonds.indices,
+        bonds.data,
+        int(c.size),
+        w_read,
+        b_read,
     )
     inside = weights.indices < c.size
     out = np.zeros(nnz, dtype=np.int64)
     if inside.any():
         out[inside] = fp.alpha_sigmoid(
-            c[weights.indices[inside]], w_read[inside], b_read[inside],
-            alpha_low, alpha_high, steepness,
+            c[weights.indices[inside]],
+            w_read[inside],
+            b_read[inside],
+            alpha_low,
+            alpha_high,
+            steepness,
         )
     return out
 

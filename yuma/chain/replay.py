@@ -95,9 +95,7 @@ def replay(
         if k > 0:
             prev = outputs[-1]
             snap = apply_events(
-                snap.replace(
-                    bonds=prev.bonds, validator_permit=tuple(prev.new_validator_permit)
-                )
+                snap.replace(bonds=prev.bonds, validator_permit=tuple(prev.new_validator_permit))
             )
         outputs.append(run_epoch(snap, arithmetic))
     return outputs

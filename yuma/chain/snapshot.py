@@ -76,7 +76,9 @@ class Hyperparameters:
             ("stake_threshold", U64_MAX),
             ("tao_weight_raw", U64_MAX),
         ):
-            object.__setattr__(self, name, _uint(f"hyperparameters.{name}", getattr(self, name), hi))
+            object.__setattr__(
+                self, name, _uint(f"hyperparameters.{name}", getattr(self, name), hi)
+            )
         s = self.alpha_sigmoid_steepness
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not -32768 <= s <= 32767:
             raise ValueError(f"hyperparameters.alpha_sigmoid_steepness must be an i16, got {s!r}")
@@ -308,8 +310,16 @@ class SubnetSnapshot:
         unknown = sorted(set(d) - allowed)
         if unknown:
             raise ValueError(f"snapshot: unknown key(s) {unknown}")
-        for key in ("n", "block", "emission", "alpha_stake", "last_update",
-                    "block_at_registration", "weights", "bonds"):
+        for key in (
+            "n",
+            "block",
+            "emission",
+            "alpha_stake",
+            "last_update",
+            "block_at_registration",
+            "weights",
+            "bonds",
+        ):
             if key not in d:
                 raise ValueError(f"{key} is required")
         kw = dict(d)
