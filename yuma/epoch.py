@@ -58,6 +58,7 @@ def epoch(
     recently_registered: Any = None,
     owner_uid: int | None = None,
     layout: Layout = "auto",
+    backend: str | None = None,
 ) -> EpochResult:
     """Run one Yuma Consensus epoch, as the chain does, in float64.
 
@@ -92,6 +93,10 @@ def epoch(
         "uid": the chain's square matrix (self-weights masked, emission per uid). "bipartite":
         validators x miners (no self-weights; emission shares per side). "auto": "uid" when
         square.
+    backend : {"numpy", "numba", "jax"}, optional
+        Which implementation runs the epoch (:mod:`yuma.backends`): "numpy" is this reference,
+        "numba" the compiled kernels (dense and sparse), "jax" a jit-compiled dense epoch. None
+        picks the fastest available for the input. All agree with the reference to 1e-9.
 
     Returns
     -------
@@ -119,7 +124,11 @@ def epoch(
         owner_uid=owner_uid,
         layout=layout,
     )
-    return epoch_reference(inputs, params)
+    if backend == "numpy":
+        return epoch_reference(inputs, params)
+    from yuma.backends import run_epoch
+
+    return run_epoch(inputs, params, backend)
 
 
 def epoch_reference(inputs: EpochInputs, params: YumaParams) -> EpochResult:
