@@ -60,6 +60,17 @@ def test_reproducible_from_the_seed_and_draws_average() -> None:
     assert a.draws == 3 and a.honest_emission_error > 0
 
 
+def test_steady_state_differs_from_the_first_epoch_under_yuma3() -> None:
+    """With bonds carried over, Yuma3's bonds grow towards the weights: the last of several
+    epochs is measured, and it differs from the single-epoch study."""
+    one = cabal(0.6, 0.7, 0.9, variant="yuma3", **SMALL)
+    many = cabal(0.6, 0.7, 0.9, variant="yuma3", epochs=20, **SMALL)
+    same = cabal(0.6, 0.7, 0.9, variant="yuma3", epochs=1, **SMALL)
+    assert one == same
+    assert many.honest_incentive == pytest.approx(one.honest_incentive)
+    assert many.honest_dividends != one.honest_dividends
+
+
 def test_retention_map_and_threshold() -> None:
     grid = [0.0, 0.25, 0.5, 0.75, 1.0]
     m = retention_map([0.6, 0.9], grid, grid, **SMALL)
@@ -79,6 +90,8 @@ def test_bad_arguments() -> None:
         cabal(1.5, 1.0, 1.0)
     with pytest.raises(ValueError, match="variant"):
         cabal(0.6, 1.0, 1.0, variant="yuma9", **SMALL)
+    with pytest.raises(ValueError, match="epochs"):
+        cabal(0.6, 1.0, 1.0, epochs=0, **SMALL)
     with pytest.raises(ValueError, match="draws"):
         cabal(0.6, 1.0, 1.0, draws=0, **SMALL)
     with pytest.raises(ValueError, match="validators"):

@@ -161,16 +161,21 @@ def cabal(
     params: YumaParams | None = None,
     bonds_penalty: float | None = None,
     kappa: float | None = None,
+    epochs: int = 1,
 ) -> CabalOutcome:
     """The honest share of emission after one epoch against a cabal, over ``draws`` subnets.
 
     ``variant`` is the chain's original Yuma ("yuma2", the chain's study) or Yuma3 ("yuma3";
     liquid alpha through ``params``). ``bonds_penalty`` and ``kappa`` override ``params``.
-    ``xi`` is the validators' share of emission (the chain splits it in half). Reproducible
-    from ``seed``.
+    ``xi`` is the validators' share of emission (the chain splits it in half). ``epochs`` > 1
+    repeats the same weights with bonds carried over and measures the last epoch: the steady
+    state, where Yuma3's bonds have caught up with the weights (the chain's study uses 1).
+    Reproducible from ``seed``.
     """
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
     if not 0.0 <= xi <= 1.0:
         raise ValueError(f"xi must lie in [0, 1], got {xi!r}")
     p = _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa)
@@ -189,7 +194,10 @@ def cabal(
             weight_std=weight_std,
             rng=rng,
         )
-        r = epoch(sub.weights, sub.stake, None, p, layout="bipartite")
+        bonds = None
+        for _ in range(epochs):
+            r = epoch(sub.weights, sub.stake, bonds, p, layout="bipartite")
+            bonds = r.bonds
         incentive[k] = r.incentive[sub.honest_servers].sum()
         dividends[k] = r.dividends[sub.honest_validators].sum()
         emission[k] = xi * dividends[k] + (1.0 - xi) * incentive[k]
