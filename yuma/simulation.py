@@ -1,0 +1,548 @@
+"""Multi-epoch simulation of a consensus variant (`simulate`, `SimulationResult`).
+
+A simulation carries bonds (and validator permits, and the last consensus and weights) from
+one epoch to the next. The weights come from an array schedule ``[epochs, V, N]`` or from a
+callable ``(epoch, state) -> W`` for strategies that react to what they saw (a weight copier).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from yuma._types import BoolArray, FloatArray
+from yuma._validate import check_matrix, check_vector
+from yuma.params import YumaParams
+from yuma.variants import get as get_variant
+from yuma.variants.core import (
+    CarryState,
+    EpochRecord,
+    Options,
+    Variant,
+    liquid_alpha_mode,
+    make_options,
+    variant_epoch,
+)
+
+__all__ = ["PLOT_KINDS", "SimulationResult", "SimulationState", "WeightsFn", "simulate"]
+
+SimLayout = Literal["bipartite", "uid"]
+PLOT_KINDS = ("weights", "dividends", "relative_dividends", "bonds", "incentives")
+
+
+@dataclass(frozen=True)
+class SimulationState:
+    """What a weights callable sees before epoch ``epoch`` runs.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch about to run (0-based).
+    stake : (V,)
+        This epoch's normalised stake.
+    bonds : (V, N) or None
+        Bonds carried into this epoch (None before the first epoch when no bonds were given).
+    previous : EpochRecord or None
+        The last epoch's outputs (its ``weights`` are the revealed weights that entered
+        consensus, its ``consensus`` what a weight copier copies); None at epoch 0.
+    """
+
+    epoch: int
+    stake: FloatArray
+    bonds: FloatArray | None
+    previous: EpochRecord | None
+
+
+#: A weights strategy: ``(epoch, state) -> (V, N)`` raw non-negative weights set at ``epoch``.
+WeightsFn = Callable[[int, SimulationState], Any]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-epoch outputs of a simulation, with labelled axes ``epoch``, ``validator``, ``miner``.
+
+    Attributes
+    ----------
+    variant : str
+        The variant's name.
+    params : YumaParams
+        The parameters actually used (for ``yuma2`` / ``yuma3``, ``yuma3`` follows the variant).
+    options : Options
+        The options actually used.
+    backend : str
+        The backend that ran it.
+    validators, miners : tuple of str
+        Axis labels.
+    weights : (E, V, N)
+        Row-normalised weights that entered consensus (after commit-reveal delay and masks).
+    stake : (E, V)
+        Normalised stake (each validator's stake share).
+    consensus : (E, N)
+        Consensus per miner (chain: ``consensus``).
+    ranks : (E, N)
+        Un-normalised ranks (chain: ``ranks``).
+    incentive : (E, N)
+        Miners' share, sums to 1 (or 0) each epoch (chain: ``incentive``).
+    dividends : (E, V)
+        Validators' share, sums to 1 (or 0) each epoch (chain: ``dividends``).
+    validator_trust : (E, V)
+        Row sums of clipped weights (chain: ``validator_trust``).
+    bonds : (E, V, N)
+        Bonds stored after each epoch, in the variant's own scale.
+    validator_permit : (E, V)
+        Permits after each epoch.
+    """
+
+    variant: str
+    params: YumaParams
+    options: Options
+    backend: str
+    validators: tuple[str, ...]
+    miners: tuple[str, ...]
+    weights: FloatArray
+    stake: FloatArray
+    consensus: FloatArray
+    ranks: FloatArray
+    incentive: FloatArray
+    dividends: FloatArray
+    validator_trust: FloatArray
+    bonds: FloatArray
+    validator_permit: BoolArray
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs E."""
+        return int(self.dividends.shape[0])
+
+    @property
+    def relative_dividends(self) -> FloatArray:
+        """(E, V) dividends over stake share: 1 means paid exactly in proportion to stake.
+
+        NaN where a validator has no stake (the ratio is undefined there).
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(
+                self.stake > 0, self.dividends / np.where(self.stake > 0, self.stake, 1), np.nan
+            )
+
+    def total_dividends(self) -> FloatArray:
+        """(V,) dividends summed over the run (in epochs' worth of validator emission)."""
+        return np.asarray(self.dividends.sum(axis=0))
+
+    def total_relative_dividends(self) -> FloatArray:
+        """(V,) total dividends over total stake share (NaN for a validator never staked)."""
+        s = self.stake.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(s > 0, self.total_dividends() / np.where(s > 0, s, 1), np.nan)
+
+    def table(self) -> dict[str, np.ndarray[Any, Any]]:
+        """A tidy per-(epoch, validator) table as a dict of equal-length columns.
+
+        Columns: ``epoch``, ``validator``, ``stake``, ``dividends``, ``relative_dividends``,
+        ``validator_trust``. Works without pandas; ``pandas.DataFrame(result.table())`` gives
+        a frame.
+        """
+        e, v = self.dividends.shape
+        return {
+            "epoch": np.repeat(np.arange(e), v),
+            "validator": np.tile(np.asarray(self.validators, dtype=object), e),
+            "stake": self.stake.ravel(),
+            "dividends": self.dividends.ravel(),
+            "relative_dividends": self.relative_dividends.ravel(),
+            "validator_trust": self.validator_trust.ravel(),
+        }
+
+    def to_pandas(self) -> Any:
+        """:meth:`table` as a ``pandas.DataFrame`` (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_pandas needs pandas (pip install pandas); result.table() gives the same "
+                "columns as a dict of numpy arrays"
+            ) from None
+        return pd.DataFrame(self.table())
+
+    def to_xarray(self) -> Any:
+        """The per-epoch arrays as an ``xarray.Dataset`` with dims epoch/validator/miner.
+
+        Needs xarray (optional): ``pip install xarray``.
+        """
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError(
+                "to_xarray needs xarray (pip install xarray); the arrays are also plain numpy "
+                "attributes of the result, and result.table() is a tidy dict"
+            ) from None
+        ev, evn, en = ("epoch", "validator"), ("epoch", "validator", "miner"), ("epoch", "miner")
+        data = {
+            "weights": (evn, self.weights),
+            "stake": (ev, self.stake),
+            "consensus": (en, self.consensus),
+            "ranks": (en, self.ranks),
+            "incentive": (en, self.incentive),
+            "dividends": (ev, self.dividends),
+            "relative_dividends": (ev, self.relative_dividends),
+            "validator_trust": (ev, self.validator_trust),
+            "bonds": (evn, self.bonds),
+            "validator_permit": (ev, self.validator_permit),
+        }
+        coords = {
+            "epoch": np.arange(self.n_epochs),
+            "validator": list(self.validators),
+            "miner": list(self.miners),
+        }
+        return xr.Dataset(data, coords=coords, attrs={"variant": self.variant})
+
+    def plot(self, kind: str = "relative_dividends", ax: Any = None, **kwargs: Any) -> Any:
+        """Plot one quantity over epochs with matplotlib; returns the Axes.
+
+        kind : "weights" (each validator's weight on each miner), "dividends",
+        "relative_dividends" (dividends / stake share; 1 is fair), "bonds" (each validator's
+        bond on each miner) or "incentives". ``kwargs`` go to ``Axes.plot``.
+        """
+        if kind not in PLOT_KINDS:
+            raise ValueError(f"plot kind must be one of {PLOT_KINDS}, got {kind!r}")
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 3.5))
+        epochs = np.arange(self.n_epochs)
+        if kind in ("weights", "bonds"):
+            cube = self.weights if kind == "weights" else self.bonds
+            for i, v in enumerate(self.validators):
+                for j, m in enumerate(self.miners):
+                    ax.plot(epochs, cube[:, i, j], label=f"{v} → {m}", **kwargs)
+        elif kind == "incentives":
+            for j, m in enumerate(self.miners):
+                ax.plot(epochs, self.incentive[:, j], label=m, **kwargs)
+        else:
+            series = self.dividends if kind == "dividends" else self.relative_dividends
+            for i, v in enumerate(self.validators):
+                ax.plot(epochs, series[:, i], label=v, **kwargs)
+            if kind == "relative_dividends":
+                ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind.replace("_", " "))
+        ax.set_title(f"{self.variant}: {kind.replace('_', ' ')}")
+        if len(ax.get_lines()) <= 12:
+            ax.legend(fontsize="small")
+        return ax
+
+
+# --- input handling -------------------------------------------------------------------------
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _as_array(name: str, value: Any) -> FloatArray:
+    try:
+        return np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be a rectangular numeric array (ragged schedules are refused): {exc}"
+        ) from None
+
+
+def _stake_schedule(stake: Any, epochs: int | None) -> tuple[FloatArray, int | None]:
+    s = _as_array("stake", stake)
+    if s.ndim == 1:
+        return s, epochs
+    if s.ndim != 2:
+        raise ValueError(f"stake must be [V] or [epochs, V], got shape {s.shape}")
+    if epochs is not None and s.shape[0] != epochs:
+        raise ValueError(f"stake has {s.shape[0]} epochs, expected {epochs}")
+    return s, int(s.shape[0])
+
+
+def _labels(name: str, given: Sequence[str] | None, n: int, prefix: str) -> tuple[str, ...]:
+    if given is None:
+        return tuple(f"{prefix}{i}" for i in range(n))
+    out = tuple(str(x) for x in given)
+    if len(out) != n:
+        raise ValueError(f"{name} has {len(out)} labels, expected {n}")
+    return out
+
+
+def _resolve_params(variant: Variant, params: YumaParams) -> YumaParams:
+    # The variant wins over params.yuma3: yuma2 / yuma3 set the flag they stand for, so the
+    # recorded params say what actually ran.
+    if variant.yuma3 is not None and params.yuma3 != variant.yuma3:
+        return dataclasses.replace(params, yuma3=variant.yuma3)
+    return params
+
+
+def _epoch_supports_backend() -> bool:
+    from yuma.epoch import epoch as core_epoch
+
+    return "backend" in inspect.signature(core_epoch).parameters
+
+
+def simulate(
+    weights: Any,
+    stake: Any,
+    params: YumaParams | None = None,
+    variant: str | Variant | None = None,
+    backend: str | None = None,
+    bonds: Any = None,
+    *,
+    epochs: int | None = None,
+    layout: SimLayout = "bipartite",
+    validators: Sequence[str] | None = None,
+    miners: Sequence[str] | None = None,
+    **options: Any,
+) -> SimulationResult:
+    """Run a consensus variant over many epochs, carrying bonds between them.
+
+    Parameters
+    ----------
+    weights : (E, V, N) array, (V, N) array, or callable
+        Raw non-negative weights of V validators on N miners per epoch (rows are normalised
+        inside). A (V, N) array is used at every epoch. A callable ``(epoch, state) -> (V, N)``
+        (see :class:`SimulationState`) sets weights adaptively; it needs ``epochs`` or a
+        per-epoch stake.
+    stake : (E, V) or (V,)
+        Stake per epoch, or constant (any unit; normalised each epoch).
+    params : YumaParams, optional
+        Hyperparameters (the chain's defaults when None).
+    variant : str or Variant, optional
+        A registered variant name (``yuma.variants.list()``) or a :class:`Variant`. Default:
+        ``"yuma3"`` when ``params.yuma3`` else ``"yuma2"``. An explicit variant wins over
+        ``params.yuma3``: ``"yuma2"`` runs Yuma3 off and ``"yuma3"`` Yuma3 on whatever the
+        flag says, and ``result.params`` records the flag actually used.
+    backend : str, optional
+        ``None``/``"numpy"``: the numpy steps (always available). Another name (``"numba"``,
+        ``"jax"``) is passed to :func:`yuma.epoch` where the variant is the chain's own
+        (``yuma2``/``yuma3`` without extra options) and the core supports backends; ``"jax"``
+        runs array schedules of those variants as one ``jax.lax.scan``. Otherwise refused.
+    bonds : (V, N), optional
+        Bonds before the first epoch (the variant's own scale); zeros when None.
+    epochs : int, optional
+        Number of epochs, when neither weights nor stake has an epoch axis.
+    layout : {"bipartite", "uid"}
+        "bipartite" (default): validators x miners, even when V == N. "uid": the chain's
+        square uid matrix; self-weights are masked.
+    validators, miners : sequence of str, optional
+        Axis labels.
+    **options
+        Shared options (see :class:`yuma.variants.Options`): ``liquid_alpha``,
+        ``alpha_consensus``, ``bond_reset``, ``winner_takes_all``, ``commit_reveal``; and the
+        variant's own (``yuma.variants.get(name).options``). Unknown names raise ValueError.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if params is None:
+        params = YumaParams()
+    elif not isinstance(params, YumaParams):
+        raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
+    if variant is None:
+        variant = "yuma3" if params.yuma3 else "yuma2"
+    var = get_variant(variant)
+    opts = make_options(var, **options)
+    params = _resolve_params(var, params)
+    if layout not in ("bipartite", "uid"):
+        raise ValueError(f"layout must be 'bipartite' or 'uid', got {layout!r}")
+    if epochs is not None:
+        epochs = _positive_int("epochs", epochs)
+    stake_s, epochs = _stake_schedule(stake, epochs)
+
+    schedule: FloatArray | None = None
+    fn: WeightsFn | None = None
+    if callable(weights):
+        fn = weights
+        if epochs is None:
+            raise ValueError("a weights callable needs epochs= or a per-epoch stake [epochs, V]")
+        n_validators = int(stake_s.shape[-1])
+        n_miners: int | None = None
+    else:
+        w = _as_array("weights", weights)
+        if w.ndim == 2:
+            if epochs is None:
+                raise ValueError("constant (V, N) weights need epochs= or a per-epoch stake")
+            w = np.broadcast_to(w, (epochs, *w.shape))
+        elif w.ndim == 3:
+            if w.shape[0] == 0:
+                raise ValueError("weights must have at least one epoch")
+            if epochs is not None and w.shape[0] != epochs:
+                raise ValueError(f"weights have {w.shape[0]} epochs, stake/epochs say {epochs}")
+            epochs = int(w.shape[0])
+        else:
+            raise ValueError(f"weights must be [epochs, V, N] or [V, N], got shape {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError("weights must be finite (found NaN or infinity)")
+        if np.any(w < 0):
+            raise ValueError("weights must be non-negative (found a negative value)")
+        schedule = w
+        n_validators, n_miners = int(w.shape[1]), int(w.shape[2])
+    assert epochs is not None
+    if stake_s.shape[-1] != n_validators:
+        raise ValueError(f"stake has {stake_s.shape[-1]} validators, weights have {n_validators}")
+    if not np.all(np.isfinite(stake_s)) or np.any(stake_s < 0):
+        raise ValueError("stake must be finite and non-negative")
+    if layout == "uid" and n_miners is not None and n_miners != n_validators:
+        raise ValueError(f"layout='uid' needs square weights, got {n_validators} x {n_miners}")
+    stake_at = (lambda t: stake_s) if stake_s.ndim == 1 else (lambda t: stake_s[t])
+
+    backend_name = "numpy" if backend in (None, "numpy") else str(backend)
+    chain_only = (
+        var.yuma3 is not None
+        and opts == make_options(var)
+        and liquid_alpha_mode(var, opts, params) in ("off", "v2")
+    )
+    if backend_name != "numpy" and backend_name not in var.backends:
+        if not chain_only:
+            raise ValueError(
+                f"variant {var.name!r} with these options runs on the numpy backend only, "
+                f"not {backend_name!r}"
+            )
+        if backend_name == "jax" and schedule is not None:
+            from yuma.variants.jax_scan import simulate_scan
+
+            return simulate_scan(
+                schedule,
+                stake_s,
+                params,
+                var,
+                opts,
+                bonds,
+                square=layout == "uid",
+                validators=_labels("validators", validators, n_validators, "validator "),
+                miners=_labels("miners", miners, n_miners or 0, "miner "),
+            )
+        if not _epoch_supports_backend():
+            raise ValueError(
+                f"backend {backend_name!r} is not available (yuma.epoch takes no backend yet)"
+            )
+
+    records: list[EpochRecord] = []
+    committed: list[FloatArray] = []
+    carry: CarryState | None = None
+    if bonds is not None:
+        if n_miners is None:
+            b = check_matrix("bonds", bonds)
+        else:
+            b = check_matrix("bonds", bonds, (n_validators, n_miners))
+        carry = CarryState(bonds=np.asarray(b, dtype=np.float64))
+    previous: EpochRecord | None = None
+    for t in range(epochs):
+        s_t = check_vector("stake", stake_at(t), n_validators)
+        if fn is not None:
+            total = s_t.sum()
+            state = SimulationState(
+                epoch=t,
+                stake=s_t / total if total > 0 else s_t,
+                bonds=None if carry is None else carry.bonds,
+                previous=previous,
+            )
+            shape = None if n_miners is None else (n_validators, n_miners)
+            submitted = check_matrix("weights", fn(t, state), shape)
+            if n_miners is None:
+                n_miners = int(submitted.shape[1])
+                if int(submitted.shape[0]) != n_validators:
+                    raise ValueError(
+                        f"weights callable returned {submitted.shape[0]} rows, "
+                        f"stake has {n_validators} validators"
+                    )
+            committed.append(np.asarray(submitted, dtype=np.float64))
+            w_t = committed[max(t - opts.commit_reveal, 0)]
+        else:
+            assert schedule is not None
+            w_t = schedule[max(t - opts.commit_reveal, 0)]
+        if carry is None:
+            carry = CarryState(bonds=np.zeros(w_t.shape))
+        if backend_name != "numpy":
+            record, carry = _core_epoch(w_t, s_t, carry, params, backend_name, layout)
+        else:
+            record, carry = variant_epoch(
+                var, w_t, s_t, carry, params, opts, epoch=t, square=layout == "uid"
+            )
+        records.append(record)
+        previous = record
+    return _collect(records, var.name, params, opts, backend_name, validators, miners)
+
+
+def _core_epoch(
+    w: FloatArray,
+    s: FloatArray,
+    carry: CarryState,
+    params: YumaParams,
+    backend: str,
+    layout: SimLayout,
+) -> tuple[EpochRecord, CarryState]:
+    """One epoch of the chain's own variants through :func:`yuma.epoch` on ``backend``."""
+    from yuma.epoch import epoch as core_epoch
+
+    call: Any = core_epoch
+    r = call(
+        w,
+        s,
+        carry.bonds,
+        params,
+        validator_permit=carry.permit,
+        layout=layout,
+        backend=backend,
+    )
+    record = EpochRecord(
+        weights=r.dense("weights"),
+        stake=np.asarray(r.stake),
+        active_stake=np.asarray(r.active_stake),
+        consensus=np.asarray(r.consensus),
+        clipped_weights=r.dense("clipped_weights"),
+        validator_trust=np.asarray(r.validator_trust),
+        ranks=np.asarray(r.ranks),
+        incentive=np.asarray(r.incentive),
+        bonds=r.dense("bonds"),
+        dividends=np.asarray(r.dividends),
+        validator_permit=np.asarray(r.validator_permit),
+        rate=params.bonds_ema_rate,
+    )
+    return record, CarryState(
+        bonds=record.bonds,
+        permit=record.validator_permit,
+        consensus=record.consensus,
+        weights=record.weights,
+    )
+
+
+def _collect(
+    records: Sequence[EpochRecord],
+    variant: str,
+    params: YumaParams,
+    options: Options,
+    backend: str,
+    validators: Sequence[str] | None,
+    miners: Sequence[str] | None,
+) -> SimulationResult:
+    def stack(name: str) -> Any:
+        return np.stack([getattr(r, name) for r in records])
+
+    w = stack("weights")
+    return SimulationResult(
+        variant=variant,
+        params=params,
+        options=options,
+        backend=backend,
+        validators=_labels("validators", validators, int(w.shape[1]), "validator "),
+        miners=_labels("miners", miners, int(w.shape[2]), "miner "),
+        weights=w,
+        stake=stack("stake"),
+        consensus=stack("consensus"),
+        ranks=stack("ranks"),
+        incentive=stack("incentive"),
+        dividends=stack("dividends"),
+        validator_trust=stack("validator_trust"),
+        bonds=stack("bonds"),
+        validator_permit=stack("validator_permit"),
+    )
