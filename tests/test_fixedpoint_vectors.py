@@ -200,7 +200,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 def _close(got: Any, want: Any, tol: int) -> bool:
-    """Element-wise ``|got − want| ≤ tol`` over nested lists; sparse pairs compare columns exactly."""
+    """Element-wise ``|got − want| ≤ tol`` over nested lists."""
     if isinstance(want, list):
         return (
             isinstance(got, list)

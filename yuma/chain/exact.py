@@ -370,5 +370,5 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         bonds=bonds,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
-        weights_normalized_raw=None,
+        weights_normalized_raw=SparseRows.from_dense(w),
     )

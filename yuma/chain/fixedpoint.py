@@ -438,7 +438,10 @@ def u16_to_fixed(x: ArrayLike) -> I64Array:
 
 
 def u16_proportion_to_fixed(x: ArrayLike) -> I64Array:
-    """``u16_proportion_to_fixed``: ``safe_div(I32F32(x), I32F32(65535))`` = floor(x·2**32/65535)."""
+    """``u16_proportion_to_fixed``: ``safe_div(I32F32(x), I32F32(65535))``.
+
+    That is ``raw = floor(x · 2**32 / 65535)``.
+    """
     return (np.asarray(x, dtype=np.int64) << FRAC) // U16_MAX
 
 

@@ -31,9 +31,10 @@ def _matrix(m: SparseRows, n: int, scale: float, sparse: bool) -> Any:
         return m.to_dense(n).astype(np.float64) / scale
     # a repeated column keeps its last stored value
     keys, vals = ops._last_by_key(rows * n + m.indices, m.data)
-    return sp.csr_array(
-        (vals.astype(np.float64) / scale, (keys // n, keys % n)), shape=(n, n), dtype=np.float64
-    )
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // n, minlength=n), out=indptr[1:])
+    data = vals.astype(np.float64) / scale
+    return sp.csr_array((data, keys % n, indptr), shape=(n, n))
 
 
 def float_inputs(s: SubnetSnapshot) -> dict[str, Any]:
@@ -103,7 +104,8 @@ def epoch_float(s: SubnetSnapshot) -> ChainEpochOutput:
 
     n = s.n
     kw = float_inputs(s)
-    res = yuma.epoch(**kw)
+    # the numpy reference backend: the float arithmetic this path documents, on any machine
+    res = yuma.epoch(**kw, backend="numpy")
     sparse = s.path == "sparse"
     new_permits = np.asarray(res.validator_permit, dtype=np.bool_)
 

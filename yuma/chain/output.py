@@ -49,7 +49,8 @@ class ChainEpochOutput:
     active_stake_raw : (n,) tuple of int or None
         I32F32 raw active stake (exact arithmetic only).
     weights_normalized_raw : SparseRows or None
-        Sparse path, exact arithmetic: weights after the masks and row normalisation.
+        Exact arithmetic: weights after the masks and row normalisation (I32F32 raw; the dense
+        path lists every cell).
     """
 
     incentive: tuple[int, ...]

@@ -1,0 +1,207 @@
+"""Property tests of ``yuma.chain`` on random snapshots (n ≤ 64, both paths, both bond
+branches, liquid alpha on and off).
+
+* exact arithmetic never raises on extreme but legal input and is deterministic;
+* exact and float agree within one u16 unit (u64 amounts within 1e-6 · E) away from exact
+  median ties, and ``test_median_tie_*`` documents the tie case where they may not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from yuma.chain import Hyperparameters, SubnetSnapshot, ops, run_epoch
+from yuma.chain import fixedpoint as fp
+
+U16 = 65535
+U64 = (1 << 64) - 1
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def snapshots(draw: Any, extreme: bool) -> SubnetSnapshot:
+    """A random legal snapshot. ``extreme`` draws stakes up to u64::MAX, u16 extremes, all-zero
+    rows, unsorted rows and odd hyperparameters; otherwise stakes within a factor 1e4 of each
+    other and rows sorted by uid (what agreement with float64 needs)."""
+    n = draw(st.integers(1, 64 if extreme else 24))
+    path = draw(st.sampled_from(["sparse", "dense"]))
+    if extreme:
+        stake_el = st.one_of(
+            st.just(0), st.integers(0, 10), st.integers(U64 - 10, U64), st.integers(0, U64)
+        )
+        u16_el = st.one_of(st.sampled_from([0, 1, U16 - 1, U16]), st.integers(0, U16))
+    else:
+        stake_el = st.one_of(st.just(0), st.integers(10**13, 10**17))
+        u16_el = st.integers(0, U16)
+    alpha = draw(st.lists(stake_el, min_size=n, max_size=n))
+    tao = draw(st.lists(stake_el, min_size=n, max_size=n)) if extreme else [0] * n
+    block = draw(st.integers(0, 10_000 if not extreme else U64))
+    block_el = st.integers(0, block) if not extreme else st.integers(0, U64)
+    last_update = draw(st.lists(block_el, min_size=n, max_size=n))
+    reg = draw(st.lists(block_el, min_size=n, max_size=n))
+
+    def rows() -> list[list[list[int]]]:
+        out = []
+        for _ in range(n):
+            cols = draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n))
+            if not extreme:
+                cols.sort()
+            out.append([[j, draw(u16_el)] for j in cols])
+        return out
+
+    permits = draw(st.lists(st.booleans(), max_size=n))
+    if not extreme:
+        permits = permits + [True] * (n - len(permits))
+    lo = draw(st.integers(0, U16))
+    hp = Hyperparameters(
+        kappa=draw(st.integers(1, U16 - 1) if extreme else st.integers(16384, 49151)),
+        bonds_moving_average=draw(st.integers(0, 1_000_000)),
+        bonds_penalty=draw(st.sampled_from([0, U16, 32768]) | st.integers(0, U16)),
+        yuma3_enabled=draw(st.booleans()),
+        liquid_alpha_enabled=draw(st.booleans()),
+        alpha_low=lo,
+        alpha_high=draw(st.integers(lo, U16)),
+        alpha_sigmoid_steepness=draw(
+            st.integers(-32768, 32767) if extreme else st.integers(1, 3000)
+        ),
+        max_allowed_validators=draw(st.integers(0, n + 2)),
+        tempo=draw(st.integers(0, 400)),
+        stake_threshold=draw(st.sampled_from([0, 0, 10**14]) if not extreme else stake_el),
+        tao_weight_raw=draw(st.integers(0, U64)) if extreme else 0,
+    )
+    owner = draw(st.one_of(st.none(), st.integers(0, n - 1)))
+    return SubnetSnapshot(
+        n=n,
+        block=block,
+        emission=draw(st.integers(0, U64) if extreme else st.integers(10**6, 10**12)),
+        alpha_stake=alpha,
+        tao_stake=tao,
+        last_update=last_update,
+        block_at_registration=reg,
+        weights=rows(),
+        bonds=rows(),
+        validator_permit=permits,
+        last_mechanism_step_block=draw(st.integers(0, block)) if not extreme else 0,
+        owner_uid=owner,
+        path=path,
+        hyperparameters=hp,
+    )
+
+
+@SETTINGS
+@given(snapshots(extreme=True))
+def test_exact_never_raises_and_is_deterministic(s: SubnetSnapshot) -> None:
+    a = run_epoch(s, "exact").to_dict(include_raw=True)
+    b = run_epoch(s, "exact").to_dict(include_raw=True)
+    assert a == b
+    for key in ("incentive", "dividends", "consensus", "validator_trust", "stake_weight"):
+        assert len(a[key]) == s.n and all(0 <= v <= U16 for v in a[key])
+    for key in ("emission", "server_emission", "validator_emission"):
+        assert all(0 <= v <= U64 for v in a[key])
+    assert all(0 <= v <= U16 for row in a["bonds"] for _, v in row)
+
+
+def median_margin(out: Any, n: int, kappa: int) -> int:
+    """Smallest distance (I32F32 raw) between a column's cumulative active stake and the
+    median threshold ``m = U − κ``: 0 is an exact tie."""
+    stake = np.array(out.active_stake_raw, dtype=np.int64)
+    pos = stake > 0
+    if not pos.any():
+        return 1 << 62
+    u = ops.normalize(stake[pos])
+    m = int(u.sum()) - kappa
+    w = out.weights_normalized_raw.to_dense(n)[pos]
+    margin = 1 << 62
+    for j in range(n):
+        col = w[:, j]
+        for v in np.unique(col):
+            margin = min(margin, abs(int(u[col <= v].sum()) - m))
+    return margin
+
+
+def _quantised_stakes_distinct(s: SubnetSnapshot) -> bool:
+    """Stakes that differ must stay different (and non-zero) after the I32F32 normalisation,
+    or the top-K permit choice is an exact-arithmetic tie."""
+    total = sum(s.alpha_stake)
+    if total == 0:
+        return True
+    raw = [fp.u64_normalization(a, total)[1] for a in s.alpha_stake]
+    for a, ra in zip(s.alpha_stake, raw, strict=True):
+        if a and not ra:
+            return False
+    pairs = {}
+    for a, ra in zip(s.alpha_stake, raw, strict=True):
+        if ra in pairs and pairs[ra] != a:
+            return False
+        pairs[ra] = a
+    return True
+
+
+@SETTINGS
+@given(snapshots(extreme=False))
+def test_exact_and_float_agree_away_from_ties(s: SubnetSnapshot) -> None:
+    ex = run_epoch(s, "exact")
+    assume(_quantised_stakes_distinct(s))
+    assume(median_margin(ex, s.n, (s.hyperparameters.kappa << 32) // U16) > 1 << 12)
+    fl = run_epoch(s, "float")
+    a, b = ex.to_dict(), fl.to_dict()
+    for key in ("incentive", "dividends", "consensus", "validator_trust", "stake_weight"):
+        diff = np.abs(np.array(a[key]) - np.array(b[key]))
+        assert diff.max(initial=0) <= 1, (key, a[key], b[key])
+    for key in ("emission", "server_emission", "validator_emission"):
+        diff = np.abs(np.array(a[key], dtype=float) - np.array(b[key], dtype=float))
+        assert diff.max(initial=0) <= 1e-6 * s.emission + 1, (key, a[key], b[key])
+    assert a["active"] == b["active"]
+    assert a["new_validator_permit"] == b["new_validator_permit"]
+    db = np.abs(ex.bonds.to_dense(s.n) - fl.bonds.to_dense(s.n))
+    assert db.max(initial=0) <= 1
+
+
+#: Stakes of the tie case: the exact cumulative stake of the validator scoring miner 2 with 0
+#: equals m = U − κ to the last raw unit, while in float64 it lies just above m.
+TIE_STAKE = 10**15
+TIE_ZERO_VOTER = 500_007_629_550_000
+
+
+def _tie_snapshot(path: str) -> SubnetSnapshot:
+    """Validator 0 gives miner 2 all its weight, validator 1 gives it an explicit 0 (and the
+    rest to uid 0); their stakes split so that validator 1's cumulative stake sits on κ."""
+    return SubnetSnapshot(
+        n=3,
+        block=10,
+        emission=10**9,
+        alpha_stake=[TIE_STAKE - TIE_ZERO_VOTER, TIE_ZERO_VOTER, 0],
+        last_update=[10, 10, 10],
+        block_at_registration=[0, 0, 0],
+        weights=[[[2, U16]], [[0, U16], [2, 0]], []],
+        bonds=[[], [], []],
+        validator_permit=[True, True, False],
+        path=path,
+        hyperparameters=Hyperparameters(max_allowed_validators=2, tempo=100),
+    )
+
+
+def test_median_tie_exact_cumulative_stake_on_kappa() -> None:
+    """Documents the tie case, where exact and float may pick different medians.
+
+    Miner 2's scores are 0 (validator 1) and 1 (validator 0). The median is the smallest score
+    whose cumulative stake **exceeds** ``m = U − κ``. In the chain's arithmetic validator 1's
+    normalised stake equals ``m`` exactly (margin 0), so 0 does not qualify and consensus is 1
+    (65535). In float64 the same stake is a hair above ``m`` (5.000076295e-1 vs
+    5.000076295109e-1), so float picks 0. Everything downstream follows the choice: with
+    consensus 0 miner 2 earns no incentive.
+    """
+    kappa_raw = (32767 << 32) // U16
+    for path in ("sparse", "dense"):
+        s = _tie_snapshot(path)
+        ex = run_epoch(s, "exact")
+        assert median_margin(ex, s.n, kappa_raw) == 0
+        fl = run_epoch(s, "float")
+        assert ex.consensus[2] == U16
+        assert fl.consensus[2] == 0
+        assert ex.incentive[2] > 0
+        assert fl.incentive[2] == 0
