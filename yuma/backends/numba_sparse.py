@@ -1,0 +1,700 @@
+"""The chain's sparse epoch (``epoch_mechanism``) as numba kernels on CSR, never densified.
+
+Same semantics as :func:`yuma.epoch._sparse_epoch` (the numpy reference): stored entries,
+explicit zeros included, are present and absent entries are absent; clipping to a zero consensus
+removes an entry; with Yuma3 and liquid alpha a bond with no weight entry is dropped; rows
+without a new permit store no bonds.
+
+Memory. Beyond its outputs (the masked weights, the clipped weights and the bonds, each a CSR
+matrix) the epoch keeps only O(R + C) vectors and, per thread, one column block of the weights:
+
+* CSR outputs are built in two passes (count per row, then fill), so nothing is over-allocated.
+* The consensus needs columns: each thread walks its own range of columns in blocks of about
+  :data:`BLOCK_ENTRIES` entries, gathering the voters' entries of the block (a per-voter cursor
+  moves along each sorted row, so each entry is read once) and selecting each column's weighted
+  median there. No CSC copy of the matrix is ever made.
+* The weights used for bonds (bonds penalty), the masked previous bonds and the EMA are never
+  stored: each is recomputed from the weights, the consensus and the previous bonds when a pass
+  needs it. One pass counts the EMA's entries and sums its columns, the next computes dividends
+  and writes the stored rows.
+
+Every pass over rows runs in parallel over row chunks (``prange``), with one partial row per
+chunk for column sums.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from yuma._sparse import as_csr, csr_from_parts
+from yuma.backends._nb_common import (
+    MEDIAN_METHOD,
+    alpha_sigmoid,
+    chunk_bounds,
+    emission_into,
+    normalize_vec,
+    stake_prelude,
+    wmedian,
+)
+from yuma.inputs import EpochInputs
+from yuma.params import YumaParams
+from yuma.result import EpochResult
+
+__all__ = ["epoch_sparse"]
+
+#: Target number of stored entries gathered per column block of the consensus pass.
+BLOCK_ENTRIES = 1 << 18
+
+
+# --------------------------------------------------------------------------------------------
+# Masks and row normalisation
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _keep_weight(
+    i: int,
+    j: int,
+    square: bool,
+    owner: int,
+    out_mode: int,
+    out_dense: Any,
+    out_indices: Any,
+    out_indptr: Any,
+    out_cursor: int,
+) -> tuple[bool, int]:
+    """Whether entry (i, j) survives the self-weight and outdated masks; advances the cursor.
+
+    ``out_mode``: 0 no outdated mask, 1 a dense bool mask, 2 a CSR mask (its stored non-zero
+    entries are True) merged along the row with ``out_cursor``.
+    """
+    if square and i == j and i != owner:
+        return False, out_cursor
+    if out_mode == 1:
+        return not out_dense[i, j], out_cursor
+    if out_mode == 2:
+        end = out_indptr[i + 1]
+        while out_cursor < end and out_indices[out_cursor] < j:
+            out_cursor += 1
+        if out_cursor < end and out_indices[out_cursor] == j:
+            return False, out_cursor
+    return True, out_cursor
+
+
+@njit(cache=True, nogil=True)
+def _mask_rows(
+    data: Any,
+    indices: Any,
+    indptr: Any,
+    permit: Any,
+    square: bool,
+    owner: int,
+    out_mode: int,
+    out_dense: Any,
+    out_indices: Any,
+    out_indptr: Any,
+    fill: bool,
+    counts: Any,
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    r0: int,
+    r1: int,
+) -> None:
+    """Masks (4.6 a–c) and row normalisation (4.6 e) of rows ``[r0, r1)``.
+
+    First call (``fill=False``) counts the kept entries per row into ``counts``; the second writes
+    them at ``w_indptr`` and divides each row by its sum (explicit zeros stay).
+    """
+    for i in range(r0, r1):
+        if not permit[i]:
+            if not fill:
+                counts[i] = 0
+            continue
+        cursor = out_indptr[i] if out_mode == 2 else 0
+        pos = w_indptr[i] if fill else 0
+        total = 0.0
+        kept = 0
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            keep, cursor = _keep_weight(
+                i, j, square, owner, out_mode, out_dense, out_indices, out_indptr, cursor
+            )
+            if keep:
+                if fill:
+                    w_data[pos + kept] = data[k]
+                    w_indices[pos + kept] = j
+                    total += data[k]
+                kept += 1
+        if not fill:
+            counts[i] = kept
+        elif total > 0.0:
+            for k in range(pos, pos + kept):
+                w_data[k] = w_data[k] / total
+
+
+@njit(cache=True, parallel=True)
+def _mask_par(
+    data: Any,
+    indices: Any,
+    indptr: Any,
+    permit: Any,
+    square: bool,
+    owner: int,
+    out_mode: int,
+    out_dense: Any,
+    out_indices: Any,
+    out_indptr: Any,
+    chunks: int,
+) -> tuple[Any, Any, Any]:
+    n_rows = indptr.shape[0] - 1
+    counts = np.zeros(n_rows, dtype=np.int64)
+    w_indptr = np.zeros(n_rows + 1, dtype=indptr.dtype)
+    dummy_d = np.empty(0)
+    dummy_i = np.empty(0, dtype=indices.dtype)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        _mask_rows(
+            data, indices, indptr, permit, square, owner, out_mode, out_dense, out_indices,
+            out_indptr, False, counts, dummy_d, dummy_i, w_indptr, r0, r1,
+        )  # fmt: skip
+    acc = 0
+    for i in range(n_rows):
+        acc += counts[i]
+        w_indptr[i + 1] = acc
+    w_data = np.empty(acc)
+    w_indices = np.empty(acc, dtype=indices.dtype)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        _mask_rows(
+            data, indices, indptr, permit, square, owner, out_mode, out_dense, out_indices,
+            out_indptr, True, counts, w_data, w_indices, w_indptr, r0, r1,
+        )  # fmt: skip
+    return w_data, w_indices, w_indptr
+
+
+# --------------------------------------------------------------------------------------------
+# Consensus: column blocks gathered from the voters' rows
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(indices: Any, lo: int, hi: int, j: int) -> int:
+    """First position in the sorted ``indices[lo:hi]`` whose column is >= ``j``."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < j:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _consensus_cols(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    voters: Any,
+    u: Any,
+    total: float,
+    minority: float,
+    block_cols: int,
+    out: Any,
+    c0: int,
+    c1: int,
+    method: int,
+) -> None:
+    """Consensus of columns ``[c0, c1)`` (spec §4.7 on sparse input).
+
+    A voter without an entry in a column scores 0 there: that absent stake enters each column's
+    median as one score-0 element of mass ``U − present``.
+    """
+    n_voters = voters.shape[0]
+    cursor = np.empty(n_voters, dtype=np.int64)
+    for k in range(n_voters):
+        i = voters[k]
+        cursor[k] = _first_at_least(w_indices, w_indptr[i], w_indptr[i + 1], c0)
+    width = max(1, block_cols)
+    counts = np.empty(width + 1, dtype=np.int64)
+    for b0 in range(c0, c1, width):
+        b1 = min(b0 + width, c1)
+        nb = b1 - b0
+        counts[: nb + 1] = 0
+        # Count each column's voter entries (the cursors stay put: the fill walks again).
+        for k in range(n_voters):
+            end = w_indptr[voters[k] + 1]
+            p = cursor[k]
+            while p < end and w_indices[p] < b1:
+                counts[w_indices[p] - b0 + 1] += 1
+                p += 1
+        for t in range(nb):
+            counts[t + 1] += counts[t]
+        n_entries = counts[nb]
+        vals = np.empty(n_entries + nb)
+        mass = np.empty(n_entries + nb)
+        fill = counts[:nb].copy()
+        for k in range(n_voters):
+            end = w_indptr[voters[k] + 1]
+            p = cursor[k]
+            while p < end and w_indices[p] < b1:
+                col = w_indices[p] - b0
+                # +col leaves one free slot per column for the absent mass.
+                q = fill[col] + col
+                vals[q] = w_data[p]
+                mass[q] = u[k]
+                fill[col] += 1
+                p += 1
+            cursor[k] = p
+        for col in range(nb):
+            start = counts[col] + col
+            stop = counts[col + 1] + col
+            present = 0.0
+            for q in range(start, stop):
+                present += mass[q]
+            vals[stop] = 0.0
+            mass[stop] = total - present
+            out[b0 + col] = wmedian(
+                vals[start : stop + 1], mass[start : stop + 1], stop + 1 - start, minority, method
+            )
+
+
+@njit(cache=True, parallel=True)
+def _consensus_par(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    voters: Any,
+    u: Any,
+    total: float,
+    minority: float,
+    block_cols: int,
+    out: Any,
+    chunks: int,
+    method: int,
+) -> None:
+    for t in prange(chunks):
+        c0, c1 = chunk_bounds(out.shape[0], chunks, t)
+        _consensus_cols(
+            w_data, w_indices, w_indptr, voters, u, total, minority, block_cols, out, c0, c1,
+            method,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Clipping, validator trust, ranks (and the original Yuma's column sums)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bond_weight(x: float, c: float, beta: float) -> tuple[float, float, bool, bool]:
+    """Clipped weight, weight for bonds, and their presence for one stored weight ``x``.
+
+    Returns ``(clipped, wb, clipped_present, wb_present)`` (4.8 and 4.10): an entry above a zero
+    consensus is removed by the clip; β = 0 and β = 1 copy the weights or the clipped weights
+    with their entries, any other β keeps only positive interpolated values.
+    """
+    removed = c < x and c <= 0.0
+    cl = 0.0 if removed else (c if c < x else x)
+    if beta == 0.0:
+        return cl, x, not removed, True
+    if beta == 1.0:
+        return cl, cl, not removed, not removed
+    v = x + (cl - x) * beta
+    return cl, v, not removed, v > 0.0
+
+
+@njit(cache=True, nogil=True)
+def _clip_rows(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    consensus: Any,
+    active_stake: Any,
+    beta: float,
+    fill: bool,
+    counts: Any,
+    c_data: Any,
+    c_indices: Any,
+    c_indptr: Any,
+    vtrust: Any,
+    ranks_part: Any,
+    delta_part: Any,
+    r0: int,
+    r1: int,
+) -> None:
+    """Clip rows ``[r0, r1)``: count (``fill=False``), or write them with trust and rank partials.
+
+    The fill pass also accumulates ``Σ_i a_i·WB_ij`` into ``delta_part`` (the original Yuma's
+    column sums of the stake-weighted weights for bonds; unused by Yuma3).
+    """
+    for i in range(r0, r1):
+        a = active_stake[i]
+        pos = c_indptr[i] if fill else 0
+        kept = 0
+        vt = 0.0
+        for k in range(w_indptr[i], w_indptr[i + 1]):
+            j = w_indices[k]
+            cl, wb, keep, _ = _bond_weight(w_data[k], consensus[j], beta)
+            if fill:
+                delta_part[j] += wb * a
+            if keep:
+                if fill:
+                    c_data[pos + kept] = cl
+                    c_indices[pos + kept] = j
+                    vt += cl
+                    ranks_part[j] += a * cl
+                kept += 1
+        if fill:
+            vtrust[i] = vt
+        else:
+            counts[i] = kept
+
+
+@njit(cache=True, parallel=True)
+def _clip_par(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    consensus: Any,
+    active_stake: Any,
+    beta: float,
+    chunks: int,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    n_rows = w_indptr.shape[0] - 1
+    n_cols = consensus.shape[0]
+    counts = np.zeros(n_rows, dtype=np.int64)
+    c_indptr = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
+    vtrust = np.zeros(n_rows)
+    ranks_part = np.zeros((chunks, n_cols))
+    delta_part = np.zeros((chunks, n_cols))
+    dummy_d = np.empty(0)
+    dummy_i = np.empty(0, dtype=w_indices.dtype)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        _clip_rows(
+            w_data, w_indices, w_indptr, consensus, active_stake, beta, False, counts, dummy_d,
+            dummy_i, c_indptr, vtrust, ranks_part[t], delta_part[t], r0, r1,
+        )  # fmt: skip
+    acc = 0
+    for i in range(n_rows):
+        acc += counts[i]
+        c_indptr[i + 1] = acc
+    c_data = np.empty(acc)
+    c_indices = np.empty(acc, dtype=w_indices.dtype)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        _clip_rows(
+            w_data, w_indices, w_indptr, consensus, active_stake, beta, True, counts, c_data,
+            c_indices, c_indptr, vtrust, ranks_part[t], delta_part[t], r0, r1,
+        )  # fmt: skip
+    return c_data, c_indices, c_indptr, vtrust, ranks_part.sum(axis=0), delta_part.sum(axis=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Bonds: EMA (counted, then recomputed and written), dividends
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _bond_row(
+    i: int,
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    b_data: Any,
+    b_indices: Any,
+    b_indptr: Any,
+    consensus: Any,
+    recent: Any,
+    a: float,
+    beta: float,
+    rate: float,
+    yuma3: bool,
+    liquid: bool,
+    lo: float,
+    hi: float,
+    steep: float,
+    delta_sum: Any,
+    prev_sum: Any,
+    col_sum: Any,
+    col_max: Any,
+    incentive: Any,
+    phase: int,
+    sum_part: Any,
+    max_part: Any,
+    out_data: Any,
+    out_indices: Any,
+    pos: int,
+) -> tuple[int, float]:
+    """The EMA of row ``i``, merged column by column from the weights and the previous bonds.
+
+    phase 1: count the stored entries (EMA > 0) and accumulate column sums (and maxima for the
+    original Yuma) into ``sum_part`` / ``max_part``. phase 2: write the entries at ``pos`` (when
+    ``out_data`` is not empty: rows with a new permit) in the stored form, and return the raw
+    dividend ``Σ_j EMAn_ij · I_j``. Returns ``(entries, raw dividend)``.
+
+    Yuma3, fixed α: ``α·WB + (1 − α)·B`` over the union of entries. Yuma3, liquid α: only the
+    entries of WB, ``min(1, (1 − α_ij)·B + max(0, α_ij·WB))``. Original Yuma:
+    ``α·colnorm(a·WB) + (1 − α)·colnorm(B)`` over the union, then column-normalised, and stored
+    column-max-upscaled. B is the previous bonds without the recently registered columns.
+    """
+    write = out_data.shape[0] > 0
+    kw = w_indptr[i]
+    kw_end = w_indptr[i + 1]
+    kb = b_indptr[i]
+    kb_end = b_indptr[i + 1]
+    count = 0
+    acc = 0.0
+    while kw < kw_end or kb < kb_end:
+        jw = w_indices[kw] if kw < kw_end else -1
+        jb = b_indices[kb] if kb < kb_end else -1
+        # Skip bonds of recently registered columns: they are discarded before the EMA.
+        if jb >= 0 and recent[jb]:
+            kb += 1
+            continue
+        if jw >= 0 and (jb < 0 or jw <= jb):
+            j = jw
+            _, wb, _, wb_present = _bond_weight(w_data[kw], consensus[j], beta)
+            kw += 1
+            has_w = True
+        else:
+            j = jb
+            wb = 0.0
+            wb_present = False
+            has_w = False
+        prev = 0.0
+        if jb == j:
+            prev = b_data[kb]
+            kb += 1
+        if yuma3:
+            if liquid:
+                if not (has_w and wb_present):
+                    continue
+                al = alpha_sigmoid(consensus[j], wb, prev, lo, hi, steep)
+                e = min(1.0, (1.0 - al) * prev + max(0.0, al * wb))
+            elif has_w and jb == j:
+                e = wb * rate + prev * (1.0 - rate)
+            elif has_w:
+                e = wb * rate
+            else:
+                e = prev * (1.0 - rate)
+        else:
+            d = wb * a if has_w else 0.0
+            if delta_sum[j] != 0.0:
+                d = d / delta_sum[j]
+            pn = prev / prev_sum[j] if prev_sum[j] != 0.0 else prev
+            if has_w and jb == j:
+                e = d * rate + pn * (1.0 - rate)
+            elif has_w:
+                e = d * rate
+            else:
+                e = pn * (1.0 - rate)
+        if not e > 0.0:
+            continue
+        if phase == 1:
+            sum_part[j] += e
+            if e > max_part[j]:
+                max_part[j] = e
+        else:
+            s = col_sum[j]
+            en = e / s if s != 0.0 else e
+            acc += en * incentive[j]
+            if write:
+                if yuma3:
+                    out_data[pos + count] = e
+                else:
+                    mx = col_max[j] / s if s != 0.0 else col_max[j]
+                    out_data[pos + count] = en / mx if mx != 0.0 else en
+                out_indices[pos + count] = j
+        count += 1
+    return count, acc
+
+
+@njit(cache=True, parallel=True)
+def _bonds_par(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    b_data: Any,
+    b_indices: Any,
+    b_indptr: Any,
+    consensus: Any,
+    recent: Any,
+    active_stake: Any,
+    new_permit: Any,
+    beta: float,
+    rate: float,
+    yuma3: bool,
+    liquid: bool,
+    lo: float,
+    hi: float,
+    steep: float,
+    delta_sum: Any,
+    incentive_of: Any,
+    chunks: int,
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Both EMA passes. Returns ``(data, indices, indptr, raw dividends, prev_sum)``.
+
+    ``incentive_of`` is the incentive vector (known before this call: ranks come from the clip).
+    """
+    n_rows = w_indptr.shape[0] - 1
+    n_cols = consensus.shape[0]
+    # Original Yuma: column sums of the masked previous bonds.
+    prev_part = np.zeros((chunks, n_cols))
+    if not yuma3:
+        for t in prange(chunks):
+            r0, r1 = chunk_bounds(n_rows, chunks, t)
+            for k in range(b_indptr[r0], b_indptr[r1]):
+                j = b_indices[k]
+                if not recent[j]:
+                    prev_part[t, j] += b_data[k]
+    prev_sum = prev_part.sum(axis=0)
+    counts = np.zeros(n_rows, dtype=np.int64)
+    sum_part = np.zeros((chunks, n_cols))
+    max_part = np.zeros((chunks, n_cols))
+    empty_d = np.empty(0)
+    empty_i = np.empty(0, dtype=w_indices.dtype)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        for i in range(r0, r1):
+            n, _ = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                active_stake[i], beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum,
+                prev_sum, prev_sum, incentive_of, 1, sum_part[t], max_part[t], empty_d, empty_i,
+                0,
+            )  # fmt: skip
+            counts[i] = n if new_permit[i] else 0
+    col_sum = sum_part.sum(axis=0)
+    col_max = np.zeros(n_cols)
+    for t in range(chunks):
+        for j in range(n_cols):
+            if max_part[t, j] > col_max[j]:
+                col_max[j] = max_part[t, j]
+    out_indptr = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
+    acc = 0
+    for i in range(n_rows):
+        acc += counts[i]
+        out_indptr[i + 1] = acc
+    out_data = np.empty(acc)
+    out_indices = np.empty(acc, dtype=w_indices.dtype)
+    raw = np.zeros(n_rows)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        for i in range(r0, r1):
+            a = active_stake[i]
+            # Yuma3 dividends are weighted by active stake: rows without any are skipped.
+            if yuma3 and a == 0.0 and not new_permit[i]:
+                continue
+            target_d = out_data if new_permit[i] else empty_d
+            _, d = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                a, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum, col_sum,
+                col_max, incentive_of, 2, sum_part[t], max_part[t], target_d, out_indices,
+                out_indptr[i],
+            )  # fmt: skip
+            raw[i] = d * a if yuma3 else d
+    return out_data, out_indices, out_indptr, raw, prev_sum
+
+
+# --------------------------------------------------------------------------------------------
+# Python entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _outdated_arrays(inputs: EpochInputs) -> tuple[int, Any, Any, Any]:
+    """The outdated mask as the kernels take it: (mode, dense, CSR indices, CSR indptr)."""
+    none_d = np.zeros((0, 0), dtype=np.bool_)
+    none_i = np.zeros(0, dtype=np.int64)
+    mask = inputs.outdated
+    if mask is None:
+        return 0, none_d, none_i, np.zeros(1, dtype=np.int64)
+    if hasattr(mask, "toarray"):
+        csr = as_csr(mask)
+        # Only stored non-zero cells are True (reference: ``mask_matrix_sparse``).
+        csr.eliminate_zeros()
+        return 2, none_d, csr.indices.astype(np.int64), csr.indptr.astype(np.int64)
+    return 1, np.ascontiguousarray(mask, dtype=np.bool_), none_i, np.zeros(1, dtype=np.int64)
+
+
+def _block_cols(nnz: int, n_cols: int) -> int:
+    """Columns per consensus block so that a block holds about :data:`BLOCK_ENTRIES` entries."""
+    per_col = max(1.0, nnz / max(n_cols, 1))
+    return max(1, int(BLOCK_ENTRIES / per_col))
+
+
+def epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
+    """The sparse epoch on validated inputs (canonical CSR), numba-compiled."""
+    W = inputs.weights
+    B = inputs.bonds
+    n_rows, n_cols = inputs.shape
+    chunks = max(1, min(numba.get_num_threads(), n_rows))
+    owner = -1 if inputs.owner_uid is None else int(inputs.owner_uid)
+    stake = np.empty(n_rows)
+    active_stake = np.empty(n_rows)
+    permit = np.empty(n_rows, dtype=np.bool_)
+    stake_prelude(
+        inputs.stake, inputs.active, inputs.old_permit, params.max_allowed_validators, owner,
+        stake, active_stake, permit,
+    )  # fmt: skip
+    mode, out_dense, out_indices, out_indptr = _outdated_arrays(inputs)
+    w_data, w_indices, w_indptr = _mask_par(
+        W.data, W.indices, W.indptr, inputs.old_permit, inputs.square, owner, mode, out_dense,
+        out_indices, out_indptr, chunks,
+    )  # fmt: skip
+
+    # Voters and the median's minority, exactly as the reference's ``_majority_stake``.
+    positive = np.where(active_stake > 0, active_stake, 0.0)
+    total = positive.sum()
+    if total > 0:
+        positive = positive / total
+    u_total = float(positive.sum())
+    voters = np.flatnonzero(positive > 0)
+    consensus = np.zeros(n_cols)
+    if u_total != 0 and n_cols > 0:
+        col_chunks = min(n_cols, 8 * chunks)
+        _consensus_par(
+            w_data, w_indices, w_indptr, voters, positive[voters], u_total,
+            u_total - params.kappa, _block_cols(len(w_data), n_cols), consensus, col_chunks,
+            MEDIAN_METHOD,
+        )  # fmt: skip
+
+    c_data, c_indices, c_indptr, vtrust, ranks, delta_sum = _clip_par(
+        w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty, chunks
+    )
+    incentive = normalize_vec(ranks)
+    liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
+    b_data, b_indices, b_indptr, raw, _ = _bonds_par(
+        w_data, w_indices, w_indptr, B.data, B.indices, B.indptr, consensus,
+        inputs.recently_registered, active_stake, permit, params.bonds_penalty,
+        params.bonds_ema_rate, params.yuma3, liquid, params.alpha_low, params.alpha_high,
+        params.alpha_sigmoid_steepness, delta_sum, incentive, chunks,
+    )  # fmt: skip
+    dividends = normalize_vec(raw)
+    server = np.empty(n_cols)
+    validator = np.empty(n_rows)
+    combined = np.empty(n_cols if inputs.square else n_rows + n_cols)
+    emission_into(
+        incentive, dividends, stake, active_stake, inputs.square, server, validator, combined
+    )
+    shape = (n_rows, n_cols)
+    return EpochResult(
+        stake=stake,
+        active_stake=active_stake,
+        weights=csr_from_parts(w_data, w_indices, w_indptr, shape),
+        consensus=consensus,
+        clipped_weights=csr_from_parts(c_data, c_indices, c_indptr, shape),
+        validator_trust=vtrust,
+        ranks=ranks,
+        incentive=incentive,
+        bonds=csr_from_parts(b_data, b_indices, b_indptr, shape),
+        dividends=dividends,
+        validator_permit=permit,
+        server_emission=server,
+        validator_emission=validator,
+        combined_emission=combined,
+    )
