@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = ["main"]
 
@@ -85,7 +85,7 @@ def _cmd_replay(args: argparse.Namespace) -> None:
     from yuma.chain import replay
 
     snapshots = _load_snapshots(Path(args.snapshots))
-    arithmetic = "float" if args.float else "exact"
+    arithmetic: Literal["exact", "float"] = "float" if args.float else "exact"
     if len(snapshots) > 10:
         print(f"replaying {len(snapshots)} epochs ...", file=sys.stderr)
     outputs = []
@@ -116,7 +116,7 @@ def _cmd_scenarios(_: argparse.Namespace) -> None:
 def _cmd_compare(args: argparse.Namespace) -> None:
     try:
         from yuma import scenarios
-        from yuma.compare import compare
+        from yuma.compare import compare  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise CommandError("yuma.compare is not available in this installation") from None
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -150,7 +150,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         weights = rng.random((n, n)) * (rng.random((n, n)) < 0.5)
         stake = rng.random(n)
         for backend in _backends():
-            kwargs = {} if backend == "numpy" else {"backend": backend}
+            kwargs: dict[str, Any] = {"backend": backend}
             try:
                 epoch(weights, stake, **kwargs)  # warm-up (compilation)
             except (ValueError, ImportError):
