@@ -119,7 +119,6 @@ def _builtins() -> tuple[Variant, ...]:
             bonds=steps.bonds_yuma2,
             description="the chain with Yuma3 off (bond upscaling)",
             yuma3=False,
-            params_liquid_alpha=False,
             **original,
         ),
         Variant(
@@ -149,6 +148,7 @@ def _builtins() -> tuple[Variant, ...]:
             dividends=steps.dividends_stake_weighted,
             description="the chain with Yuma3 on (default)",
             yuma3=True,
+            params_liquid_alpha=True,
         ),
     )
 

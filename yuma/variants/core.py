@@ -79,8 +79,10 @@ class Variant:
         result records the params actually used.
     params_liquid_alpha : bool
         Whether ``YumaParams.liquid_alpha`` turns liquid alpha v2 on when the ``liquid_alpha``
-        option is not given. False for ``yuma2``, because the chain reads the flag only in
-        its Yuma3 branch.
+        option is not given. True for ``yuma3`` only, because the chain reads the flag only in
+        its Yuma3 branch; the others take liquid alpha from the option alone. (v2's sigmoid
+        compares each weight with the validator's previous bond, a proportion in Yuma3; on
+        stake bonds it reads the stored bonds as they are, so its rate then depends on stake.)
     options : mapping
         Variant-specific options and their defaults (e.g. ``yuma2c``'s ``decay``).
     backends : frozenset of str
@@ -94,7 +96,7 @@ class Variant:
     lag_weights: bool = False
     uses_rate: bool = True
     yuma3: bool | None = None
-    params_liquid_alpha: bool = True
+    params_liquid_alpha: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     backends: frozenset[str] = frozenset({"numpy"})
 
