@@ -100,7 +100,7 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
     while True:
         size = hi - lo
         if size == 1:
-            return v[lo]
+            return float(v[lo])
         a = v[lo]
         b = v[lo + size // 2]
         c = v[hi - 1]
@@ -138,7 +138,7 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
         if below + s_lt > minority and lt > lo:
             hi = lt
         elif below + s_lt + s_eq > minority or gt == hi:
-            return pivot
+            return float(pivot)
         else:
             below += s_lt + s_eq
             lo = gt
@@ -154,8 +154,8 @@ def wmedian_sort(v: Any, s: Any, n: int, minority: float) -> float:
     for t in range(n):
         running += s[order[t]]
         if running > minority:
-            return v[order[t]]
-    return v[order[n - 1]]
+            return float(v[order[t]])
+    return float(v[order[n - 1]])
 
 
 @njit(cache=True, nogil=True)

@@ -629,8 +629,8 @@ def _block_cols(nnz: int, n_cols: int) -> int:
 
 def epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     """The sparse epoch on validated inputs (canonical CSR), numba-compiled."""
-    W = inputs.weights
-    B = inputs.bonds
+    W: Any = inputs.weights
+    B: Any = inputs.bonds
     n_rows, n_cols = inputs.shape
     chunks = max(1, min(numba.get_num_threads(), n_rows))
     owner = -1 if inputs.owner_uid is None else int(inputs.owner_uid)

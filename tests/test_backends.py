@@ -1,0 +1,163 @@
+"""Every backend equals the numpy reference to 1e-9, on every branch, dense and sparse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import SHARED, requires_shared
+from hypothesis import HealthCheck, assume, given, settings
+from test_backend_support import (
+    Case,
+    assert_results_close,
+    case_strategy,
+    knife_edge,
+    requires_jax,
+)
+
+import yuma
+from yuma.backends import available_backends, resolve_backend
+from yuma.params import YumaParams
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _run(case: Case, backend: str) -> Any:
+    return yuma.epoch(
+        case.weights, case.stake, case.bonds, case.params, backend=backend, **case.kwargs
+    )
+
+
+def _check(case: Case, backend: str) -> None:
+    ref = _run(case, "numpy")
+    assume(not knife_edge(ref, case.params.kappa))
+    assert_results_close(ref, _run(case, backend))
+
+
+@SETTINGS
+@given(case_strategy(sparse=False))
+def test_numba_dense_equals_reference(case: Case) -> None:
+    _check(case, "numba")
+
+
+@SETTINGS
+@given(case_strategy(sparse=True))
+def test_numba_sparse_equals_reference(case: Case) -> None:
+    _check(case, "numba")
+
+
+@requires_jax
+@settings(SETTINGS, max_examples=30)  # each new shape or flag set recompiles: keep it short
+@given(case_strategy(sparse=False, max_n=5))
+def test_jax_dense_equals_reference(case: Case) -> None:
+    _check(case, "jax")
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("yuma3", [True, False])
+def test_numba_parallel_path_equals_reference(sparse: bool, yuma3: bool) -> None:
+    """Large enough for the parallel drivers (many chunks, column blocks), with every mask."""
+    rng = np.random.default_rng(7)
+    n = 160
+    w = rng.integers(0, 65536, (n, n)) * (rng.random((n, n)) < 0.3)
+    stake = rng.random(n) * (rng.random(n) < 0.9)
+    bonds = rng.random((n, n)) * (rng.random((n, n)) < 0.3)
+    params = YumaParams(
+        yuma3=yuma3, liquid_alpha=True, bonds_penalty=0.4, max_allowed_validators=100
+    )
+    kwargs: dict[str, Any] = {
+        "validator_permit": rng.random(n) < 0.8,
+        "active": rng.random(n) < 0.9,
+        "outdated": rng.random((n, n)) < 0.05,
+        "recently_registered": rng.random(n) < 0.05,
+        "owner_uid": 3,
+    }
+    weights: Any = sp.csr_array(w) if sparse else w
+    bonds_in: Any = sp.csr_array(bonds) if sparse else bonds
+    ref = yuma.epoch(weights, stake, bonds_in, params, backend="numpy", **kwargs)
+    got = yuma.epoch(weights, stake, bonds_in, params, backend="numba", **kwargs)
+    assert not knife_edge(ref, params.kappa)
+    assert_results_close(ref, got)
+
+
+@pytest.mark.parametrize("backend", ["numba", pytest.param("jax", marks=requires_jax)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_emergency_mode(backend: str, sparse: bool) -> None:
+    """No usable weights: servers get nothing, validators follow the (active) stake."""
+    if backend == "jax" and sparse:
+        pytest.skip("jax runs the dense epoch only")
+    n = 5
+    stake = np.array([1.0, 2.0, 0.0, 3.0, 4.0])
+    for w in (np.zeros((n, n)), np.diag(np.arange(1.0, n + 1))):
+        weights: Any = sp.csr_array(w) if sparse else w
+        for active in (None, np.zeros(n, dtype=bool)):
+            ref = yuma.epoch(weights, stake, active=active, backend="numpy")
+            got = yuma.epoch(weights, stake, active=active, backend=backend)
+            assert_results_close(ref, got)
+            assert got.server_emission.sum() == 0
+
+
+def _sn15(sparse: bool) -> tuple[Any, Any]:
+    assert SHARED is not None
+    data = np.load(SHARED / "data" / "sn15_block4769998_metagraph.npz")
+    w = np.asarray(data["W"], dtype=np.float64)
+    return (sp.csr_array(w) if sparse else w), np.asarray(data["S"], dtype=np.float64)
+
+
+@requires_shared
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("yuma3", [True, False])
+def test_real_subnet_two_epochs(sparse: bool, yuma3: bool) -> None:
+    """SN15's metagraph, two epochs chained through the bonds, liquid alpha on."""
+    w, stake = _sn15(sparse)
+    params = YumaParams(yuma3=yuma3, liquid_alpha=True, max_allowed_validators=64)
+    backends = ["numba"] + (["jax"] if "jax" in available_backends() and not sparse else [])
+    for backend in backends:
+        ref = yuma.epoch(w, stake, None, params, backend="numpy")
+        got = yuma.epoch(w, stake, None, params, backend=backend)
+        assert_results_close(ref, got)
+        ref2 = yuma.epoch(w, stake, ref.bonds, params, backend="numpy")
+        got2 = yuma.epoch(w, stake, got.bonds, params, backend=backend)
+        assert_results_close(ref2, got2)
+
+
+def test_inputs_are_not_mutated() -> None:
+    rng = np.random.default_rng(3)
+    w = rng.random((6, 6))
+    stake = rng.random(6)
+    bonds = rng.random((6, 6))
+    copies = (w.copy(), stake.copy(), bonds.copy())
+    for backend in available_backends():
+        yuma.epoch(w, stake, bonds, backend=backend)
+        ws = sp.csr_array(w)
+        before = ws.data.copy()
+        if backend != "jax":
+            yuma.epoch(ws, stake, sp.csr_array(bonds), backend=backend)
+        np.testing.assert_array_equal(ws.data, before)
+    for original, kept in zip((w, stake, bonds), copies, strict=True):
+        np.testing.assert_array_equal(original, kept)
+
+
+def test_backend_selection() -> None:
+    assert "numpy" in available_backends()
+    assert "numba" in available_backends()
+    assert resolve_backend(None) == "numba"
+    with pytest.raises(ValueError, match="torch"):
+        yuma.epoch(np.ones((2, 2)), np.ones(2), backend="torch")
+    with pytest.raises(ValueError, match="backend"):
+        resolve_backend(3)  # type: ignore[arg-type]
+
+
+@requires_jax
+def test_jax_rejects_sparse_input() -> None:
+    with pytest.raises(ValueError, match="dense"):
+        yuma.epoch(sp.csr_array(np.ones((2, 2))), np.ones(2), backend="jax")
+
+
+def test_default_backend_matches_reference() -> None:
+    rng = np.random.default_rng(11)
+    w = rng.random((9, 9))
+    stake = rng.random(9)
+    assert_results_close(yuma.epoch(w, stake, backend="numpy"), yuma.epoch(w, stake))
