@@ -19,7 +19,9 @@ The float64 core reproduces one epoch of the chain (``opentensor/subtensor``,
 ========================  =================================================================
 """
 
+from yuma import scenarios, variants
 from yuma.clip import col_clip, col_clip_sparse
+from yuma.compare import Comparison, compare
 from yuma.ema import mat_ema, mat_ema_alpha, mat_ema_alpha_sparse, mat_ema_sparse
 from yuma.emission import emission_shares
 from yuma.epoch import epoch
@@ -39,12 +41,16 @@ from yuma.normalize import (
 from yuma.params import YumaParams
 from yuma.permits import is_topk, is_topk_nonzero
 from yuma.result import EpochResult
+from yuma.simulation import SimulationResult, SimulationState, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Comparison",
     "EpochInputs",
     "EpochResult",
+    "SimulationResult",
+    "SimulationState",
     "YumaParams",
     "__version__",
     "alpha_sigmoid",
@@ -54,6 +60,7 @@ __all__ = [
     "col_max_upscale_sparse",
     "col_normalize",
     "col_normalize_sparse",
+    "compare",
     "emission_shares",
     "epoch",
     "interpolate",
@@ -68,6 +75,9 @@ __all__ = [
     "prepare_inputs",
     "row_normalize",
     "row_normalize_sparse",
+    "scenarios",
+    "simulate",
+    "variants",
     "weighted_median",
     "weighted_median_col",
     "weighted_median_col_sparse",
