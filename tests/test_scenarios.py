@@ -106,7 +106,7 @@ def test_noisy_cases_are_reproducible() -> None:
 
 def test_scenario_simulate_uses_its_bond_reset() -> None:
     sc = scenarios.get("kappa_moves_second_then_all_switch")  # resets server 1 at epoch 21
-    (miner, at), = sc.bond_reset
+    ((miner, at),) = sc.bond_reset
     params = yuma.YumaParams(bonds_penalty=0.0)
     with_reset = sc.simulate("yuma3", params)
     without = yuma.simulate(sc.weights, sc.stake, params, variant="yuma3")
