@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,21 +21,22 @@ from yuma.chain import fixedpoint as fp
 
 U16 = 65535
 U64 = (1 << 64) - 1
-#: modest by default; raise with YUMA_CHAIN_EXAMPLES for a deeper search
+#: per combination of path, bond branch and liquid alpha; raise with YUMA_CHAIN_EXAMPLES
 SETTINGS = settings(
-    max_examples=int(os.environ.get("YUMA_CHAIN_EXAMPLES", "40")),
+    max_examples=int(os.environ.get("YUMA_CHAIN_EXAMPLES", "10")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 
 @st.composite
-def snapshots(draw: Any, extreme: bool) -> SubnetSnapshot:
+def snapshots(
+    draw: Any, extreme: bool, path: str, yuma3: bool, liquid_alpha: bool
+) -> SubnetSnapshot:
     """A random legal snapshot. ``extreme`` draws stakes up to u64::MAX, u16 extremes, all-zero
     rows, unsorted rows and odd hyperparameters; otherwise stakes within a factor 1e4 of each
     other and rows sorted by uid (what agreement with float64 needs)."""
-    n = draw(st.integers(1, 64 if extreme else 24))
-    path = draw(st.sampled_from(["sparse", "dense"]))
+    n = draw(st.integers(1, 64))
     if extreme:
         stake_el = st.one_of(
             st.just(0), st.integers(0, 10), st.integers(U64 - 10, U64), st.integers(0, U64)
@@ -69,8 +71,8 @@ def snapshots(draw: Any, extreme: bool) -> SubnetSnapshot:
         # resolution (2^-32), not rounding, decides the stored u16: agreement needs BMA ≥ 0.5e6
         bonds_moving_average=draw(st.integers(0 if extreme else 500_000, 1_000_000)),
         bonds_penalty=draw(st.sampled_from([0, U16, 32768]) | st.integers(0, U16)),
-        yuma3_enabled=draw(st.booleans()),
-        liquid_alpha_enabled=draw(st.booleans()),
+        yuma3_enabled=yuma3,
+        liquid_alpha_enabled=liquid_alpha,
         alpha_low=lo,
         alpha_high=draw(st.integers(lo, U16)),
         alpha_sigmoid_steepness=draw(
@@ -100,9 +102,19 @@ def snapshots(draw: Any, extreme: bool) -> SubnetSnapshot:
     )
 
 
+COMBOS = pytest.mark.parametrize(
+    ("path", "yuma3", "liquid_alpha"),
+    [(p, y, la) for p in ("sparse", "dense") for y in (True, False) for la in (False, True)],
+)
+
+
+@COMBOS
 @SETTINGS
-@given(snapshots(extreme=True))
-def test_exact_never_raises_and_is_deterministic(s: SubnetSnapshot) -> None:
+@given(data=st.data())
+def test_exact_never_raises_and_is_deterministic(
+    path: str, yuma3: bool, liquid_alpha: bool, data: st.DataObject
+) -> None:
+    s = data.draw(snapshots(True, path, yuma3, liquid_alpha))
     a = run_epoch(s, "exact").to_dict(include_raw=True)
     b = run_epoch(s, "exact").to_dict(include_raw=True)
     assert a == b
@@ -149,9 +161,13 @@ def _quantised_stakes_distinct(s: SubnetSnapshot) -> bool:
     return True
 
 
+@COMBOS
 @SETTINGS
-@given(snapshots(extreme=False))
-def test_exact_and_float_agree_away_from_ties(s: SubnetSnapshot) -> None:
+@given(data=st.data())
+def test_exact_and_float_agree_away_from_ties(
+    path: str, yuma3: bool, liquid_alpha: bool, data: st.DataObject
+) -> None:
+    s = data.draw(snapshots(False, path, yuma3, liquid_alpha))
     ex = run_epoch(s, "exact")
     assume(_quantised_stakes_distinct(s))
     assume(median_margin(ex, s.n, (s.hyperparameters.kappa << 32) // U16) > 1 << 12)
