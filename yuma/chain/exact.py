@@ -20,7 +20,7 @@ from yuma.chain.ops import SparseRows
 from yuma.chain.output import ChainEpochOutput
 from yuma.chain.snapshot import SubnetSnapshot
 
-__all__ = ["StakeTerms", "epoch_exact", "masks", "stake_terms"]
+__all__ = ["Masks", "StakeTerms", "epoch_exact", "masks", "stake_terms"]
 
 _I128_MIN = -(1 << 127)
 
@@ -109,14 +109,14 @@ def masks(s: SubnetSnapshot) -> Masks:
     active = np.array(
         [min(lu + cutoff, fp.U64_MAX) >= s.block for lu in s.last_update], dtype=np.bool_
     )
-    lms = s.last_mechanism_step_block
-    last_tempo = max(s.block - s.hyperparameters.tempo, 0) if lms == 0 else min(lms + 1, fp.U64_MAX)
+    last_tempo = _last_tempo(s)
     reg = np.array(s.block_at_registration, dtype=np.uint64)
     recent = np.array([last_tempo <= r for r in s.block_at_registration], dtype=np.bool_)
     return Masks(active, recent, np.array(s.last_update, dtype=np.uint64), reg)
 
 
 def _last_tempo(s: SubnetSnapshot) -> int:
+    """§4.2: ``LastMechansimStepBlock + 1``, or ``b − tempo`` (saturating) before any epoch."""
     lms = s.last_mechanism_step_block
     return max(s.block - s.hyperparameters.tempo, 0) if lms == 0 else min(lms + 1, fp.U64_MAX)
 

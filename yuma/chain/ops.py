@@ -66,6 +66,7 @@ __all__ = [
     "matmul_transpose",
     "matmul_transpose_sparse",
     "normalize",
+    "normalize_using_sum",
     "row_hadamard",
     "row_hadamard_sparse",
     "row_sum",
