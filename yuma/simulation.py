@@ -78,8 +78,9 @@ class SimulationResult:
         The backend that ran it.
     validators, miners : tuple of str
         Axis labels.
-    weights : (E, V, N)
-        Row-normalised weights that entered consensus (after commit-reveal delay and masks).
+    weights : (E, V, N) or None
+        Row-normalised weights that entered consensus (after commit-reveal delay and masks);
+        None when run with ``keep_matrices=False``.
     stake : (E, V)
         Normalised stake (each validator's stake share).
     consensus : (E, N)
@@ -92,10 +93,13 @@ class SimulationResult:
         Validators' share, sums to 1 (or 0) each epoch (chain: ``dividends``).
     validator_trust : (E, V)
         Row sums of clipped weights (chain: ``validator_trust``).
-    bonds : (E, V, N)
-        Bonds stored after each epoch, in the variant's own scale.
+    bonds : (E, V, N) or None
+        Bonds stored after each epoch, in the variant's own scale; None when run with
+        ``keep_matrices=False``.
     validator_permit : (E, V)
         Permits after each epoch.
+    final_bonds : (V, N)
+        Bonds after the last epoch (pass as ``bonds=`` to continue the run).
     """
 
     variant: str
@@ -104,15 +108,16 @@ class SimulationResult:
     backend: str
     validators: tuple[str, ...]
     miners: tuple[str, ...]
-    weights: FloatArray
+    weights: FloatArray | None
     stake: FloatArray
     consensus: FloatArray
     ranks: FloatArray
     incentive: FloatArray
     dividends: FloatArray
     validator_trust: FloatArray
-    bonds: FloatArray
+    bonds: FloatArray | None
     validator_permit: BoolArray
+    final_bonds: FloatArray
 
     @property
     def n_epochs(self) -> int:
@@ -181,8 +186,7 @@ class SimulationResult:
                 "attributes of the result, and result.table() is a tidy dict"
             ) from None
         ev, evn, en = ("epoch", "validator"), ("epoch", "validator", "miner"), ("epoch", "miner")
-        data = {
-            "weights": (evn, self.weights),
+        data: dict[str, Any] = {
             "stake": (ev, self.stake),
             "consensus": (en, self.consensus),
             "ranks": (en, self.ranks),
@@ -190,9 +194,12 @@ class SimulationResult:
             "dividends": (ev, self.dividends),
             "relative_dividends": (ev, self.relative_dividends),
             "validator_trust": (ev, self.validator_trust),
-            "bonds": (evn, self.bonds),
             "validator_permit": (ev, self.validator_permit),
+            "final_bonds": (("validator", "miner"), self.final_bonds),
         }
+        if self.weights is not None and self.bonds is not None:
+            data["weights"] = (evn, self.weights)
+            data["bonds"] = (evn, self.bonds)
         coords = {
             "epoch": np.arange(self.n_epochs),
             "validator": list(self.validators),
@@ -216,6 +223,8 @@ class SimulationResult:
         epochs = np.arange(self.n_epochs)
         if kind in ("weights", "bonds"):
             cube = self.weights if kind == "weights" else self.bonds
+            if cube is None:
+                raise ValueError(f"plot {kind!r} needs a run with keep_matrices=True")
             for i, v in enumerate(self.validators):
                 for j, m in enumerate(self.miners):
                     ax.plot(epochs, cube[:, i, j], label=f"{v} → {m}", **kwargs)
@@ -300,6 +309,7 @@ def simulate(
     layout: SimLayout = "bipartite",
     validators: Sequence[str] | None = None,
     miners: Sequence[str] | None = None,
+    keep_matrices: bool = True,
     **options: Any,
 ) -> SimulationResult:
     """Run a consensus variant over many epochs, carrying bonds between them.
@@ -321,10 +331,12 @@ def simulate(
         ``params.yuma3``: ``"yuma2"`` runs Yuma3 off and ``"yuma3"`` Yuma3 on whatever the
         flag says, and ``result.params`` records the flag actually used.
     backend : str, optional
-        ``None``/``"numpy"``: the numpy steps (always available). Another name (``"numba"``,
-        ``"jax"``) is passed to :func:`yuma.epoch` where the variant is the chain's own
-        (``yuma2``/``yuma3`` without extra options) and the core supports backends; ``"jax"``
-        runs array schedules of those variants as one ``jax.lax.scan``. Otherwise refused.
+        ``None``/``"numpy"``: the numpy steps (always available, every variant and option).
+        ``"numba"`` / ``"jax"``: for variants whose steps are the chain's (``yuma2``,
+        ``yuma3``; see ``Variant.backends``) with options the chain has (liquid alpha v2 on
+        Yuma3, commit-reveal delay): an array schedule runs as one compiled loop (numba) or one
+        ``jax.lax.scan`` (jax); a callable schedule calls :func:`yuma.epoch` with that backend
+        epoch by epoch. Other combinations are refused with a ValueError.
     bonds : (V, N), optional
         Bonds before the first epoch (the variant's own scale); zeros when None.
     epochs : int, optional
@@ -334,6 +346,9 @@ def simulate(
         square uid matrix; self-weights are masked.
     validators, miners : sequence of str, optional
         Axis labels.
+    keep_matrices : bool
+        Keep the (E, V, N) weights and bonds of every epoch (default). False keeps only the
+        per-epoch vectors and ``final_bonds``: 1000 epochs of 256 x 256 are 0.5 GB per cube.
     **options
         Shared options (see :class:`yuma.variants.Options`): ``liquid_alpha``,
         ``alpha_consensus``, ``bond_reset``, ``winner_takes_all``, ``commit_reveal``; and the
@@ -394,33 +409,37 @@ def simulate(
     if layout == "uid" and n_miners is not None and n_miners != n_validators:
         raise ValueError(f"layout='uid' needs square weights, got {n_validators} x {n_miners}")
     stake_at = (lambda t: stake_s) if stake_s.ndim == 1 else (lambda t: stake_s[t])
+    labels_v = _labels("validators", validators, n_validators, "validator ")
+    b0: FloatArray | None = None
+    if bonds is not None:
+        shape = None if n_miners is None else (n_validators, n_miners)
+        b0 = np.asarray(check_matrix("bonds", bonds, shape), dtype=np.float64)
+        if int(b0.shape[0]) != n_validators:
+            raise ValueError(f"bonds has {b0.shape[0]} rows, expected {n_validators}")
+    if n_miners is not None:
+        _labels("miners", miners, n_miners, "miner ")
 
     backend_name = "numpy" if backend in (None, "numpy") else str(backend)
-    chain_only = (
-        var.yuma3 is not None
-        and opts == make_options(var)
-        and liquid_alpha_mode(var, opts, params) in ("off", "v2")
-    )
-    if backend_name != "numpy" and backend_name not in var.backends:
-        if not chain_only:
+    core = None
+    if backend_name != "numpy":
+        core = _core_params(var, opts, params)
+        if core is None:
             raise ValueError(
                 f"variant {var.name!r} with these options runs on the numpy backend only, "
-                f"not {backend_name!r}"
+                f"not {backend_name!r} (backends of its steps: {var.backends})"
             )
-        if backend_name == "jax" and schedule is not None:
-            from yuma.variants.jax_scan import simulate_scan
-
-            return simulate_scan(
-                schedule,
-                stake_s,
-                params,
-                var,
-                opts,
-                bonds,
-                square=layout == "uid",
-                validators=_labels("validators", validators, n_validators, "validator "),
-                miners=_labels("miners", miners, n_miners or 0, "miner "),
-            )
+        if schedule is not None:
+            fast = _scan(backend_name, schedule, stake_s, b0, core, opts, layout, keep_matrices)
+            if fast is not None:
+                return SimulationResult(
+                    variant=var.name,
+                    params=params,
+                    options=opts,
+                    backend=backend_name,
+                    validators=labels_v,
+                    miners=_labels("miners", miners, int(schedule.shape[2]), "miner "),
+                    **fast,
+                )
         if not _epoch_supports_backend():
             raise ValueError(
                 f"backend {backend_name!r} is not available (yuma.epoch takes no backend yet)"
@@ -428,13 +447,7 @@ def simulate(
 
     records: list[EpochRecord] = []
     committed: list[FloatArray] = []
-    carry: CarryState | None = None
-    if bonds is not None:
-        if n_miners is None:
-            b = check_matrix("bonds", bonds)
-        else:
-            b = check_matrix("bonds", bonds, (n_validators, n_miners))
-        carry = CarryState(bonds=np.asarray(b, dtype=np.float64))
+    carry: CarryState | None = None if b0 is None else CarryState(bonds=b0)
     previous: EpochRecord | None = None
     for t in range(epochs):
         s_t = check_vector("stake", stake_at(t), n_validators)
@@ -448,13 +461,14 @@ def simulate(
             )
             shape = None if n_miners is None else (n_validators, n_miners)
             submitted = check_matrix("weights", fn(t, state), shape)
+            if int(submitted.shape[0]) != n_validators:
+                raise ValueError(
+                    f"weights callable returned {submitted.shape[0]} rows, "
+                    f"stake has {n_validators} validators"
+                )
             if n_miners is None:
                 n_miners = int(submitted.shape[1])
-                if int(submitted.shape[0]) != n_validators:
-                    raise ValueError(
-                        f"weights callable returned {submitted.shape[0]} rows, "
-                        f"stake has {n_validators} validators"
-                    )
+                _labels("miners", miners, n_miners, "miner ")
             committed.append(np.asarray(submitted, dtype=np.float64))
             w_t = committed[max(t - opts.commit_reveal, 0)]
         else:
@@ -462,15 +476,94 @@ def simulate(
             w_t = schedule[max(t - opts.commit_reveal, 0)]
         if carry is None:
             carry = CarryState(bonds=np.zeros(w_t.shape))
-        if backend_name != "numpy":
-            record, carry = _core_epoch(w_t, s_t, carry, params, backend_name, layout)
+        elif carry.bonds.shape != w_t.shape:
+            raise ValueError(f"bonds has shape {carry.bonds.shape}, weights {w_t.shape}")
+        if core is not None:
+            record, carry = _core_epoch(w_t, s_t, carry, core, backend_name, layout)
         else:
             record, carry = variant_epoch(
                 var, w_t, s_t, carry, params, opts, epoch=t, square=layout == "uid"
             )
-        records.append(record)
+        # Without kept matrices only the vectors stay (the carry holds the current bonds).
+        records.append(record if keep_matrices else _slim(record))
         previous = record
-    return _collect(records, var.name, params, opts, backend_name, validators, miners)
+    assert carry is not None and n_miners is not None
+    return _collect(
+        records,
+        var.name,
+        params,
+        opts,
+        backend_name,
+        labels_v,
+        _labels("miners", miners, n_miners, "miner "),
+        carry.bonds,
+        keep_matrices,
+    )
+
+
+def _slim(record: EpochRecord) -> EpochRecord:
+    empty = np.empty((0, 0))
+    return dataclasses.replace(record, weights=empty, clipped_weights=empty, bonds=empty)
+
+
+def _core_params(var: Variant, opts: Options, params: YumaParams) -> YumaParams | None:
+    """Params with which :func:`yuma.epoch` reproduces this run, or None when it cannot
+    (a variant with its own steps, or an option the chain does not have)."""
+    branch = var.chain_branch
+    if branch is None or opts.bond_reset or opts.winner_takes_all or opts.variant_options:
+        return None
+    mode = liquid_alpha_mode(var, opts, params)
+    if mode == "v1" or (mode == "v2" and not branch):
+        return None
+    if mode == "v2" and opts.alpha_consensus != "current":
+        return None
+    return dataclasses.replace(params, yuma3=branch, liquid_alpha=mode == "v2")
+
+
+def _scan(
+    backend: str,
+    schedule: FloatArray,
+    stake: FloatArray,
+    bonds: FloatArray | None,
+    params: YumaParams,
+    opts: Options,
+    layout: SimLayout,
+    keep: bool,
+) -> dict[str, Any] | None:
+    """Run an array schedule as one compiled loop (numba) or one ``lax.scan`` (jax); None
+    when that backend's loop is not available here."""
+    from yuma.normalize import normalize
+    from yuma.permits import is_topk_nonzero
+
+    e, v, n = schedule.shape
+    # A matrix broadcast over epochs is passed once; commit-reveal becomes an index shift.
+    constant = schedule.strides[0] == 0
+    weights = schedule[:1] if constant else schedule
+    shifted = np.maximum(np.arange(e) - opts.commit_reveal, 0)
+    w_index = np.zeros(e, dtype=np.int64) if constant else shifted
+    stakes = stake[None, :] if stake.ndim == 1 else stake
+    s_index = np.zeros(e, dtype=np.int64) if stake.ndim == 1 else np.arange(e)
+    b0 = np.zeros((v, n)) if bonds is None else bonds
+    permit0 = is_topk_nonzero(normalize(stakes[0]), params.max_allowed_validators)
+    square = layout == "uid"
+    if backend == "numba":
+        from yuma.variants import numba_scan
+
+        if not numba_scan.available():
+            return None
+        out = numba_scan.run_scan(
+            weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
+        )
+    elif backend == "jax":
+        from yuma.variants.jax_scan import run_scan
+
+        out = run_scan(
+            weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
+        )
+    else:
+        return None
+    out.pop("active_stake", None)
+    return out
 
 
 def _core_epoch(
@@ -522,27 +615,29 @@ def _collect(
     params: YumaParams,
     options: Options,
     backend: str,
-    validators: Sequence[str] | None,
-    miners: Sequence[str] | None,
+    validators: tuple[str, ...],
+    miners: tuple[str, ...],
+    final_bonds: FloatArray,
+    keep: bool,
 ) -> SimulationResult:
     def stack(name: str) -> Any:
         return np.stack([getattr(r, name) for r in records])
 
-    w = stack("weights")
     return SimulationResult(
         variant=variant,
         params=params,
         options=options,
         backend=backend,
-        validators=_labels("validators", validators, int(w.shape[1]), "validator "),
-        miners=_labels("miners", miners, int(w.shape[2]), "miner "),
-        weights=w,
+        validators=validators,
+        miners=miners,
+        weights=stack("weights") if keep else None,
         stake=stack("stake"),
         consensus=stack("consensus"),
         ranks=stack("ranks"),
         incentive=stack("incentive"),
         dividends=stack("dividends"),
         validator_trust=stack("validator_trust"),
-        bonds=stack("bonds"),
+        bonds=stack("bonds") if keep else None,
         validator_permit=stack("validator_permit"),
+        final_bonds=np.array(final_bonds, dtype=np.float64, copy=True),
     )

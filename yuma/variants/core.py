@@ -85,8 +85,10 @@ class Variant:
         stake bonds it reads the stored bonds as they are, so its rate then depends on stake.)
     options : mapping
         Variant-specific options and their defaults (e.g. ``yuma2c``'s ``decay``).
-    backends : frozenset of str
-        Backends this variant runs on; ``"numpy"`` always.
+
+    A variant runs on every backend its steps support: the composed numpy steps run on
+    "numpy"; a variant whose steps are exactly the chain's (see :attr:`chain_branch`) also
+    runs on the core's backends ("numba", "jax").
     """
 
     name: str
@@ -98,7 +100,6 @@ class Variant:
     yuma3: bool | None = None
     params_liquid_alpha: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    backends: frozenset[str] = frozenset({"numpy"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -107,7 +108,23 @@ class Variant:
             raise ValueError(f"variant {self.name!r}: bonds and dividends must be callables")
         # Freeze the option defaults so a registered variant cannot change under its users.
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
-        object.__setattr__(self, "backends", frozenset(self.backends) | {"numpy"})
+
+    @property
+    def chain_branch(self) -> bool | None:
+        """True (False) when the steps are exactly the chain's Yuma3 (original-Yuma) steps, so
+        :func:`yuma.epoch` and its backends compute the same thing; None otherwise."""
+        if self.lag_weights:
+            return None
+        if self.bonds is steps.bonds_yuma3 and self.dividends is steps.dividends_stake_weighted:
+            return True
+        if self.bonds is steps.bonds_yuma2 and self.dividends is steps.dividends_bonds_incentive:
+            return False
+        return None
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """The backends this variant's steps run on."""
+        return ("numpy",) if self.chain_branch is None else ("numpy", "numba", "jax")
 
     def with_(self, **changes: Any) -> Variant:
         """A copy with some fields replaced, e.g. ``get("yuma3").with_(name="mine", ...)``."""

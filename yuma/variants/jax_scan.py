@@ -11,26 +11,19 @@ Runs in float64 inside ``jax.enable_x64(True)`` so the caller's global setting i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from yuma._types import FloatArray
 from yuma.params import YumaParams
-from yuma.variants.core import Options, Variant
 
-if TYPE_CHECKING:
-    from yuma.simulation import SimulationResult
-
-__all__ = ["simulate_scan"]
+__all__ = ["run_scan"]
 
 
 @lru_cache(maxsize=32)
-def _build(
-    params: YumaParams, yuma3: bool, liquid: bool, square: bool, constant_weights: bool
-) -> Any:
+def _build(params: YumaParams, yuma3: bool, liquid: bool, square: bool, keep: bool) -> Any:
     import jax
     import jax.numpy as jnp
 
@@ -90,9 +83,10 @@ def _build(
     rate = params.bonds_ema_rate
     k = params.max_allowed_validators
 
-    def step(carry: Any, xs: Any, w_const: Any) -> Any:
+    def step(carry: Any, xs: Any, weights: Any, stakes: Any) -> Any:
         bonds, old_permit = carry
-        raw, stake = (w_const, xs) if constant_weights else xs
+        wi, si = xs
+        raw, stake = weights[wi], stakes[si]
         s = normalize(stake)
         new_permit = topk_nonzero(s, k)
         active = normalize(jnp.where(old_permit, s, 0.0))
@@ -124,69 +118,60 @@ def _build(
             stored = col_max_upscale(ema)
         lost = old_permit & ~new_permit
         new_bonds = jnp.where(new_permit[:, None], stored, jnp.where(lost[:, None], 0.0, bonds))
-        out = (w, s, consensus, ranks, incentive, dividends, trust, new_bonds, new_permit)
+        out = {
+            "stake": s,
+            "consensus": consensus,
+            "ranks": ranks,
+            "incentive": incentive,
+            "dividends": dividends,
+            "validator_trust": trust,
+            "validator_permit": new_permit,
+        }
+        if keep:
+            out["weights"] = w
+            out["bonds"] = new_bonds
         return (new_bonds, new_permit), out
 
-    @partial(jax.jit, static_argnames=())
-    def run(bonds0: Any, permit0: Any, xs: Any, w_const: Any) -> Any:
-        return jax.lax.scan(partial(step, w_const=w_const), (bonds0, permit0), xs)
+    @jax.jit
+    def run(bonds0: Any, permit0: Any, xs: Any, weights: Any, stakes: Any) -> Any:
+        body = partial(step, weights=weights, stakes=stakes)
+        return jax.lax.scan(body, (bonds0, permit0), xs)
 
     return run
 
 
-def simulate_scan(
-    schedule: FloatArray,
-    stake: FloatArray,
+def run_scan(
+    weights: FloatArray,
+    w_index: Any,
+    stakes: FloatArray,
+    s_index: Any,
+    bonds0: FloatArray,
+    permit0: Any,
     params: YumaParams,
-    variant: Variant,
-    options: Options,
-    bonds: Any,
     *,
     square: bool,
-    validators: Sequence[str],
-    miners: Sequence[str],
-) -> SimulationResult:
-    """Run ``variant`` (``yuma2`` or ``yuma3``) over ``schedule`` (E, V, N) as one scan.
-
-    stake : (E, V) or (V,). bonds : (V, N) or None. Returns a :class:`SimulationResult`.
-    A schedule that is one (V, N) matrix broadcast over epochs is passed once, not E times.
-    """
+    keep: bool,
+) -> dict[str, Any]:
+    """Run the scan. weights (K, V, N) with ``w_index`` (E,) picking each epoch's matrix;
+    stakes (L, V) with ``s_index`` (E,); bonds0 (V, N); permit0 (V,) the first epoch's
+    permits. ``params.yuma3`` and ``params.liquid_alpha`` select the branch. Returns the
+    per-epoch arrays by name (``weights``/``bonds`` are None unless ``keep``) and
+    ``final_bonds``."""
     import jax
     import jax.numpy as jnp
 
-    from yuma._validate import check_matrix
-    from yuma.normalize import normalize
-    from yuma.permits import is_topk_nonzero
-    from yuma.simulation import SimulationResult
-
-    if variant.yuma3 is None:
-        raise ValueError(f"the jax scan runs yuma2 and yuma3 only, not {variant.name!r}")
-    e, v, n = schedule.shape
-    stakes = np.broadcast_to(stake, (e, v)) if stake.ndim == 1 else stake
-    constant = schedule.strides[0] == 0
-    b0 = np.zeros((v, n)) if bonds is None else np.asarray(check_matrix("bonds", bonds, (v, n)))
-    permit0 = is_topk_nonzero(normalize(stakes[0]), params.max_allowed_validators)
-    liquid = params.liquid_alpha and options.liquid_alpha in (None, "v2")
     with jax.enable_x64(True):
-        run = _build(params, bool(variant.yuma3), liquid, square, constant)
-        xs = jnp.asarray(stakes) if constant else (jnp.asarray(schedule), jnp.asarray(stakes))
-        w_const = jnp.asarray(schedule[0]) if constant else jnp.zeros((0,))
-        _, outs = run(jnp.asarray(b0), jnp.asarray(permit0), xs, w_const)
-        w, s, c, r, inc, d, tr, b, p = (np.asarray(x) for x in outs)
-    return SimulationResult(
-        variant=variant.name,
-        params=params,
-        options=options,
-        backend="jax",
-        validators=tuple(validators),
-        miners=tuple(miners),
-        weights=w,
-        stake=s,
-        consensus=c,
-        ranks=r,
-        incentive=inc,
-        dividends=d,
-        validator_trust=tr,
-        bonds=b,
-        validator_permit=p.astype(bool),
-    )
+        run = _build(params, params.yuma3, params.liquid_alpha, square, keep)
+        (final, _), outs = run(
+            jnp.asarray(bonds0),
+            jnp.asarray(permit0),
+            (jnp.asarray(w_index), jnp.asarray(s_index)),
+            jnp.asarray(weights),
+            jnp.asarray(stakes),
+        )
+        result: dict[str, Any] = {name: np.asarray(x) for name, x in outs.items()}
+        result["final_bonds"] = np.asarray(final)
+    result.setdefault("weights", None)
+    result.setdefault("bonds", None)
+    result["validator_permit"] = result["validator_permit"].astype(bool)
+    return result
