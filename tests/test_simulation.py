@@ -296,18 +296,70 @@ def test_jax_scan_agrees_with_numpy(variant: str, params: yuma.YumaParams) -> No
     )
 
 
-def test_core_backends_agree_with_numpy() -> None:
+def core_backends() -> list[str]:
     import inspect
 
     if "backend" not in inspect.signature(yuma.epoch).parameters:
-        pytest.skip("yuma.epoch has no backend argument")
+        return []
     from yuma.backends import available_backends
 
+    return [b for b in available_backends() if b == "numba"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "params", "options"),
+    [
+        ("yuma2", yuma.YumaParams(bonds_penalty=0.3), {}),
+        ("yuma3", yuma.YumaParams(max_allowed_validators=2), {"commit_reveal": 2}),
+        ("yuma3", yuma.YumaParams(), {"liquid_alpha": "v2"}),
+    ],
+)
+def test_numba_loop_and_per_epoch_core_agree_with_numpy(
+    variant: str, params: yuma.YumaParams, options: dict[str, Any]
+) -> None:
+    if "numba" not in core_backends():
+        pytest.skip("the numba backend is not available")
     w, s = random_schedule(4)
-    ref = simulate(w, s, variant="yuma2")
-    for backend in available_backends():
-        if backend in ("numpy", "jax"):
-            continue
-        got = simulate(w, s, variant="yuma2", backend=backend)
-        np.testing.assert_allclose(got.dividends, ref.dividends, atol=1e-12)
-        np.testing.assert_allclose(got.bonds, ref.bonds, atol=1e-12)
+    ref = simulate(w, s, params, variant=variant, **options)
+    looped = simulate(w, s, params, variant=variant, backend="numba", **options)
+    per_epoch = simulate(lambda t, st: w[t], s, params, variant=variant, backend="numba", **options)
+    for got in (looped, per_epoch):
+        assert got.backend == "numba"
+        for name in ("consensus", "incentive", "dividends", "validator_trust", "bonds"):
+            np.testing.assert_allclose(getattr(got, name), getattr(ref, name), atol=1e-12)
+        np.testing.assert_array_equal(got.validator_permit, ref.validator_permit)
+    slim = simulate(w, s, params, variant=variant, backend="numba", keep_matrices=False, **options)
+    assert slim.bonds is None and slim.weights is None
+    np.testing.assert_allclose(slim.final_bonds, ref.bonds[-1], atol=1e-12)
+    np.testing.assert_array_equal(slim.dividends, looped.dividends)
+
+
+def test_keep_matrices_false_keeps_vectors_and_final_bonds() -> None:
+    w, s = random_schedule()
+    full = simulate(w, s, variant="yuma2")
+    slim = simulate(w, s, variant="yuma2", keep_matrices=False)
+    assert slim.weights is None and slim.bonds is None
+    np.testing.assert_array_equal(slim.dividends, full.dividends)
+    assert full.bonds is not None
+    np.testing.assert_array_equal(slim.final_bonds, full.bonds[-1])
+    with pytest.raises(ValueError, match="keep_matrices"):
+        slim.plot("bonds")
+    # final_bonds continues a run where it stopped.
+    half = simulate(w[:6], s[:6], variant="yuma2")
+    rest = simulate(w[6:], s[6:], variant="yuma2", bonds=half.final_bonds)
+    np.testing.assert_allclose(rest.dividends[1:], full.dividends[7:], atol=1e-12)
+
+
+def test_variant_backends_follow_its_steps() -> None:
+    from yuma.variants import steps
+
+    assert yuma.variants.get("yuma3").backends == ("numpy", "numba", "jax")
+    assert yuma.variants.get("yuma2").chain_branch is False
+    assert yuma.variants.get("yuma2b").backends == ("numpy",)
+    own = yuma.variants.get("yuma3").with_(name="own", dividends=steps.dividends_bond_share)
+    assert own.backends == ("numpy",)
+    w, s = random_schedule()
+    with pytest.raises(ValueError, match="numpy backend only"):
+        simulate(w, s, variant=own, backend="numba")
+    with pytest.raises(ValueError, match="numpy backend only"):
+        simulate(w, s, variant="yuma2", backend="numba", liquid_alpha="v2")
