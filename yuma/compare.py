@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from yuma.params import YumaParams
-from yuma.scenarios import Scenario
+from yuma.scenarios import Scenario, Strategy
 from yuma.scenarios import get as get_scenario
 from yuma.scenarios import list as list_scenarios
 from yuma.simulation import PLOT_KINDS, SimulationResult
@@ -118,14 +118,17 @@ def _variant_specs(
     return out
 
 
-def _scenarios(scenarios: str | Scenario | Iterable[str | Scenario]) -> list[Scenario]:
+Runnable = Scenario | Strategy
+
+
+def _scenarios(scenarios: str | Runnable | Iterable[str | Runnable]) -> list[Runnable]:
     if isinstance(scenarios, str):
         items: list[Any] = list_scenarios() if scenarios == "all" else [scenarios]
-    elif isinstance(scenarios, Scenario):
+    elif isinstance(scenarios, (Scenario, Strategy)):
         items = [scenarios]
     else:
         items = list(scenarios)
-    out = [s if isinstance(s, Scenario) else get_scenario(s) for s in items]
+    out = [s if isinstance(s, (Scenario, Strategy)) else get_scenario(s) for s in items]
     names = [s.name for s in out]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be unique, got {names}")
@@ -135,7 +138,7 @@ def _scenarios(scenarios: str | Scenario | Iterable[str | Scenario]) -> list[Sce
 
 
 def compare(
-    scenarios: str | Scenario | Iterable[str | Scenario],
+    scenarios: str | Runnable | Iterable[str | Runnable],
     variants: VariantSpec | Iterable[VariantSpec] = ("yuma2", "yuma3"),
     params: YumaParams | None = None,
     *,
@@ -148,9 +151,10 @@ def compare(
 
     Parameters
     ----------
-    scenarios : name, Scenario, "all", or a sequence of them
-        Scenario-library names (``yuma.scenarios.list()``) or :class:`Scenario` objects
-        (``yuma.scenarios.random_subnet(...)`` for synthetic ones).
+    scenarios : name, Scenario, Strategy, "all", or a sequence of them
+        Scenario-library names (``yuma.scenarios.list()``), :class:`Scenario` objects
+        (``yuma.scenarios.random_subnet(...)`` for synthetic ones) or adaptive
+        :class:`Strategy` objects (``yuma.scenarios.weight_copier(...)``).
     variants : VariantSpec or a sequence of them
         Variant names, :class:`Variant` objects, or ``(label, variant, options)`` triples.
     params : YumaParams, optional
