@@ -168,8 +168,10 @@ def cabal(
     ``variant`` is the chain's original Yuma ("yuma2", the chain's study) or Yuma3 ("yuma3";
     liquid alpha through ``params``). ``bonds_penalty`` and ``kappa`` override ``params``.
     ``xi`` is the validators' share of emission (the chain splits it in half). ``epochs`` > 1
-    repeats the same weights with bonds carried over and measures the last epoch: the steady
-    state, where Yuma3's bonds have caught up with the weights (the chain's study uses 1).
+    repeats the same weights with bonds carried over and measures the last epoch (the chain's
+    study uses 1; with constant weights and no prior bonds every bond column grows in
+    proportion, so later epochs pay as the first did, unless liquid alpha gives pairs
+    different rates).
     Reproducible from ``seed``.
     """
     if draws < 1:
