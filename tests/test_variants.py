@@ -107,6 +107,12 @@ def test_unknown_and_bad_options_are_refused() -> None:
         simulate(w, s, commit_reveal=-1)
     with pytest.raises(ValueError, match="bond_reset"):
         simulate(w, s, bond_reset=(0, -2))
+    with pytest.raises(ValueError, match="bond_reset miner 2 is out of range for 2 miners"):
+        simulate(w, s, bond_reset=(2, 1))
+    with pytest.raises(ValueError, match="bond_reset epoch 3 is beyond the run's 3 epochs"):
+        simulate(w, s, bond_reset=[(0, 1), (1, 3)])
+    with pytest.raises(ValueError, match="out of range"):
+        simulate(lambda t, state: np.ones((2, 2)), s, epochs=3, bond_reset=(5, 1))
     with pytest.raises(ValueError, match="winner_takes_all"):
         simulate(w, s, winner_takes_all="yes")
 
@@ -180,7 +186,7 @@ def schedules(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, yuma.YumaParams,
         "alpha_consensus": draw(st.sampled_from(["current", "previous", "max"])),
     }
     if draw(st.booleans()):
-        options["bond_reset"] = [(draw(st.integers(0, n - 1)), draw(st.integers(0, e)))]
+        options["bond_reset"] = [(draw(st.integers(0, n - 1)), draw(st.integers(0, e - 1)))]
     options["liquid_alpha"] = draw(st.sampled_from([None, "off", "v1", "v2"]))
     return w, s, params, options
 

@@ -421,6 +421,7 @@ def simulate(
             raise ValueError(f"bonds has {b0.shape[0]} rows, expected {n_validators}")
     if n_miners is not None:
         _labels("miners", miners, n_miners, "miner ")
+        _check_resets(opts, epochs, n_miners)
 
     backend_name = "numpy" if backend in (None, "numpy") else str(backend)
     core = None
@@ -472,6 +473,7 @@ def simulate(
             if n_miners is None:
                 n_miners = int(submitted.shape[1])
                 _labels("miners", miners, n_miners, "miner ")
+                _check_resets(opts, epochs, n_miners)
             committed.append(np.asarray(submitted, dtype=np.float64))
             w_t = committed[max(t - opts.commit_reveal, 0)]
         else:
@@ -502,6 +504,14 @@ def simulate(
         carry.bonds,
         keep_matrices,
     )
+
+
+def _check_resets(opts: Options, epochs: int, n_miners: int) -> None:
+    for miner, at in opts.bond_reset:
+        if miner >= n_miners:
+            raise ValueError(f"bond_reset miner {miner} is out of range for {n_miners} miners")
+        if at >= epochs:
+            raise ValueError(f"bond_reset epoch {at} is beyond the run's {epochs} epochs")
 
 
 def _slim(record: EpochRecord) -> EpochRecord:
