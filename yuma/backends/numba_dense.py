@@ -90,15 +90,24 @@ def _rows_weights(
 def _cols_consensus(
     w: Any, voters: Any, u: Any, minority: float, out: Any, c0: int, c1: int, method: int
 ) -> None:
-    """Consensus of columns ``[c0, c1)``: the weighted median over the voter rows."""
+    """Consensus of columns ``[c0, c1)``: the weighted median over the voter rows.
+
+    Columns are gathered 8 at a time (one 64-byte line of each voter row) into a column-major
+    scratch block: reading a whole line per row and writing 8 sequential streams is much
+    cheaper than 8 separate strided walks down the matrix, each missing L1 on every row.
+    """
     n_voters = voters.shape[0]
-    scores = np.empty(n_voters)
+    block = np.empty((8, n_voters))
     stakes = np.empty(n_voters)
-    for j in range(c0, c1):
+    for j0 in range(c0, c1, 8):
+        width = min(8, c1 - j0)
         for k in range(n_voters):
-            scores[k] = w[voters[k], j]
-            stakes[k] = u[k]
-        out[j] = wmedian(scores, stakes, n_voters, minority, method)
+            row = voters[k]
+            for jj in range(width):
+                block[jj, k] = w[row, j0 + jj]
+        for jj in range(width):
+            stakes[:] = u
+            out[j0 + jj] = wmedian(block[jj], stakes, n_voters, minority, method)
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,249 @@
+"""A batch of independent dense epochs with the same hyperparameters (`epoch_batch`).
+
+Researchers sweep many subnets at once; one Python call per epoch costs more than a small epoch
+itself. :func:`epoch_batch` validates the whole stack at once and runs it in one compiled call:
+numba parallel over the batch (each epoch serial inside), JAX ``vmap``, or the numpy reference in
+a loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from yuma._sparse import is_sparse
+from yuma._types import BoolArray, FloatArray
+from yuma.backends import resolve_backend
+from yuma.inputs import EpochInputs, Layout
+from yuma.params import YumaParams
+from yuma.result import EpochResult
+
+__all__ = ["BatchResult", "epoch_batch"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The results of ``b`` epochs, each field of :class:`yuma.result.EpochResult` stacked.
+
+    Every attribute has the shape of the matching ``EpochResult`` field with a leading batch
+    axis: e.g. ``consensus`` is ``(b, C)``, ``bonds`` ``(b, R, C)``, ``validator_permit``
+    ``(b, R)`` bool. Stacked arrays (rather than a list of results) are what sweeps reduce over
+    (``result.incentive.mean(axis=0)``) and cost one allocation per field; ``result[k]`` gives
+    epoch ``k`` as an ``EpochResult`` and ``list(result)`` all of them.
+    """
+
+    stake: FloatArray
+    active_stake: FloatArray
+    weights: FloatArray
+    consensus: FloatArray
+    clipped_weights: FloatArray
+    validator_trust: FloatArray
+    ranks: FloatArray
+    incentive: FloatArray
+    bonds: FloatArray
+    dividends: FloatArray
+    validator_permit: BoolArray
+    server_emission: FloatArray
+    validator_emission: FloatArray
+    combined_emission: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.stake.shape[0])
+
+    def __getitem__(self, k: int) -> EpochResult:
+        """Epoch ``k`` of the batch (views into the stacked arrays)."""
+        return EpochResult(**{f.name: getattr(self, f.name)[k] for f in fields(self)})
+
+    def __iter__(self) -> Any:
+        return (self[k] for k in range(len(self)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain ``{name: stacked array}`` dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _stack(name: str, value: Any, shape: tuple[int, ...], dtype: type) -> Any:
+    """``value`` as a C-contiguous ``(b, *item)`` array; an item-shaped value is shared by all.
+
+    Float input must be finite and non-negative; bool input boolean (or 0/1 integers).
+    """
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if is_sparse(value) or arr.dtype == object:
+        raise ValueError(f"{name}: epoch_batch takes dense arrays only")
+    if arr.shape == shape[1:]:
+        arr = np.broadcast_to(arr, shape)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} or {shape[1:]}")
+    if dtype is np.bool_:
+        if arr.dtype != np.bool_ and (
+            not np.issubdtype(arr.dtype, np.integer) or np.any((arr != 0) & (arr != 1))
+        ):
+            raise ValueError(f"{name} must be boolean, got dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=np.bool_)
+    out = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name} must be finite (found NaN or infinity)")
+    if np.any(out < 0):
+        raise ValueError(f"{name} must be non-negative (found a negative value)")
+    return out
+
+
+def _default_permits(stake: FloatArray, k: int) -> BoolArray:
+    """Top-``k`` non-zero normalised stake of each row of ``stake`` (``is_topk_nonzero``)."""
+    n = stake.shape[1]
+    nonzero = stake != 0
+    if n < k:
+        return nonzero
+    # A stable ascending sort drops the lowest n - k of each epoch (ties: lower uid first).
+    order = np.argsort(stake, axis=1, kind="stable")
+    keep = np.ones_like(nonzero)
+    np.put_along_axis(keep, order[:, : n - k], False, axis=1)
+    return nonzero & keep
+
+
+def epoch_batch(
+    weights: Any,
+    stake: Any,
+    bonds: Any = None,
+    params: YumaParams | None = None,
+    *,
+    validator_permit: Any = None,
+    active: Any = None,
+    outdated: Any = None,
+    recently_registered: Any = None,
+    layout: Layout = "auto",
+    backend: str | None = None,
+) -> BatchResult:
+    """Run ``b`` independent dense epochs with the same hyperparameters.
+
+    Parameters
+    ----------
+    weights : (b, R, C)
+        Raw weights of each epoch (the chain's dense path, as :func:`yuma.epoch` on a dense
+        array).
+    stake : (b, R) or (R,)
+        Raw stake of each epoch; an ``(R,)`` vector is used for every epoch.
+    bonds : (b, R, C) or (R, C), optional
+        Previous bonds; None means no bonds.
+    params : YumaParams, optional
+        One set of hyperparameters for the whole batch.
+    validator_permit, active : (b, R) or (R,) bool, optional
+    outdated : (b, R, C) or (R, C) bool, optional
+    recently_registered : (b, C) or (C,) bool, optional
+        As in :func:`yuma.epoch`, per epoch or shared.
+    layout : {"auto", "uid", "bipartite"}
+        As in :func:`yuma.epoch`.
+    backend : {"numpy", "numba", "jax"}, optional
+        "numba" (the default when None) runs the batch in one compiled call, parallel over
+        epochs; "jax" ``vmap``s the jit-compiled epoch; "numpy" loops over the reference.
+
+    Returns
+    -------
+    BatchResult
+        The :class:`yuma.result.EpochResult` fields stacked on a leading batch axis.
+    """
+    if params is None:
+        params = YumaParams()
+    elif not isinstance(params, YumaParams):
+        raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
+    name = resolve_backend(backend, sparse=is_sparse(weights))
+    if is_sparse(weights):
+        raise ValueError("epoch_batch takes a dense (b, R, C) weight array")
+    w_arr = np.asarray(weights)
+    if w_arr.ndim != 3:
+        raise ValueError(f"weights must have shape (b, R, C), got {w_arr.shape}")
+    nb, n_rows, n_cols = (int(x) for x in w_arr.shape)
+    W = _stack("weights", w_arr, (nb, n_rows, n_cols), np.float64)
+    S = _stack("stake", stake, (nb, n_rows), np.float64)
+    B = (
+        np.zeros((nb, n_rows, n_cols))
+        if bonds is None
+        else _stack("bonds", bonds, (nb, n_rows, n_cols), np.float64)
+    )
+    if layout == "auto":
+        square = n_rows == n_cols
+    elif layout == "uid":
+        if n_rows != n_cols:
+            raise ValueError(f"layout='uid' needs square weight matrices, got {(n_rows, n_cols)}")
+        square = True
+    elif layout == "bipartite":
+        square = False
+    else:
+        raise ValueError(f"layout must be 'auto', 'uid' or 'bipartite', got {layout!r}")
+    P = (
+        _default_permits(_normalize_rows(S), params.max_allowed_validators)
+        if validator_permit is None
+        else _stack("validator_permit", validator_permit, (nb, n_rows), np.bool_)
+    )
+    A = (
+        np.ones((nb, n_rows), dtype=bool)
+        if active is None
+        else _stack("active", active, (nb, n_rows), np.bool_)
+    )
+    RR = (
+        np.zeros((nb, n_cols), dtype=bool)
+        if recently_registered is None
+        else _stack("recently_registered", recently_registered, (nb, n_cols), np.bool_)
+    )
+    O = None if outdated is None else _stack("outdated", outdated, (nb, n_rows, n_cols), np.bool_)
+
+    if name == "numba":
+        from yuma.backends.numba_batch import epoch_batch_numba
+
+        out = epoch_batch_numba(W, S, B, P, A, O, RR, square, params)
+    elif name == "jax":
+        from yuma.backends.jax_dense import JaxConfig, epoch_batch_jax
+
+        O_full = np.zeros((nb, n_rows, n_cols), dtype=bool) if O is None else O
+        config = JaxConfig.from_params(params, square=square)
+        out = epoch_batch_jax(config, W, S, B, P, A, O_full, RR)
+    else:
+        out = _batch_reference(W, S, B, P, A, O, RR, square, params)
+    return BatchResult(**out)
+
+
+def _normalize_rows(S: FloatArray) -> FloatArray:
+    """Each epoch's stake over its sum (rows summing to 0 stay as they are)."""
+    total = S.sum(axis=1, keepdims=True)
+    return np.divide(S, total, out=S.copy(), where=total != 0)
+
+
+def _batch_reference(
+    W: FloatArray,
+    S: FloatArray,
+    B: FloatArray,
+    P: BoolArray,
+    A: BoolArray,
+    O: BoolArray | None,
+    RR: BoolArray,
+    square: bool,
+    params: YumaParams,
+) -> dict[str, Any]:
+    """The numpy reference in a loop, results stacked."""
+    from yuma.epoch import epoch_reference
+
+    from yuma.backends.numba_batch import allocate_outputs
+
+    out = allocate_outputs(W.shape[0], W.shape[1], W.shape[2], square)
+    for k in range(W.shape[0]):
+        inputs = EpochInputs(
+            weights=W[k],
+            stake=S[k],
+            bonds=B[k],
+            old_permit=P[k],
+            active=A[k],
+            outdated=None if O is None else O[k],
+            recently_registered=RR[k],
+            owner_uid=None,
+            square=square,
+            sparse=False,
+        )
+        result = epoch_reference(inputs, params)
+        for name, array in out.items():
+            array[k] = getattr(result, name)
+    return out
