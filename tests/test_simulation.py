@@ -118,6 +118,8 @@ def test_bad_input_is_refused_with_a_clear_message() -> None:
 
 def test_unavailable_backend_combinations_are_refused() -> None:
     w, s = random_schedule()
+    with pytest.raises(ValueError, match="backend must be one of"):
+        simulate(w, s, backend="cuda")
     with pytest.raises(ValueError, match="numpy backend only"):
         simulate(w, s, variant="yuma2c", backend="jax")
     with pytest.raises(ValueError, match="numpy backend only"):

@@ -33,6 +33,7 @@ __all__ = ["PLOT_KINDS", "SimulationResult", "SimulationState", "WeightsFn", "si
 
 SimLayout = Literal["bipartite", "uid"]
 PLOT_KINDS = ("weights", "dividends", "relative_dividends", "bonds", "incentives")
+BACKENDS = ("numpy", "numba", "jax")
 
 
 @dataclass(frozen=True)
@@ -423,7 +424,9 @@ def simulate(
         _labels("miners", miners, n_miners, "miner ")
         _check_resets(opts, epochs, n_miners)
 
-    backend_name = "numpy" if backend in (None, "numpy") else str(backend)
+    if backend not in (None, *BACKENDS):
+        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    backend_name = "numpy" if backend is None else backend
     core = None
     if backend_name != "numpy":
         core = _core_params(var, opts, params)
