@@ -277,6 +277,57 @@ def _stake_schedule(stake: Any, epochs: int | None) -> tuple[FloatArray, int | N
     return s, int(s.shape[0])
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """Validated schedules: ``weights`` (E, V, N) or ``fn``; ``stake`` (E, V) or (V,)."""
+
+    weights: FloatArray | None
+    fn: WeightsFn | None
+    stake: FloatArray
+    epochs: int
+    n_validators: int
+    n_miners: int | None  # unknown for a callable until its first call
+
+
+def _schedule(weights: Any, stake: Any, epochs: int | None, layout: str) -> _Schedule:
+    stake_s, epochs = _stake_schedule(stake, epochs)
+    if callable(weights):
+        if epochs is None:
+            raise ValueError("a weights callable needs epochs= or a per-epoch stake [epochs, V]")
+        out = _Schedule(None, weights, stake_s, epochs, int(stake_s.shape[-1]), None)
+    else:
+        w = _as_array("weights", weights)
+        if w.ndim == 2:
+            if epochs is None:
+                raise ValueError("constant (V, N) weights need epochs= or a per-epoch stake")
+            w = np.broadcast_to(w, (epochs, *w.shape))
+        elif w.ndim == 3:
+            if w.shape[0] == 0:
+                raise ValueError("weights must have at least one epoch")
+            if epochs is not None and w.shape[0] != epochs:
+                raise ValueError(f"weights have {w.shape[0]} epochs, stake/epochs say {epochs}")
+        else:
+            raise ValueError(f"weights must be [epochs, V, N] or [V, N], got shape {w.shape}")
+        # A schedule broadcast over epochs holds one distinct matrix: check that one only.
+        distinct = w[:1] if w.strides[0] == 0 else w
+        if not np.all(np.isfinite(distinct)):
+            raise ValueError("weights must be finite (found NaN or infinity)")
+        if np.any(distinct < 0):
+            raise ValueError("weights must be non-negative (found a negative value)")
+        out = _Schedule(w, None, stake_s, int(w.shape[0]), int(w.shape[1]), int(w.shape[2]))
+    if stake_s.shape[-1] != out.n_validators:
+        raise ValueError(
+            f"stake has {stake_s.shape[-1]} validators, weights have {out.n_validators}"
+        )
+    if not np.all(np.isfinite(stake_s)) or np.any(stake_s < 0):
+        raise ValueError("stake must be finite and non-negative")
+    if layout == "uid" and out.n_miners is not None and out.n_miners != out.n_validators:
+        raise ValueError(
+            f"layout='uid' needs square weights, got {out.n_validators} x {out.n_miners}"
+        )
+    return out
+
+
 def _labels(name: str, given: Sequence[str] | None, n: int, prefix: str) -> tuple[str, ...]:
     if given is None:
         return tuple(f"{prefix}{i}" for i in range(n))
@@ -374,44 +425,9 @@ def simulate(
         raise ValueError(f"layout must be 'bipartite' or 'uid', got {layout!r}")
     if epochs is not None:
         epochs = _positive_int("epochs", epochs)
-    stake_s, epochs = _stake_schedule(stake, epochs)
-
-    schedule: FloatArray | None = None
-    fn: WeightsFn | None = None
-    if callable(weights):
-        fn = weights
-        if epochs is None:
-            raise ValueError("a weights callable needs epochs= or a per-epoch stake [epochs, V]")
-        n_validators = int(stake_s.shape[-1])
-        n_miners: int | None = None
-    else:
-        w = _as_array("weights", weights)
-        if w.ndim == 2:
-            if epochs is None:
-                raise ValueError("constant (V, N) weights need epochs= or a per-epoch stake")
-            w = np.broadcast_to(w, (epochs, *w.shape))
-        elif w.ndim == 3:
-            if w.shape[0] == 0:
-                raise ValueError("weights must have at least one epoch")
-            if epochs is not None and w.shape[0] != epochs:
-                raise ValueError(f"weights have {w.shape[0]} epochs, stake/epochs say {epochs}")
-            epochs = int(w.shape[0])
-        else:
-            raise ValueError(f"weights must be [epochs, V, N] or [V, N], got shape {w.shape}")
-        distinct = w[:1] if w.strides[0] == 0 else w
-        if not np.all(np.isfinite(distinct)):
-            raise ValueError("weights must be finite (found NaN or infinity)")
-        if np.any(distinct < 0):
-            raise ValueError("weights must be non-negative (found a negative value)")
-        schedule = w
-        n_validators, n_miners = int(w.shape[1]), int(w.shape[2])
-    assert epochs is not None
-    if stake_s.shape[-1] != n_validators:
-        raise ValueError(f"stake has {stake_s.shape[-1]} validators, weights have {n_validators}")
-    if not np.all(np.isfinite(stake_s)) or np.any(stake_s < 0):
-        raise ValueError("stake must be finite and non-negative")
-    if layout == "uid" and n_miners is not None and n_miners != n_validators:
-        raise ValueError(f"layout='uid' needs square weights, got {n_validators} x {n_miners}")
+    sched = _schedule(weights, stake, epochs, layout)
+    schedule, fn, stake_s, epochs = sched.weights, sched.fn, sched.stake, sched.epochs
+    n_validators, n_miners = sched.n_validators, sched.n_miners
     stake_at = (lambda t: stake_s) if stake_s.ndim == 1 else (lambda t: stake_s[t])
     labels_v = _labels("validators", validators, n_validators, "validator ")
     b0: FloatArray | None = None
