@@ -5,6 +5,8 @@ The float64 core reproduces one epoch of the chain (``opentensor/subtensor``,
 
 ========================  =================================================================
 ``yuma.epoch``            one epoch (dense: the chain's dense path; sparse: its sparse path)
+``yuma.epoch_batch``      a batch of independent dense epochs in one call (numba, jax, numpy)
+``yuma.backends``         the numba and JAX backends and backend selection
 ``yuma.YumaParams``       hyperparameters, with ``YumaParams.from_chain`` for chain units
 ``yuma.EpochResult``      every output of an epoch
 ``yuma.median``           the stake-weighted median (scalar, dense columns, sparse columns)
@@ -20,6 +22,7 @@ The float64 core reproduces one epoch of the chain (``opentensor/subtensor``,
 """
 
 from yuma import scenarios, variants
+from yuma.batch import BatchResult, epoch_batch
 from yuma.clip import col_clip, col_clip_sparse
 from yuma.compare import Comparison, compare
 from yuma.ema import mat_ema, mat_ema_alpha, mat_ema_alpha_sparse, mat_ema_sparse
@@ -46,6 +49,7 @@ from yuma.simulation import SimulationResult, SimulationState, simulate
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchResult",
     "Comparison",
     "EpochInputs",
     "EpochResult",
@@ -63,6 +67,7 @@ __all__ = [
     "compare",
     "emission_shares",
     "epoch",
+    "epoch_batch",
     "interpolate",
     "interpolate_sparse",
     "is_topk",

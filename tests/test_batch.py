@@ -1,0 +1,199 @@
+"""``yuma.epoch_batch`` equals one reference epoch per item, on every backend; JAX scan/vmap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_backend_support import HAS_JAX, assert_results_close, knife_edge, params_strategy
+
+import yuma
+from yuma.params import YumaParams
+
+BACKENDS = [
+    "numpy",
+    "numba",
+    pytest.param(
+        "jax", marks=pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
+    ),
+]
+
+
+@st.composite
+def batch_strategy(draw: st.DrawFn) -> dict[str, Any]:
+    b = draw(st.integers(1, 3))
+    rows = draw(st.integers(1, 5))
+    square = draw(st.booleans())
+    cols = rows if square else draw(st.integers(1, 5))
+    elements = st.sampled_from([0.0, 0.0, 1.0, 2.0, 7.0, 65535.0, 300.0])
+    weights = np.array(draw(st.lists(elements, min_size=b * rows * cols, max_size=b * rows * cols)))
+    stake = np.array(
+        draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 5.0]), min_size=b * rows, max_size=b * rows))
+    )
+    args: dict[str, Any] = {
+        "weights": weights.reshape(b, rows, cols),
+        "stake": stake.reshape(b, rows),
+        "params": draw(params_strategy(rows)),
+        "layout": "uid" if square else "bipartite",
+    }
+    if draw(st.booleans()):
+        bonds = draw(
+            st.lists(
+                st.sampled_from([0.0, 0.5, 1.0, 0.25]), min_size=rows * cols, max_size=rows * cols
+            )
+        )
+        args["bonds"] = np.array(bonds).reshape(rows, cols)  # shared by every item
+    bools = st.lists(st.booleans(), min_size=b * rows, max_size=b * rows)
+    if draw(st.booleans()):
+        args["validator_permit"] = np.array(draw(bools)).reshape(b, rows)
+    if draw(st.booleans()):
+        args["active"] = np.array(draw(bools)).reshape(b, rows)
+    if draw(st.booleans()):
+        recent = draw(st.lists(st.booleans(), min_size=cols, max_size=cols))
+        args["recently_registered"] = np.array(recent)
+    if draw(st.booleans()):
+        mask = draw(st.lists(st.booleans(), min_size=b * rows * cols, max_size=b * rows * cols))
+        args["outdated"] = np.array(mask).reshape(b, rows, cols)
+    return args
+
+
+def _item(args: dict[str, Any], k: int) -> dict[str, Any]:
+    """The keyword arguments of :func:`yuma.epoch` for item ``k`` of a batch."""
+    out: dict[str, Any] = {}
+    per_item = {"weights": 3, "stake": 2, "bonds": 3, "outdated": 3}
+    for name, value in args.items():
+        if name in ("params", "layout"):
+            out[name] = value
+        elif name in per_item:
+            out[name] = value[k] if np.ndim(value) == per_item[name] else value
+        else:
+            out[name] = value[k] if np.ndim(value) == 2 else value
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(args=batch_strategy())
+def test_batch_equals_reference_per_item(backend: str, args: dict[str, Any]) -> None:
+    refs = [yuma.epoch(backend="numpy", **_item(args, k)) for k in range(len(args["stake"]))]
+    for ref in refs:
+        assume(not knife_edge(ref, args["params"].kappa))
+    batch = yuma.epoch_batch(backend=backend, **args)
+    assert len(batch) == len(refs)
+    for ref, got in zip(refs, batch, strict=True):
+        assert_results_close(ref, got)
+
+
+def test_batch_result_layout() -> None:
+    rng = np.random.default_rng(5)
+    w = rng.random((4, 6, 3))
+    result = yuma.epoch_batch(w, rng.random(6))  # stake shared by the batch
+    assert result.weights.shape == (4, 6, 3)
+    assert result.consensus.shape == (4, 3)
+    assert result.combined_emission.shape == (4, 9)
+    assert result.validator_permit.dtype == np.bool_
+    assert set(result.as_dict()) == set(yuma.EpochResult.__dataclass_fields__)
+    np.testing.assert_array_equal(result[2].incentive, result.incentive[2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weights": np.ones((2, 2))}, "shape"),
+        ({"weights": -np.ones((1, 2, 2))}, "non-negative"),
+        ({"weights": np.full((1, 2, 2), np.nan)}, "finite"),
+        ({"stake": np.ones(3)}, "stake"),
+        ({"active": np.full((1, 2), 2)}, "boolean"),
+        ({"params": 3}, "YumaParams"),
+        ({"backend": "cuda"}, "cuda"),
+    ],
+)
+def test_batch_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
+    args: dict[str, Any] = {"weights": np.ones((1, 2, 2)), "stake": np.ones(2)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        yuma.epoch_batch(**args)
+
+
+def test_batch_does_not_mutate_inputs() -> None:
+    rng = np.random.default_rng(9)
+    w = rng.random((3, 4, 4))
+    s = rng.random((3, 4))
+    b = rng.random((3, 4, 4))
+    copies = (w.copy(), s.copy(), b.copy())
+    for backend in yuma.backends.available_backends():
+        yuma.epoch_batch(w, s, b, backend=backend)
+    for original, kept in zip((w, s, b), copies, strict=True):
+        np.testing.assert_array_equal(original, kept)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
+@pytest.mark.parametrize("yuma3", [True, False])
+def test_jax_epoch_step_under_scan(yuma3: bool) -> None:
+    """Four epochs under ``lax.scan`` equal the reference run epoch by epoch (bonds, permits)."""
+    import jax
+
+    from yuma.backends.jax_dense import EpochArrays, EpochState, JaxConfig, epoch_step
+
+    rng = np.random.default_rng(2)
+    epochs, n = 4, 6
+    weights = rng.integers(0, 100, (epochs, n, n)).astype(float)
+    stake = rng.random((epochs, n))
+    active = rng.random((epochs, n)) < 0.9
+    outdated = rng.random((epochs, n, n)) < 0.1
+    recent = rng.random((epochs, n)) < 0.1
+    params = YumaParams(yuma3=yuma3, liquid_alpha=True, max_allowed_validators=4)
+    config = JaxConfig.from_params(params, square=True)
+    xs = EpochArrays(weights, stake, active, outdated, recent)
+    with jax.enable_x64(True):
+        state = EpochState.initial(n, n)
+        final, outs = jax.lax.scan(lambda s, x: epoch_step(config, s, x), state, xs)
+    bonds = None
+    permit = np.ones(n, dtype=bool)
+    for e in range(epochs):
+        ref = yuma.epoch(
+            weights[e], stake[e], bonds, params, validator_permit=permit, active=active[e],
+            outdated=outdated[e], recently_registered=recent[e], backend="numpy",
+        )  # fmt: skip
+        assert not knife_edge(ref, params.kappa)
+        got = yuma.EpochResult(**{name: np.asarray(outs[name][e]) for name in outs})
+        assert_results_close(ref, got)
+        bonds, permit = ref.bonds, ref.validator_permit
+    np.testing.assert_allclose(np.asarray(final.bonds), bonds, atol=1e-9)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
+def test_jax_vmap_over_params() -> None:
+    """A parameter sweep: ``vmap`` over the numeric fields of :class:`JaxConfig`."""
+    import dataclasses
+
+    import jax
+    import jax.numpy as jnp
+
+    from yuma.backends.jax_dense import JaxConfig, dense_epoch
+
+    rng = np.random.default_rng(4)
+    n = 5
+    w = rng.random((n, n))
+    s = rng.random(n)
+    kappas = np.array([0.3, 0.5, 0.7])
+    base = JaxConfig.from_params(YumaParams(), square=True)
+    with jax.enable_x64(True):
+        configs = dataclasses.replace(base, kappa=jnp.asarray(kappas))
+        axes = dataclasses.replace(jax.tree_util.tree_map(lambda _: None, base), kappa=0)
+        sweep = jax.vmap(dense_epoch, in_axes=(axes, None, None, None, None, None, None, None))
+        out = sweep(
+            configs, w, s, np.zeros((n, n)), np.ones(n, bool), np.ones(n, bool),
+            np.zeros((n, n), bool), np.zeros(n, bool),
+        )  # fmt: skip
+    for k, kappa in enumerate(kappas):
+        ref = yuma.epoch(w, s, params=YumaParams(kappa=float(kappa)), backend="numpy")
+        np.testing.assert_allclose(np.asarray(out["consensus"][k]), ref.consensus, atol=1e-9)
+        np.testing.assert_allclose(np.asarray(out["dividends"][k]), ref.dividends, atol=1e-9)
