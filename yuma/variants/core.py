@@ -150,7 +150,8 @@ class Options:
         Incentive ``1/|argmax R|`` on the top-ranked miners, 0 elsewhere.
     commit_reveal : int
         Delay ``d >= 0``: the weights that enter epoch ``t`` are those set at ``t − d`` (epoch 0's
-        before that). Stake is not delayed.
+        before that). Stake is not delayed. Default 0 (weights count when set); the chain's
+        reveal period defaults to 1.
     variant_options : mapping
         The variant's own options, defaults filled in.
     """
