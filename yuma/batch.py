@@ -96,14 +96,14 @@ def _stack(name: str, value: Any, shape: tuple[int, ...], dtype: type) -> Any:
 def _default_permits(stake: FloatArray, k: int) -> BoolArray:
     """Top-``k`` non-zero normalised stake of each row of ``stake`` (``is_topk_nonzero``)."""
     n = stake.shape[1]
-    nonzero = stake != 0
+    nonzero: BoolArray = np.asarray(stake != 0, dtype=np.bool_)
     if n < k:
         return nonzero
     # A stable ascending sort drops the lowest n - k of each epoch (ties: lower uid first).
     order = np.argsort(stake, axis=1, kind="stable")
     keep = np.ones_like(nonzero)
     np.put_along_axis(keep, order[:, : n - k], False, axis=1)
-    return nonzero & keep
+    return np.asarray(nonzero & keep, dtype=np.bool_)
 
 
 def epoch_batch(
@@ -210,7 +210,7 @@ def epoch_batch(
 def _normalize_rows(S: FloatArray) -> FloatArray:
     """Each epoch's stake over its sum (rows summing to 0 stay as they are)."""
     total = S.sum(axis=1, keepdims=True)
-    return np.divide(S, total, out=S.copy(), where=total != 0)
+    return np.asarray(np.divide(S, total, out=S.copy(), where=total != 0), dtype=np.float64)
 
 
 def _batch_reference(
@@ -225,9 +225,8 @@ def _batch_reference(
     params: YumaParams,
 ) -> dict[str, Any]:
     """The numpy reference in a loop, results stacked."""
-    from yuma.epoch import epoch_reference
-
     from yuma.backends.numba_batch import allocate_outputs
+    from yuma.epoch import epoch_reference
 
     out = allocate_outputs(W.shape[0], W.shape[1], W.shape[2], square)
     for k in range(W.shape[0]):

@@ -124,7 +124,7 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
             s[i] = s[lt]
             v[lt] = x
             s[lt] = w
-            less = np.int64(x < pivot)
+            less = int(x < pivot)
             s_lt += w * less
             lt += less
         if below + s_lt > minority and lt > lo:
@@ -139,7 +139,7 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
             s[i] = s[eq]
             v[eq] = x
             s[eq] = w
-            same = np.int64(x <= pivot)
+            same = int(x <= pivot)
             s_eq += w * same
             eq += same
         if below + s_lt + s_eq > minority or eq == hi:
@@ -225,8 +225,8 @@ def wmedian_sample(bv: Any, bs: Any, n: int, minority: float) -> float:
             mv[nm] = x
             ms[nm] = w
             # 0/1 arithmetic rather than conditionals: compiles to compares, no branches.
-            il = np.int64(x < p1)
-            ig = np.int64(x > p2)
+            il = int(x < p1)
+            ig = int(x > p2)
             im = 1 - il - ig
             s_l += w * il
             s_r += w * ig
