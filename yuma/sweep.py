@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -105,7 +106,9 @@ def _run(call: _Call, points: list[dict[str, Any]], executor: Any, progress: boo
     if executor is None:
         return list(_progress((call(p) for p in points), len(points), progress))
     if executor == "process":
-        with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        # Spawned, not forked: forking a process that runs JAX or numba threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
             return list(_progress(pool.map(call, points), len(points), progress))
     if _is_dask_client(executor):
         import distributed
