@@ -21,62 +21,57 @@ from yuma.params import YumaParams
 
 __all__ = ["available", "run_scan"]
 
-_SCAN: Any = None
+try:  # the numba backend is optional, and its kernel may move: fall back when it is absent
+    from numba import njit
+
+    from yuma.backends.numba_dense import epoch_dense_into
+except (ImportError, AttributeError):  # pragma: no cover - depends on the environment
+    _AVAILABLE = False
+else:
+    _AVAILABLE = True
 
 
 def available() -> bool:
     """True when the numba backend's serial dense epoch kernel can be imported."""
-    try:
-        from yuma.backends.numba_dense import epoch_dense_into  # noqa: F401
-    except (ImportError, AttributeError):
-        return False
-    return True
+    return _AVAILABLE
 
 
-def _compile() -> Any:
-    global _SCAN
-    if _SCAN is not None:
-        return _SCAN
-    from numba import njit
+def _scan_py(
+    weights: Any, w_index: Any, stakes: Any, s_index: Any, bonds0: Any, permit0: Any,
+    square: bool, kappa: float, beta: float, rate: float, yuma3: bool, liquid: bool,
+    lo: float, hi: float, steep: float, max_validators: int, keep: bool,
+    stake: Any, active_stake: Any, consensus: Any, ranks: Any, incentive: Any,
+    dividends: Any, trust: Any, permit: Any, w_out: Any, bonds_out: Any, spare: Any,
+) -> None:  # fmt: skip
+    """Every epoch of the run, each written into row ``t`` of the output arrays."""
+    n_epochs = w_index.shape[0]
+    n_rows, n_cols = bonds0.shape
+    active = np.ones(n_rows, dtype=np.bool_)
+    outdated = np.zeros((0, 0), dtype=np.bool_)
+    recent = np.zeros(n_cols, dtype=np.bool_)
+    clipped = np.empty((n_rows, n_cols))
+    server = np.empty(n_cols)
+    validator = np.empty(n_rows)
+    combined = np.empty(n_cols if square else n_rows + n_cols)
+    w_scratch = np.empty((n_rows, n_cols))
+    bonds_in = bonds0
+    old_permit = permit0
+    for t in range(n_epochs):
+        w_buf = w_out[t] if keep else w_scratch
+        # Without kept matrices two bond buffers take turns (input, output).
+        b_buf = bonds_out[t] if keep else spare[t % 2]
+        epoch_dense_into(
+            weights[w_index[t]], stakes[s_index[t]], bonds_in, old_permit, active,
+            outdated, recent, square, kappa, beta, rate, yuma3, liquid, lo, hi, steep,
+            max_validators, stake[t], active_stake[t], w_buf, consensus[t], clipped,
+            trust[t], ranks[t], incentive[t], b_buf, dividends[t], permit[t], server,
+            validator, combined,
+        )  # fmt: skip
+        bonds_in = b_buf
+        old_permit = permit[t]
 
-    from yuma.backends.numba_dense import epoch_dense_into
 
-    @njit(cache=True, nogil=True)  # type: ignore[misc]
-    def scan(
-        weights: Any, w_index: Any, stakes: Any, s_index: Any, bonds0: Any, permit0: Any,
-        square: bool, kappa: float, beta: float, rate: float, yuma3: bool, liquid: bool,
-        lo: float, hi: float, steep: float, max_validators: int, keep: bool,
-        stake: Any, active_stake: Any, consensus: Any, ranks: Any, incentive: Any,
-        dividends: Any, trust: Any, permit: Any, w_out: Any, bonds_out: Any, spare: Any,
-    ) -> None:  # fmt: skip
-        n_epochs = w_index.shape[0]
-        n_rows, n_cols = bonds0.shape
-        active = np.ones(n_rows, dtype=np.bool_)
-        outdated = np.zeros((0, 0), dtype=np.bool_)
-        recent = np.zeros(n_cols, dtype=np.bool_)
-        clipped = np.empty((n_rows, n_cols))
-        server = np.empty(n_cols)
-        validator = np.empty(n_rows)
-        combined = np.empty(n_cols if square else n_rows + n_cols)
-        w_scratch = np.empty((n_rows, n_cols))
-        bonds_in = bonds0
-        old_permit = permit0
-        for t in range(n_epochs):
-            w_buf = w_out[t] if keep else w_scratch
-            # Without kept matrices two bond buffers take turns (input, output).
-            b_buf = bonds_out[t] if keep else spare[t % 2]
-            epoch_dense_into(
-                weights[w_index[t]], stakes[s_index[t]], bonds_in, old_permit, active,
-                outdated, recent, square, kappa, beta, rate, yuma3, liquid, lo, hi, steep,
-                max_validators, stake[t], active_stake[t], w_buf, consensus[t], clipped,
-                trust[t], ranks[t], incentive[t], b_buf, dividends[t], permit[t], server,
-                validator, combined,
-            )  # fmt: skip
-            bonds_in = b_buf
-            old_permit = permit[t]
-
-    _SCAN = scan
-    return scan
+_scan = njit(cache=True, nogil=True)(_scan_py) if _AVAILABLE else None
 
 
 def run_scan(
@@ -96,7 +91,9 @@ def run_scan(
     permits. ``params.yuma3`` and ``params.liquid_alpha`` select the branch. Returns the
     per-epoch arrays by name (``weights``/``bonds`` are None unless ``keep``) and
     ``final_bonds``."""
-    scan = _compile()
+    if _scan is None:
+        raise ImportError("the numba backend's dense epoch kernel is not available")
+    scan = _scan
     e = int(w_index.shape[0])
     v, n = bonds0.shape
     out: dict[str, Any] = {
