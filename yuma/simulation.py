@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -583,9 +584,17 @@ def _scan(
 
         if not numba_scan.available():
             return None
-        out = numba_scan.run_scan(
-            weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
-        )
+        try:
+            out = numba_scan.run_scan(
+                weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
+            )
+        except numba_scan.KernelMismatch as exc:
+            # Still correct epoch by epoch through yuma.epoch, only slower: say so.
+            warnings.warn(
+                f"the compiled numba loop could not run ({exc}); running epoch by epoch",
+                stacklevel=3,
+            )
+            return None
     elif backend == "jax":
         from yuma.variants.jax_scan import run_scan
 

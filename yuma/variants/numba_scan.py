@@ -19,7 +19,12 @@ import numpy as np
 from yuma._types import FloatArray
 from yuma.params import YumaParams
 
-__all__ = ["available", "run_scan"]
+__all__ = ["KernelMismatch", "available", "run_scan"]
+
+
+class KernelMismatch(RuntimeError):
+    """The numba backend's kernel no longer has the signature this loop was written for."""
+
 
 try:  # the numba backend is optional, and its kernel may move: fall back when it is absent
     from numba import njit
@@ -109,7 +114,9 @@ def run_scan(
     w_out = np.empty((e, v, n)) if keep else np.empty((0, v, n))
     bonds_out = np.empty((e, v, n)) if keep else np.empty((0, v, n))
     spare = np.empty((2, v, n))
-    scan(
+    from numba.core.errors import TypingError
+
+    args = (
         np.ascontiguousarray(weights, dtype=np.float64), np.asarray(w_index, dtype=np.int64),
         np.ascontiguousarray(stakes, dtype=np.float64), np.asarray(s_index, dtype=np.int64),
         np.ascontiguousarray(bonds0, dtype=np.float64), np.asarray(permit0, dtype=np.bool_),
@@ -120,6 +127,10 @@ def run_scan(
         out["dividends"], out["validator_trust"], out["validator_permit"], w_out, bonds_out,
         spare,
     )  # fmt: skip
+    try:
+        scan(*args)
+    except TypingError as exc:
+        raise KernelMismatch(str(exc)) from exc
     out["weights"] = w_out if keep else None
     out["bonds"] = bonds_out if keep else None
     out["final_bonds"] = (bonds_out[-1] if keep else spare[(e - 1) % 2]).copy()
