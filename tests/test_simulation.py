@@ -8,6 +8,8 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import yuma
 from yuma.simulation import PLOT_KINDS, SimulationResult, SimulationState, simulate
@@ -365,3 +367,38 @@ def test_variant_backends_follow_its_steps() -> None:
         simulate(w, s, variant=own, backend="numba")
     with pytest.raises(ValueError, match="numpy backend only"):
         simulate(w, s, variant="yuma2", backend="numba", liquid_alpha="v2")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 5), st.integers(1, 4)),
+    k=st.integers(0, 5),
+    yuma3=st.booleans(),
+    liquid=st.booleans(),
+    penalty=st.sampled_from([0.0, 0.5, 1.0]),
+    delay=st.integers(0, 2),
+)
+def test_numba_loop_agrees_with_numpy_on_random_schedules(
+    seed: int,
+    shape: tuple[int, int, int],
+    k: int,
+    yuma3: bool,
+    liquid: bool,
+    penalty: float,
+    delay: int,
+) -> None:
+    if "numba" not in core_backends():
+        return
+    e, v, n = shape
+    rng = np.random.default_rng(seed)
+    w = np.round(rng.random((e, v, n)) * 4) * (rng.random((e, v, n)) < 0.7)
+    s = rng.random((e, v)) * (rng.random((e, v)) < 0.8)
+    params = yuma.YumaParams(
+        max_allowed_validators=k, bonds_penalty=penalty, liquid_alpha=liquid, yuma3=yuma3
+    )
+    ref = simulate(w, s, params, commit_reveal=delay)
+    got = simulate(w, s, params, commit_reveal=delay, backend="numba")
+    for name in ("consensus", "incentive", "dividends", "bonds"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), atol=1e-12)
+    np.testing.assert_array_equal(got.validator_permit, ref.validator_permit)
