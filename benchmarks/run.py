@@ -1,0 +1,342 @@
+"""Run the epoch benchmarks and write ``benchmarks/RESULTS.md``.
+
+Usage::
+
+    python benchmarks/run.py            # full sizes (minutes; run on an otherwise idle machine)
+    YUMA_BENCH_SMALL=1 python benchmarks/run.py --output /tmp/RESULTS.md   # quick check
+
+What it does:
+
+1. runs ``test_bench_epoch.py``, ``test_bench_batch.py`` and ``test_bench_median.py`` with
+   pytest-benchmark in one pytest process (so each epoch and its ``np.sort`` / ``W.sum()``
+   baselines are measured in the same process on the same matrix) and reads the JSON report;
+2. measures the peak memory of the numba sparse epoch at each sparse size in a fresh
+   subprocess (peak resident memory during the call, above what the process held before, over
+   the bytes of the CSR weight matrix);
+3. writes the tables: best time per epoch per backend, the ratios to one sort and one sum, and
+   the issue's targets with what was reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+FILES = ["test_bench_epoch.py", "test_bench_batch.py", "test_bench_median.py"]
+
+#: The community simulator (dense float32 torch, one Python call per epoch), as quoted in
+#: issue 4, on a 2-core machine.
+COMMUNITY_MS = {256: 2.6, 1024: 146.0}
+
+MEMORY_PROBE = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {here!r})
+import yuma
+from bench_inputs import all_validators, sparse_inputs
+
+def hwm_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+def rss_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+n = {n}
+small = sparse_inputs(256)
+yuma.epoch(small[0], small[1], small[2], all_validators(256), backend="numba")  # compile
+w, stake, bonds = sparse_inputs(n)
+params = all_validators(n)
+csr_bytes = w.data.nbytes + w.indices.nbytes + w.indptr.nbytes
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
+    fh.write("5")
+before = rss_kib()
+t = time.perf_counter()
+result = yuma.epoch(w, stake, bonds, params, backend="numba")
+elapsed = time.perf_counter() - t
+peak = hwm_kib()
+out_bytes = sum(
+    m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+    for m in (result.weights, result.clipped_weights, result.bonds)
+)
+print(json.dumps(dict(n=n, nnz=int(w.nnz), csr_bytes=csr_bytes, peak_extra=(peak - before) * 1024,
+                      output_bytes=out_bytes, seconds=elapsed)))
+"""
+
+
+def run_benchmarks(json_path: Path) -> list[dict[str, Any]]:
+    cmd = [
+        sys.executable, "-m", "pytest", *[str(HERE / f) for f in FILES], "-q",
+        "-p", "no:cacheprovider", "--benchmark-only", "--benchmark-disable-gc",
+        f"--benchmark-json={json_path}", "-o", "addopts=",
+    ]  # fmt: skip
+    print("running:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    report = json.loads(json_path.read_text())
+    return list(report["benchmarks"])
+
+
+def measure_memory(n: int) -> dict[str, Any] | None:
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    code = MEMORY_PROBE.format(here=str(HERE), n=n)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent, check=False
+    )
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return None
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def best(entries: list[dict[str, Any]], **match: Any) -> float | None:
+    for e in entries:
+        info = e.get("extra_info", {})
+        if all(info.get(k) == v for k, v in match.items()) and set(match) >= {
+            k for k in ("baseline", "backend", "method") if k in info
+        }:
+            return float(e["stats"]["min"])
+    return None
+
+
+def machine() -> str:
+    import numba
+    import numpy as np
+    import scipy
+
+    try:
+        import jax
+
+        jax_version = jax.__version__
+    except ImportError:
+        jax_version = "absent"
+    cpu = platform.processor() or "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores (numba threads: {numba.get_num_threads()}); "
+        f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"numba {numba.__version__}, jax {jax_version}"
+    )
+
+
+def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], out: Path) -> None:
+    from bench_inputs import BATCH, DENSE_SIZES, SMALL, SPARSE_SIZES
+
+    lines = [
+        "# Benchmarks: one Yuma epoch per backend, against the physical floor",
+        "",
+        "Written by `python benchmarks/run.py` (pytest-benchmark; the best of its rounds, each "
+        "round one call on warm compiled code). Machine: " + machine() + ".",
+        "",
+        "Ratios: the epoch's time over one `np.sort(W, axis=0)` and over one `W.sum()` of the same "
+        "matrix, measured in the same process (for CSR: a sort of the stored values and their "
+        "sum, the memory-bound floor). The numpy backend is the float64 reference.",
+        "",
+    ]
+    if SMALL:
+        lines += ["**Smoke run (`YUMA_BENCH_SMALL=1`): smallest sizes only.**", ""]
+
+    lines += [
+        "## Dense epoch (the chain's dense path)",
+        "",
+        "`all`: every uid may hold a permit (`max_allowed_validators = n`, every row votes in "
+        "every column's median: the worst case). `chain`: the chain's default 128 validators.",
+        "",
+        "| n | permits | backend | time / epoch | / sort | / sum |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for n in DENSE_SIZES:
+        t_sort = best(entries, case="dense", n=n, baseline="sort")
+        t_sum = best(entries, case="dense", n=n, baseline="sum")
+        for permits, names in (("all", ("numpy", "numba", "jax")), ("chain", ("numba",))):
+            for backend in names:
+                t = best(entries, case="dense", n=n, backend=backend, permits=permits)
+                if t is None:
+                    continue
+                r_sort = f"{t / t_sort:.3f}" if t_sort else "-"
+                r_sum = f"{t / t_sum:.1f}" if t_sum else "-"
+                lines.append(
+                    f"| {n} | {permits} | {backend} | {fmt_time(t)} | {r_sort} | {r_sum} |"
+                )
+        if t_sort and t_sum:
+            lines.append(
+                f"| {n} | | *np.sort / W.sum* | {fmt_time(t_sort)} / {fmt_time(t_sum)} | | |"
+            )
+    lines += [
+        "",
+        "## Sparse epoch (the chain's sparse path, CSR, never densified)",
+        "",
+        "Random subnets at 0.5 % density, every uid may validate; SN15 is the real subnet 15 "
+        "metagraph (block 4 769 998, 256 uids, 64 permits).",
+        "",
+        "| case | nnz | backend | time / epoch | / sort | / sum |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    cases = [("sparse", n) for n in SPARSE_SIZES] + [("sn15", 256)]
+    for case, n in cases:
+        t_sort = best(entries, case=case, n=n, baseline="sort")
+        t_sum = best(entries, case=case, n=n, baseline="sum")
+        for backend in ("numpy", "numba"):
+            t = best(entries, case=case, n=n, backend=backend)
+            if t is None:
+                continue
+            nnz = next(
+                (
+                    e["extra_info"].get("nnz")
+                    for e in entries
+                    if e["extra_info"].get("case") == case
+                    and e["extra_info"].get("n") == n
+                    and "nnz" in e["extra_info"]
+                ),
+                "",
+            )
+            label = f"n = {n}" if case == "sparse" else "SN15"
+            r_sort = f"{t / t_sort:.1f}" if t_sort else "-"
+            r_sum = f"{t / t_sum:.0f}" if t_sum else "-"
+            lines.append(f"| {label} | {nnz} | {backend} | {fmt_time(t)} | {r_sort} | {r_sum} |")
+    if memory:
+        lines += [
+            "",
+            "Memory of the numba sparse epoch (`yuma.epoch` on CSR with bonds, fresh process): "
+            "peak resident memory during the call above what the process held before, over the "
+            "bytes of the CSR weights. It includes the validated copies `yuma.epoch` makes of "
+            "the weights and bonds (`prepare_inputs`) and the three CSR outputs.",
+            "",
+            "| n | nnz | CSR weights | outputs | peak extra | peak / CSR |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for m in memory:
+            lines.append(
+                f"| {m['n']} | {m['nnz']} | {m['csr_bytes'] / 2**20:.0f} MiB | "
+                f"{m['output_bytes'] / 2**20:.0f} MiB | {m['peak_extra'] / 2**20:.0f} MiB | "
+                f"{m['peak_extra'] / m['csr_bytes']:.2f} |"
+            )
+    b, n = BATCH
+    lines += [
+        "",
+        f"## Batch: {b} independent epochs at n = {n} in one call (`yuma.epoch_batch`)",
+        "",
+        "| backend | whole batch | per epoch |",
+        "|---|---:|---:|",
+    ]
+    for backend in ("numpy", "numba", "jax"):
+        t = best(entries, case="batch", backend=backend)
+        if t is not None:
+            lines.append(f"| {backend} | {fmt_time(t)} | {fmt_time(t / b)} |")
+    lines += [
+        "",
+        "## Median kernel: weighted quickselect vs sort",
+        "",
+        "One column per call, a different random column every call (repeating one column lets "
+        "the branch predictor learn it and flatters branchy code).",
+        "",
+        "| column length | quickselect | sort | select / sort |",
+        "|---:|---:|---:|---:|",
+    ]
+    for size in sorted(
+        {e["extra_info"]["n"] for e in entries if e["extra_info"].get("case") == "median"}
+    ):
+        cols = next(
+            e["extra_info"]["columns"] for e in entries if e["extra_info"].get("case") == "median"
+        )
+        ts = best(entries, case="median", n=size, method="select")
+        to = best(entries, case="median", n=size, method="sort")
+        if ts and to:
+            lines.append(
+                f"| {size} | {fmt_time(ts / cols)} | {fmt_time(to / cols)} | {ts / to:.2f} |"
+            )
+    lines += ["", "## Targets of issue 4", ""]
+    lines += targets(entries, memory)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("wrote", out)
+
+
+def targets(entries: list[dict[str, Any]], memory: list[dict[str, Any]]) -> list[str]:
+    rows = ["| target | reached | met |", "|---|---|---|"]
+
+    def add(name: str, value: float | None, limit: float, shown: str) -> None:
+        if value is None:
+            return
+        rows.append(f"| {name} | {shown} | {'yes' if value < limit else 'no'} |")
+
+    for permits in ("all", "chain"):
+        t = best(entries, case="dense", n=4096, backend="numba", permits=permits)
+        t_sort = best(entries, case="dense", n=4096, baseline="sort")
+        t_sum = best(entries, case="dense", n=4096, baseline="sum")
+        if t and t_sort and t_sum:
+            add(f"dense 4096 numba ({permits}): faster than one sort", t / t_sort, 1.0,
+                f"{fmt_time(t)} = {t / t_sort:.3f} x sort")  # fmt: skip
+            add(f"dense 4096 numba ({permits}): within 15x one sum", t / t_sum, 15.0,
+                f"{t / t_sum:.1f} x sum")  # fmt: skip
+        for n, limit in ((1024, 5e-3), (256, 2e-4)):
+            t = best(entries, case="dense", n=n, backend="numba", permits=permits)
+            add(f"dense {n} ({permits}): under {fmt_time(limit)}", t, limit,
+                fmt_time(t) if t else "")  # fmt: skip
+    t = best(entries, case="sparse", n=65536, backend="numba")
+    add("sparse 65536 at 0.5 %: under 1 s", t, 1.0, fmt_time(t) if t else "")
+    for m in memory:
+        if m["n"] == 65536:
+            ratio = m["peak_extra"] / m["csr_bytes"]
+            add("sparse 65536: memory under 4x the CSR", ratio, 4.0, f"{ratio:.2f} x")
+    t = best(entries, case="batch", backend="numba")
+    tj = best(entries, case="batch", backend="jax")
+    cands = [x for x in (t, tj) if x is not None]
+    if cands:
+        from bench_inputs import BATCH
+
+        per = min(cands) / BATCH[0]
+        add(f"batch of {BATCH[0]} at n = 64: under 20 µs per epoch", per, 20e-6, fmt_time(per))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--json", type=Path, help="reuse a pytest-benchmark JSON report")
+    parser.add_argument("--no-memory", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    if args.json:
+        entries = list(json.loads(args.json.read_text())["benchmarks"])
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            entries = run_benchmarks(Path(tmp) / "bench.json")
+            (HERE.parent / ".benchmarks").mkdir(exist_ok=True)
+            (HERE.parent / ".benchmarks" / "last_epoch_run.json").write_text(
+                json.dumps({"benchmarks": entries}), encoding="utf-8"
+            )
+    from bench_inputs import SPARSE_SIZES
+
+    memory = [] if args.no_memory else [m for n in SPARSE_SIZES if (m := measure_memory(n))]
+    write_results(entries, memory, args.output)
+
+
+if __name__ == "__main__":
+    main()

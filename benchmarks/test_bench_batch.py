@@ -1,0 +1,39 @@
+"""Batch benchmark (issue 4): 1000 independent epochs at n = 64 in one call, every backend.
+
+Every epoch of the batch has its own random weights and stake (a sweep over subnets), and every
+uid may validate. ``YUMA_BENCH_SMALL=1`` runs 10 epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from bench_inputs import BATCH, all_validators, backends
+
+import yuma
+
+
+def _batch_inputs() -> tuple[Any, Any]:
+    b, n = BATCH
+    rng = np.random.default_rng(64)
+    w = rng.integers(0, 65536, (b, n, n)).astype(np.float64) * (rng.random((b, n, n)) < 0.7)
+    return w, rng.lognormal(0.0, 2.0, (b, n))
+
+
+@pytest.mark.parametrize("backend", backends("numpy", "numba", "jax"))
+def test_batch_epochs(benchmark: Any, backend: str) -> None:
+    w, stake = _batch_inputs()
+    b, n = BATCH
+    params = all_validators(n)
+
+    def run() -> Any:
+        return yuma.epoch_batch(w, stake, params=params, backend=backend)
+
+    run()  # compile outside the timing
+    rounds = 1 if backend == "numpy" else 5
+    benchmark.extra_info.update(case="batch", n=n, batch=b, backend=backend)
+    result = benchmark.pedantic(run, rounds=rounds, iterations=1)
+    if result is not None:
+        assert len(result) == b
