@@ -596,8 +596,10 @@ def _scan(
             )
             return None
     elif backend == "jax":
-        from yuma.variants.jax_scan import run_scan
-
+        try:
+            from yuma.variants.jax_scan import run_scan
+        except ImportError:  # no jax, or no JAX backend yet: the per-epoch path says why
+            return None
         out = run_scan(
             weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
         )
