@@ -242,14 +242,19 @@ def test_agreeing_validators_earn_their_stake_share(
 
 # --- known behaviour: "kappa moves second" ------------------------------------------------------
 
-# Stake 0.8 / 0.1 / 0.1, bonds moving average 0.9: the eager small validator (row 1) moves to
-# server 2 (column 1) at epoch 1, the big one at epoch 2, the lazy one at epoch 3.
-KMS_W = np.stack(
-    [np.array([[1.0, 0.0] if t < start else [0.0, 1.0] for t in range(40)]) for start in (2, 1, 3)],
-    axis=1,
-)
-KMS_S = np.array([0.8, 0.1, 0.1])
+# The library's "kappa moves second": stake 0.8 / 0.1 / 0.1, bonds moving average 0.9 (the
+# default); the eager small validator (row 1) moves to server 2 (column 1) at epoch 1, the big
+# one at epoch 2, the lazy one at epoch 3.
+KMS = yuma.scenarios.get("kappa_moves_second")
+KMS_W = KMS.weights
+KMS_S = KMS.stake[0]
 EAGER, NEW_MINER, MOVE = 1, 1, 1
+
+
+def test_kappa_moves_second_schedule() -> None:
+    moves = [int(np.argmax(KMS_W[:, i, 1] > 0)) for i in range(3)]
+    assert moves == [2, 1, 3] and KMS.base_index == EAGER
+    np.testing.assert_array_equal(KMS.stake, np.tile([0.8, 0.1, 0.1], (40, 1)))
 
 
 def test_yuma2_without_penalty_gives_the_eager_validator_the_whole_column() -> None:
