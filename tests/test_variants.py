@@ -81,6 +81,28 @@ def test_register_a_variant_in_a_few_lines() -> None:
     assert "test_sqrt_stake" not in variants.list()
 
 
+def test_register_a_variant_with_its_own_bonds_step() -> None:
+    def no_memory(x: steps.BondsInput) -> steps.BondsOutput:
+        # Bonds are this epoch's bond weights: no EMA, no stake.
+        return steps.BondsOutput(stored=x.bond_weights, for_dividends=x.bond_weights)
+
+    mine = variants.Variant(
+        name="test_no_memory",
+        bonds=no_memory,
+        dividends=steps.dividends_stake_weighted,
+        uses_rate=False,
+    )
+    variants.register(mine)
+    try:
+        r = simulate(KMS_W, KMS_S, variant="test_no_memory")
+        assert r.backend == "numpy" and mine.backends == ("numpy",)
+        np.testing.assert_array_equal(r.bonds[5], yuma.col_clip(KMS_W[5], r.consensus[5]))
+        with pytest.raises(ValueError, match="no bond EMA"):
+            simulate(KMS_W, KMS_S, variant="test_no_memory", liquid_alpha="v1")
+    finally:
+        variants.unregister("test_no_memory")
+
+
 def test_builtins_cannot_be_replaced_or_removed() -> None:
     with pytest.raises(ValueError, match="built-in"):
         variants.register(variants.get("yuma3"), replace=True)
