@@ -34,7 +34,7 @@ def snapshots(
     draw: Any, extreme: bool, path: str, yuma3: bool, liquid_alpha: bool
 ) -> SubnetSnapshot:
     """A random legal snapshot. ``extreme`` draws stakes up to u64::MAX, u16 extremes, all-zero
-    rows, unsorted rows and odd hyperparameters; otherwise stakes within a factor 1e4 of each
+    rows, unsorted rows and odd hyperparameters; otherwise stakes within a factor 100 of each
     other and rows sorted by uid (what agreement with float64 needs)."""
     n = draw(st.integers(1, 64))
     if extreme:
@@ -43,8 +43,11 @@ def snapshots(
         )
         u16_el = st.one_of(st.sampled_from([0, 1, U16 - 1, U16]), st.integers(0, U16))
     else:
-        stake_el = st.one_of(st.just(0), st.integers(10**13, 10**17))
-        u16_el = st.integers(0, U16)
+        # Stakes within a factor 100 and weights of 0 or ≥ 256: otherwise a product such as
+        # ΔB = w ⊗ a can land a few I32F32 units (2^-32) above zero, where the chain's
+        # resolution rather than rounding decides what a column normalisation yields.
+        stake_el = st.one_of(st.just(0), st.integers(10**15, 10**17))
+        u16_el = st.one_of(st.just(0), st.integers(256, U16))
     alpha = draw(st.lists(stake_el, min_size=n, max_size=n))
     tao = draw(st.lists(stake_el, min_size=n, max_size=n)) if extreme else [0] * n
     block = draw(st.integers(0, 10_000 if not extreme else U64))
@@ -67,9 +70,14 @@ def snapshots(
     lo = draw(st.integers(0, U16))
     hp = Hyperparameters(
         kappa=draw(st.integers(1, U16 - 1) if extreme else st.integers(16384, 49151)),
-        # a fast EMA (BMA ≪ 1e6) shrinks old bonds to a few I32F32 units, where the chain's
-        # resolution (2^-32), not rounding, decides the stored u16: agreement needs BMA ≥ 0.5e6
-        bonds_moving_average=draw(st.integers(0 if extreme else 500_000, 1_000_000)),
+        # Agreement needs 0.5e6 ≤ BMA ≤ 0.99e6 (or exactly 1e6, α = 0): a fast EMA shrinks old
+        # bonds, and a very slow one (α ≈ 1e-6) the new term α ⊗ W, to a few I32F32 units, where
+        # the chain's resolution (2^-32) rather than rounding decides the stored values.
+        bonds_moving_average=draw(
+            st.integers(0, 1_000_000)
+            if extreme
+            else st.one_of(st.integers(500_000, 990_000), st.just(1_000_000))
+        ),
         bonds_penalty=draw(st.sampled_from([0, U16, 32768]) | st.integers(0, U16)),
         yuma3_enabled=yuma3,
         liquid_alpha_enabled=liquid_alpha,
@@ -80,7 +88,7 @@ def snapshots(
         ),
         max_allowed_validators=draw(st.integers(0, n + 2)),
         tempo=draw(st.integers(0, 400)),
-        stake_threshold=draw(st.sampled_from([0, 0, 10**14]) if not extreme else stake_el),
+        stake_threshold=draw(st.sampled_from([0, 0, 10**16]) if not extreme else stake_el),
         tao_weight_raw=draw(st.integers(0, U64)) if extreme else 0,
     )
     owner = draw(st.one_of(st.none(), st.integers(0, n - 1)))
