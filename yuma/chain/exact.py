@@ -22,8 +22,6 @@ from yuma.chain.snapshot import SubnetSnapshot
 
 __all__ = ["Masks", "StakeTerms", "epoch_exact", "masks", "stake_terms"]
 
-_I128_MIN = -(1 << 127)
-
 
 @dataclass(frozen=True)
 class StakeTerms:
@@ -57,7 +55,7 @@ def stake_terms(s: SubnetSnapshot) -> StakeTerms:
         # I64F64::saturating_from_num(u64) clamps at 2^63 (the type's integer range)
         ar = min(a << 64, fp.I64F64_MAX)
         tr = min(t << 64, fp.I64F64_MAX)
-        total.append(min(ar + min((tr * tw64) >> 64, fp.I64F64_MAX), fp.I64F64_MAX))
+        total.append(min(ar + fp.wide_saturating_mul(tr, tw64, 64), fp.I64F64_MAX))
     raw_stake = [fp.fixed64_to_u64(v) for v in total]
     owner = s.owner_uid if s.path == "sparse" else None
     filtered = [
@@ -65,7 +63,7 @@ def stake_terms(s: SubnetSnapshot) -> StakeTerms:
     ]
     # inplace_normalize_64: the I64F64 sum is a plain add (it cannot exceed the type with real
     # stakes; wrap like the release build if it does, so extreme inputs never raise)
-    ssum = ((sum(filtered) - _I128_MIN) % (1 << 128)) + _I128_MIN
+    ssum = ((sum(filtered) - fp.I128_MIN) % (1 << 128)) + fp.I128_MIN
     norm = _norm64(filtered, ssum)
     stake = np.array([fp.fixed64_to_fixed32(v) for v in norm], dtype=np.int64)
     return StakeTerms(total, raw_stake, filtered, stake)
@@ -75,13 +73,7 @@ def _norm64(x: list[int], s: int) -> list[int]:
     """``inplace_normalize_64`` with a given I64F64 sum: ``safe_div`` truncates, 0 on overflow."""
     if s == 0:
         return list(x)
-    out = []
-    for v in x:
-        num = v << 64
-        q = abs(num) // abs(s)
-        q = q if (num < 0) == (s < 0) else -q
-        out.append(q if _I128_MIN <= q <= fp.I64F64_MAX else 0)
-    return out
+    return [fp.wide_safe_div(v, s, 64) for v in x]
 
 
 @dataclass(frozen=True)

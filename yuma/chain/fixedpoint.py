@@ -60,6 +60,10 @@ __all__ = [
     "u16_proportion_to_fixed",
     "u16_to_fixed",
     "u64_normalization",
+    "wide_checked_div",
+    "wide_checked_mul",
+    "wide_safe_div",
+    "wide_saturating_mul",
 ]
 
 #: Fractional bits of ``I32F32`` (and of ``I96F32``).
@@ -412,6 +416,45 @@ def checked_sum(x: ArrayLike, bits: int = 64, signed: bool = False) -> int | Non
 
 
 # ------------------------------------------------------------------------------------------------
+# 128-bit types (I64F64: 64 fractional bits, I96F32: 32), on Python ints. They only occur in
+# per-uid vectors (stake, emission amounts), so exact Python integers are cheap enough.
+
+I128_MIN = -(1 << 127)
+I128_MAX = (1 << 127) - 1
+
+
+def wide_checked_mul(a: int, b: int, frac: int) -> int | None:
+    """``checked_mul`` of two 128-bit fixed-point raws with ``frac`` fractional bits (floor)."""
+    p = (int(a) * int(b)) >> frac
+    return p if I128_MIN <= p <= I128_MAX else None
+
+
+def wide_saturating_mul(a: int, b: int, frac: int) -> int:
+    """``saturating_mul`` of 128-bit fixed-point raws (floor, clamped by the product's sign)."""
+    p = wide_checked_mul(a, b, frac)
+    if p is not None:
+        return p
+    return I128_MIN if (a < 0) != (b < 0) else I128_MAX
+
+
+def wide_checked_div(a: int, b: int, frac: int) -> int | None:
+    """``checked_div`` of 128-bit fixed-point raws: ``trunc(a · 2**frac / b)``; None for a zero
+    divisor or an overflowing quotient."""
+    if b == 0:
+        return None
+    num = int(a) << frac
+    q = abs(num) // abs(int(b))
+    q = q if (num < 0) == (b < 0) else -q
+    return q if I128_MIN <= q <= I128_MAX else None
+
+
+def wide_safe_div(a: int, b: int, frac: int) -> int:
+    """``safe_div`` of 128-bit fixed-point raws (0 on a zero divisor or overflow)."""
+    q = wide_checked_div(a, b, frac)
+    return 0 if q is None else q
+
+
+# ------------------------------------------------------------------------------------------------
 # Conversions.
 
 
@@ -475,11 +518,7 @@ def u64_normalization(x: int, total: int) -> tuple[int, int]:
 
     Returns ``(raw_i64f64, raw_i32f32)``; 0 when ``total == 0`` (``safe_div``).
     """
-    if total == 0:
-        return 0, 0
-    q = (int(x) << 64) // int(total)
-    if q > I64F64_MAX:
-        return 0, 0
+    q = wide_safe_div(min(int(x) << 64, I64F64_MAX), min(int(total) << 64, I64F64_MAX), 64)
     return q, fixed64_to_fixed32(q)
 
 
@@ -506,8 +545,12 @@ def emission_amount(share: ArrayLike, emission: int) -> list[int]:
 
     ``share`` are raw I32F32 values (the normalised emission shares), ``emission`` a u64.
     """
-    e = int(emission)
-    return [min(max((int(s) * e) >> FRAC, 0), U64_MAX) for s in np.asarray(share).ravel()]
+    # I96F32::saturating_from_num(u64) is exact (u64 < 2^95)
+    e = int(emission) << FRAC
+    return [
+        min(max(wide_saturating_mul(int(s), e, FRAC) >> FRAC, 0), U64_MAX)
+        for s in np.asarray(share).ravel()
+    ]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -225,13 +225,7 @@ def inplace_normalize_64(x: Sequence[int]) -> list[int]:
     s = sum(vals)
     if s == 0:
         return vals
-    out = []
-    for v in vals:
-        num = v << 64
-        q = abs(num) // abs(s)
-        q = q if (num < 0) == (s < 0) else -q
-        out.append(q if -(1 << 127) <= q <= fp.I64F64_MAX else 0)
-    return out
+    return [fp.wide_safe_div(v, s, 64) for v in vals]
 
 
 def vecdiv(x: ArrayLike, y: ArrayLike) -> I64Array:
