@@ -132,3 +132,19 @@ def test_closed_form_median_equals_quickselect(pairs: list[tuple[int, int]], min
         minority,
     )
     assert int(closed[0]) == literal
+
+
+def test_wide_types_saturate_and_truncate() -> None:
+    top, bottom = fp.I128_MAX, fp.I128_MIN
+    assert fp.wide_checked_mul(top, 2 << 64, 64) is None
+    assert fp.wide_saturating_mul(top, 2 << 64, 64) == top
+    assert fp.wide_saturating_mul(top, -(2 << 64), 64) == bottom
+    assert fp.wide_checked_mul(3 << 64, 1 << 63, 64) == 3 << 63  # 3 * 0.5, floored exactly
+    assert fp.wide_checked_mul(-1, 1, 64) == -1  # floors toward -inf
+    assert fp.wide_checked_div(1 << 64, 0, 64) is None
+    assert fp.wide_safe_div(1 << 64, 0, 64) == 0
+    assert fp.wide_checked_div(-(1 << 64), 3 << 64, 64) == -((1 << 64) // 3)  # truncates
+    assert fp.wide_safe_div(top, 1, 64) == 0  # quotient overflows
+    # I96F32 emission: share 0.5 of u64::MAX rao floors to (2^64 - 1) // 2
+    assert fp.emission_amount([1 << 31], fp.U64_MAX) == [fp.U64_MAX // 2]
+    assert fp.emission_amount([fp.I32F32_MAX], fp.U64_MAX) == [fp.U64_MAX]
