@@ -123,9 +123,9 @@ def test_unavailable_backend_combinations_are_refused() -> None:
     with pytest.raises(ValueError, match="backend must be one of"):
         simulate(w, s, backend="cuda")
     with pytest.raises(ValueError, match="numpy backend only"):
-        simulate(w, s, variant="yuma2c", backend="jax")
+        simulate(w, s, variant="yuma2c", backend="numba")
     with pytest.raises(ValueError, match="numpy backend only"):
-        simulate(w, s, variant="yuma3", backend="jax", winner_takes_all=True)
+        simulate(w, s, variant="yuma3", backend="numba", winner_takes_all=True)
 
 
 # --- commit-reveal ----------------------------------------------------------------------------
@@ -300,6 +300,63 @@ def test_jax_scan_agrees_with_numpy(variant: str, params: yuma.YumaParams) -> No
     )
 
 
+JAX_CASES = [
+    ("yuma1", {"memory": True, "liquid_alpha": "v1", "alpha_consensus": "max"}),
+    ("yuma2", {"winner_takes_all": True, "bond_reset": [(1, 4)], "commit_reveal": 2}),
+    ("yuma2_paper", {"liquid_alpha": "v2", "alpha_consensus": "previous"}),
+    ("yuma2b", {"liquid_alpha": "v1", "commit_reveal": 1}),
+    ("yuma2c", {"bond_reset": [(0, 3)], "decay": 0.2}),
+    ("yuma3", {"winner_takes_all": True, "liquid_alpha": "v2", "alpha_consensus": "max"}),
+]
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+@pytest.mark.parametrize(("variant", "options"), JAX_CASES)
+def test_every_variant_runs_as_one_jax_scan(variant: str, options: dict[str, Any]) -> None:
+    rng = np.random.default_rng(3)
+    e, v, n = 10, 5, 4
+    w = np.round(rng.random((e, v, n)) * 4) * (rng.random((e, v, n)) < 0.7)
+    s = rng.random((e, v)) * (rng.random((e, v)) < 0.85)
+    params = yuma.YumaParams(bonds_penalty=0.5, max_allowed_validators=3)
+    ref = simulate(w, s, params, variant=variant, **options)
+    got = simulate(w, s, params, variant=variant, backend="jax", **options)
+    assert got.backend == "jax" and "jax" in yuma.variants.get(variant).backends
+    for name in ("consensus", "incentive", "dividends", "validator_trust", "bonds"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), atol=1e-12)
+    np.testing.assert_array_equal(got.validator_permit, ref.validator_permit)
+    np.testing.assert_allclose(got.final_bonds, ref.final_bonds, atol=1e-12)
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+def test_jax_needs_jax_steps_and_an_array_schedule() -> None:
+    import jax.numpy as jnp
+
+    from yuma.variants import jax_steps, steps
+
+    w, s = random_schedule(e=6)
+
+    def share(bonds: Any, incentive: Any, stake: Any) -> Any:
+        return steps.dividends_bond_share(bonds, incentive, stake) ** 1.0
+
+    numpy_only = yuma.variants.get("yuma3").with_(name="numpy_only", dividends=share)
+    assert numpy_only.backends == ("numpy",) and numpy_only.jax_dividends is None
+    with pytest.raises(ValueError, match="numpy backend only"):
+        simulate(w, s, variant=numpy_only, backend="jax")
+
+    def share_jax(bonds: Any, incentive: Any, stake: Any) -> Any:
+        return jax_steps.dividends_bond_share(bonds, incentive, stake) * jnp.float64(1.0)
+
+    both = numpy_only.with_(name="both", dividends=share, jax_dividends=share_jax)
+    assert both.backends == ("numpy", "jax")
+    np.testing.assert_allclose(
+        simulate(w, s, variant=both, backend="jax").dividends,
+        simulate(w, s, variant=both).dividends,
+        atol=1e-12,
+    )
+    with pytest.raises(ValueError, match="array schedules only"):
+        simulate(lambda t, st: w[t], s, variant="yuma2c", backend="jax")
+
+
 def core_backends() -> list[str]:
     import inspect
 
@@ -359,9 +416,10 @@ def test_variant_backends_follow_its_steps() -> None:
 
     assert yuma.variants.get("yuma3").backends == ("numpy", "numba", "jax")
     assert yuma.variants.get("yuma2").chain_branch is False
-    assert yuma.variants.get("yuma2b").backends == ("numpy",)
+    assert yuma.variants.get("yuma2b").backends == ("numpy", "jax")
     own = yuma.variants.get("yuma3").with_(name="own", dividends=steps.dividends_bond_share)
-    assert own.backends == ("numpy",)
+    # Built-in steps recombined keep their JAX mirrors, but not the chain's compiled kernels.
+    assert own.backends == ("numpy", "jax")
     w, s = random_schedule()
     with pytest.raises(ValueError, match="numpy backend only"):
         simulate(w, s, variant=own, backend="numba")

@@ -447,6 +447,21 @@ def simulate(
     core = None
     if backend_name != "numpy":
         core = _core_params(var, opts, params)
+        if core is None and backend_name == "jax" and "jax" in var.backends:
+            if schedule is None:
+                raise ValueError(
+                    f"backend 'jax' runs variant {var.name!r} with these options on array "
+                    "schedules only (one lax.scan); use the numpy backend for a callable"
+                )
+            return SimulationResult(
+                variant=var.name,
+                params=params,
+                options=opts,
+                backend="jax",
+                validators=labels_v,
+                miners=_labels("miners", miners, int(schedule.shape[2]), "miner "),
+                **_variant_scan(var, schedule, stake_s, b0, params, opts, layout, keep_matrices),
+            )
         if core is None:
             raise ValueError(
                 f"variant {var.name!r} with these options runs on the numpy backend only, "
@@ -553,6 +568,47 @@ def _core_params(var: Variant, opts: Options, params: YumaParams) -> YumaParams 
     return dataclasses.replace(params, yuma3=branch, liquid_alpha=mode == "v2")
 
 
+def _indices(
+    schedule: FloatArray, stake: FloatArray, delay: int
+) -> tuple[FloatArray, Any, FloatArray, Any]:
+    """Distinct weight matrices and stakes, and each epoch's index into them.
+
+    A matrix broadcast over epochs is passed once; commit-reveal becomes an index shift.
+    """
+    e = int(schedule.shape[0])
+    constant = schedule.strides[0] == 0
+    weights = schedule[:1] if constant else schedule
+    w_index = np.zeros(e, dtype=np.int64) if constant else np.maximum(np.arange(e) - delay, 0)
+    stakes = stake[None, :] if stake.ndim == 1 else stake
+    s_index = np.zeros(e, dtype=np.int64) if stake.ndim == 1 else np.arange(e)
+    return weights, w_index, stakes, s_index
+
+
+def _variant_scan(
+    var: Variant,
+    schedule: FloatArray,
+    stake: FloatArray,
+    bonds: FloatArray | None,
+    params: YumaParams,
+    opts: Options,
+    layout: SimLayout,
+    keep: bool,
+) -> dict[str, Any]:
+    """Any variant with JAX steps as one ``lax.scan`` (see :mod:`yuma.variants.jax_variant`)."""
+    try:
+        from yuma.variants.jax_variant import run_variant_scan
+    except ImportError as exc:
+        raise ValueError(f"backend 'jax' is not available here: {exc}") from None
+    weights, w_index, stakes, s_index = _indices(schedule, stake, opts.commit_reveal)
+    _, v, n = schedule.shape
+    b0 = np.zeros((v, n)) if bonds is None else bonds
+    out = run_variant_scan(
+        var, weights, w_index, stakes, s_index, b0, params, opts, square=layout == "uid", keep=keep
+    )
+    out.pop("active_stake", None)
+    return out
+
+
 def _scan(
     backend: str,
     schedule: FloatArray,
@@ -568,14 +624,8 @@ def _scan(
     from yuma.normalize import normalize
     from yuma.permits import is_topk_nonzero
 
-    e, v, n = schedule.shape
-    # A matrix broadcast over epochs is passed once; commit-reveal becomes an index shift.
-    constant = schedule.strides[0] == 0
-    weights = schedule[:1] if constant else schedule
-    shifted = np.maximum(np.arange(e) - opts.commit_reveal, 0)
-    w_index = np.zeros(e, dtype=np.int64) if constant else shifted
-    stakes = stake[None, :] if stake.ndim == 1 else stake
-    s_index = np.zeros(e, dtype=np.int64) if stake.ndim == 1 else np.arange(e)
+    _, v, n = schedule.shape
+    weights, w_index, stakes, s_index = _indices(schedule, stake, opts.commit_reveal)
     b0 = np.zeros((v, n)) if bonds is None else bonds
     permit0 = is_topk_nonzero(normalize(stakes[0]), params.max_allowed_validators)
     square = layout == "uid"

@@ -49,6 +49,20 @@ BondsStep = Callable[[BondsInput], BondsOutput]
 #: A dividends step: ``(bonds (V, N), incentive (N,), active stake (V,)) -> dividends (V,)``.
 DividendsStep = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
 
+#: The built-in numpy steps that have a JAX mirror in :mod:`yuma.variants.jax_steps`.
+JAX_MIRRORED = frozenset(
+    {
+        steps.bonds_yuma1,
+        steps.bonds_yuma2,
+        steps.bonds_yuma2_paper,
+        steps.bonds_yuma2c,
+        steps.bonds_yuma3,
+        steps.dividends_bonds_incentive,
+        steps.dividends_stake_weighted,
+        steps.dividends_bond_share,
+    }
+)
+
 LIQUID_ALPHA_MODES = ("off", "v1", "v2")
 ALPHA_CONSENSUS_MODES = ("current", "previous", "max")
 
@@ -85,10 +99,14 @@ class Variant:
         stake bonds it reads the stored bonds as they are, so its rate then depends on stake.)
     options : mapping
         Variant-specific options and their defaults (e.g. ``yuma2c``'s ``decay``).
+    jax_bonds, jax_dividends : callables, optional
+        JAX versions of ``bonds`` and ``dividends`` (same signatures, ``jax.numpy`` arrays),
+        for variants with steps of their own; the built-in steps have theirs in
+        :mod:`yuma.variants.jax_steps`.
 
-    A variant runs on every backend its steps support: the composed numpy steps run on
-    "numpy"; a variant whose steps are exactly the chain's (see :attr:`chain_branch`) also
-    runs on the core's backends ("numba", "jax").
+    A variant runs on every backend its steps support: "numpy" always; "jax" (one
+    ``lax.scan``) when both steps have JAX versions; and "numba" when its steps are exactly
+    the chain's (see :attr:`chain_branch`), whose compiled kernels the numba backend has.
     """
 
     name: str
@@ -100,6 +118,8 @@ class Variant:
     yuma3: bool | None = None
     params_liquid_alpha: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    jax_bonds: BondsStep | None = None
+    jax_dividends: DividendsStep | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -124,10 +144,22 @@ class Variant:
     @property
     def backends(self) -> tuple[str, ...]:
         """The backends this variant's steps run on."""
-        return ("numpy",) if self.chain_branch is None else ("numpy", "numba", "jax")
+        has_jax = (self.jax_bonds is not None or self.bonds in JAX_MIRRORED) and (
+            self.jax_dividends is not None or self.dividends in JAX_MIRRORED
+        )
+        if self.chain_branch is not None:
+            return ("numpy", "numba", "jax")
+        return ("numpy", "jax") if has_jax else ("numpy",)
 
     def with_(self, **changes: Any) -> Variant:
-        """A copy with some fields replaced, e.g. ``get("yuma3").with_(name="mine", ...)``."""
+        """A copy with some fields replaced, e.g. ``get("yuma3").with_(name="mine", ...)``.
+
+        Replacing ``bonds`` or ``dividends`` drops the matching JAX step unless a new one is
+        given, so a JAX run never computes something other than the numpy steps.
+        """
+        for step in ("bonds", "dividends"):
+            if step in changes and f"jax_{step}" not in changes:
+                changes[f"jax_{step}"] = None
         return dataclasses.replace(self, **changes)
 
 

@@ -50,6 +50,11 @@ __all__ = [
 Rate = float | FloatArray
 
 
+#: An array in a step's input or output: float64 numpy in these steps, a ``jax.Array`` in
+#: their JAX mirrors (:mod:`yuma.variants.jax_steps`), which share these records.
+StepArray = Any
+
+
 @dataclass(frozen=True)
 class BondsInput:
     """What a bonds step sees in one epoch.
@@ -77,13 +82,13 @@ class BondsInput:
         Variant-specific options (``Variant.options`` merged with the caller's).
     """
 
-    weights: FloatArray
-    bond_weights: FloatArray
-    stake: FloatArray
-    consensus: FloatArray
-    incentive: FloatArray
-    previous: FloatArray
-    rate: Rate
+    weights: StepArray
+    bond_weights: StepArray
+    stake: StepArray
+    consensus: StepArray
+    incentive: StepArray
+    previous: StepArray
+    rate: Rate | StepArray
     params: YumaParams
     options: Any
 
@@ -93,8 +98,8 @@ class BondsOutput:
     """A bonds step's result: ``stored`` (V, N) is carried to the next epoch; ``for_dividends``
     (V, N) is what the dividends step reads (the chain stores a rescaled copy of the latter)."""
 
-    stored: FloatArray
-    for_dividends: FloatArray
+    stored: StepArray
+    for_dividends: StepArray
 
 
 # --- EMA rates -----------------------------------------------------------------------------
