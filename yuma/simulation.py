@@ -387,11 +387,14 @@ def simulate(
         flag says, and ``result.params`` records the flag actually used.
     backend : str, optional
         ``None``/``"numpy"``: the numpy steps (always available, every variant and option).
-        ``"numba"`` / ``"jax"``: for variants whose steps are the chain's (``yuma2``,
-        ``yuma3``; see ``Variant.backends``) with options the chain has (liquid alpha v2 on
-        Yuma3, commit-reveal delay): an array schedule runs as one compiled loop (numba) or one
-        ``jax.lax.scan`` (jax); a callable schedule calls :func:`yuma.epoch` with that backend
-        epoch by epoch. Other combinations are refused with a ValueError.
+        ``"numba"``: variants whose steps are the chain's (``yuma2``, ``yuma3``) with the
+        chain's options (liquid alpha v2 on Yuma3, commit-reveal delay): an array schedule runs
+        as one compiled loop, a callable calls :func:`yuma.epoch` epoch by epoch.
+        ``"jax"``: an array schedule runs as one ``jax.lax.scan`` for every variant with JAX
+        steps (all built-ins, every option; the chain's own variants and options through the
+        JAX backend's epoch step); a callable needs the chain's variants and options (epoch
+        by epoch). ``Variant.backends`` says which backends a variant's steps support; other
+        combinations are refused with a ValueError.
     bonds : (V, N), optional
         Bonds before the first epoch (the variant's own scale); zeros when None.
     epochs : int, optional
