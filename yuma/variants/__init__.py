@@ -28,6 +28,11 @@ A variant's bonds step reads a :class:`~yuma.variants.steps.BondsInput` and retu
 :class:`~yuma.variants.steps.BondsOutput`; the shared steps (consensus, clipping, incentive, EMA
 rate, bond storage) and the options (``liquid_alpha``, ``alpha_consensus``, ``bond_reset``,
 ``winner_takes_all``, ``commit_reveal``) come with every variant.
+
+Backends (``Variant.backends``): every variant runs on "numpy"; on "jax" (one ``lax.scan``)
+when its steps have JAX versions (the built-in steps do, in :mod:`yuma.variants.jax_steps`; give
+your own as ``jax_bonds`` / ``jax_dividends``); and ``yuma2`` / ``yuma3`` also on "numba" (the
+numba backend's compiled chain epoch).
 """
 
 from __future__ import annotations
