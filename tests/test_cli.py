@@ -93,3 +93,34 @@ def test_bench_quick() -> None:
     out = yuma("bench", "--quick")
     assert out.returncode == 0, out.stderr
     assert "numpy" in out.stdout and "ms / epoch" in out.stdout
+
+
+def test_scenarios_lists_the_library() -> None:
+    out = yuma("scenarios")
+    assert out.returncode == 0
+    names = out.stdout.split()
+    assert len(names) >= 24 and "kappa_moves_first" in names
+
+
+def test_compare_prints_a_table_and_writes_a_figure(tmp_path: Path) -> None:
+    png = tmp_path / "grid.png"
+    out = yuma(
+        "compare",
+        "--variants",
+        "yuma2,yuma3",
+        "--scenarios",
+        "kappa_moves_first",
+        "--plot",
+        str(png),
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.startswith("kappa_moves_first")]
+    assert len(rows) == 6  # 3 validators x 2 variants
+    relative = [float(r.split()[-1]) for r in rows]
+    assert all(v > 0 for v in relative)
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_unknown_variant() -> None:
+    out = yuma("compare", "--variants", "nope", "--scenarios", "kappa_moves_first")
+    assert out.returncode == 2 and "unknown variant 'nope'" in out.stderr

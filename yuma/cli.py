@@ -116,7 +116,7 @@ def _cmd_scenarios(_: argparse.Namespace) -> None:
 def _cmd_compare(args: argparse.Namespace) -> None:
     try:
         from yuma import scenarios
-        from yuma.compare import compare  # type: ignore[import-not-found,unused-ignore]
+        from yuma.compare import compare
     except ImportError:
         raise CommandError("yuma.compare is not available in this installation") from None
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -125,17 +125,38 @@ def _cmd_compare(args: argparse.Namespace) -> None:
         if args.scenarios
         else list(scenarios.list())
     )
-    try:
-        result = compare(names, variants)
-    except (ValueError, KeyError) as exc:
-        raise CommandError(str(exc)) from None
-    print(result.format_table() if hasattr(result, "format_table") else result)
     if args.plot:
-        figure = result.figure() if hasattr(result, "figure") else None
-        if figure is None:
-            raise CommandError("this comparison has no figure")
-        figure.savefig(args.plot, dpi=100)
+        import matplotlib
+
+        matplotlib.use("Agg")
+    print(
+        f"running {len(names)} scenario(s) x {len(variants)} variant(s) ...",
+        file=sys.stderr,
+    )
+    try:
+        result = compare(names, variants, plot=bool(args.plot))
+    except (ValueError, KeyError) as exc:
+        raise CommandError(str(exc).strip("'\"")) from None
+    print(_compare_table(result.table))
+    if args.plot:
+        result.figure.savefig(args.plot, dpi=100)
         print(f"wrote {args.plot}")
+
+
+def _compare_table(table: Any) -> str:
+    """Total dividends relative to stake, one row per scenario x variant x validator."""
+    header = (
+        f"{'scenario':<32} {'variant':<12} {'validator':<26} "
+        f"{'stake':>7} {'dividends':>10} {'relative':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for k in range(len(table["scenario"])):
+        lines.append(
+            f"{table['scenario'][k]!s:<32} {table['variant'][k]!s:<12} "
+            f"{table['validator'][k]!s:<26} {table['stake_share'][k]:>7.3f} "
+            f"{table['total_dividends'][k]:>10.3f} {table['relative_dividends'][k]:>9.3f}"
+        )
+    return "\n".join(lines)
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
