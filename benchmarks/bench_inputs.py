@@ -81,6 +81,8 @@ def sparse_inputs(n: int) -> tuple[Any, Any, Any]:
     data = rng.integers(1, 65536, rows.size).astype(np.float64)
     w = sp.csr_array((data, (rows, cols.ravel())), shape=(n, n))
     w.sum_duplicates()
+    # 32-bit indices, as scipy picks for most constructors when nnz < 2**31.
+    w = sp.csr_array((w.data, w.indices.astype(np.int32), w.indptr.astype(np.int32)), shape=(n, n))
     stake = rng.lognormal(0.0, 2.0, n)
     bonds = yuma.epoch(w, stake, params=all_validators(n), backend="numba").bonds
     return w, stake, bonds

@@ -46,13 +46,27 @@ from yuma.result import EpochResult
 
 __all__ = ["epoch_sparse"]
 
-#: Target number of stored entries gathered per column block of the consensus pass.
-BLOCK_ENTRIES = 1 << 18
+_EMPTY_F = np.empty(0)
+
+#: Target number of voter entries per column bucket of the consensus (cache-resident).
+BUCKET_ENTRIES = 1 << 17
 
 
 # --------------------------------------------------------------------------------------------
 # Masks and row normalisation
 # --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(indices: Any, lo: int, hi: int, j: int) -> int:
+    """First position in the sorted ``indices[lo:hi]`` whose column is >= ``j``."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < j:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -115,11 +129,35 @@ def _mask_rows(
             if not fill:
                 counts[i] = 0
             continue
-        cursor = out_indptr[i] if out_mode == 2 else 0
+        start = indptr[i]
+        end = indptr[i + 1]
         pos = w_indptr[i] if fill else 0
+        if out_mode == 0:
+            # Fast path (no outdated mask): at most the diagonal entry goes, found by bisection.
+            drop = -1
+            if square and i != owner:
+                p = _first_at_least(indices, start, end, i)
+                if p < end and indices[p] == i:
+                    drop = p
+            if not fill:
+                counts[i] = end - start - (1 if drop >= 0 else 0)
+                continue
+            total = 0.0
+            q = pos
+            for k in range(start, end):
+                if k != drop:
+                    w_data[q] = data[k]
+                    w_indices[q] = indices[k]
+                    total += data[k]
+                    q += 1
+            if total > 0.0:
+                for k in range(pos, q):
+                    w_data[k] = w_data[k] / total
+            continue
+        cursor = out_indptr[i] if out_mode == 2 else 0
         total = 0.0
         kept = 0
-        for k in range(indptr[i], indptr[i + 1]):
+        for k in range(start, end):
             j = indices[k]
             keep, cursor = _keep_weight(
                 i, j, square, owner, out_mode, out_dense, out_indices, out_indptr, cursor
@@ -149,32 +187,21 @@ def _mask_par(
     out_dense: Any,
     out_indices: Any,
     out_indptr: Any,
+    fill: bool,
+    counts: Any,
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
     chunks: int,
-) -> tuple[Any, Any, Any]:
+) -> None:
+    """:func:`_mask_rows` over row chunks in parallel (count, or fill)."""
     n_rows = indptr.shape[0] - 1
-    counts = np.zeros(n_rows, dtype=np.int64)
-    w_indptr = np.zeros(n_rows + 1, dtype=indptr.dtype)
-    dummy_d = np.empty(0)
-    dummy_i = np.empty(0, dtype=indices.dtype)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _mask_rows(
             data, indices, indptr, permit, square, owner, out_mode, out_dense, out_indices,
-            out_indptr, False, counts, dummy_d, dummy_i, w_indptr, r0, r1,
+            out_indptr, fill, counts, w_data, w_indices, w_indptr, r0, r1,
         )  # fmt: skip
-    acc = 0
-    for i in range(n_rows):
-        acc += counts[i]
-        w_indptr[i + 1] = acc
-    w_data = np.empty(acc)
-    w_indices = np.empty(acc, dtype=indices.dtype)
-    for t in prange(chunks):
-        r0, r1 = chunk_bounds(n_rows, chunks, t)
-        _mask_rows(
-            data, indices, indptr, permit, square, owner, out_mode, out_dense, out_indices,
-            out_indptr, True, counts, w_data, w_indices, w_indptr, r0, r1,
-        )  # fmt: skip
-    return w_data, w_indices, w_indptr
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,107 +209,149 @@ def _mask_par(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _first_at_least(indices: Any, lo: int, hi: int, j: int) -> int:
-    """First position in the sorted ``indices[lo:hi]`` whose column is >= ``j``."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if indices[mid] < j:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True)
-def _consensus_cols(
-    w_data: Any,
-    w_indices: Any,
-    w_indptr: Any,
-    voters: Any,
-    u: Any,
-    total: float,
-    minority: float,
-    block_cols: int,
-    out: Any,
-    c0: int,
-    c1: int,
-    method: int,
-) -> None:
-    """Consensus of columns ``[c0, c1)`` (spec §4.7 on sparse input).
-
-    A voter without an entry in a column scores 0 there: that absent stake enters each column's
-    median as one score-0 element of mass ``U − present``.
-    """
-    n_voters = voters.shape[0]
-    cursor = np.empty(n_voters, dtype=np.int64)
-    for k in range(n_voters):
-        i = voters[k]
-        cursor[k] = _first_at_least(w_indices, w_indptr[i], w_indptr[i + 1], c0)
-    width = max(1, block_cols)
-    counts = np.empty(width + 1, dtype=np.int64)
-    for b0 in range(c0, c1, width):
-        b1 = min(b0 + width, c1)
-        nb = b1 - b0
-        counts[: nb + 1] = 0
-        # Count each column's voter entries (the cursors stay put: the fill walks again).
-        for k in range(n_voters):
-            end = w_indptr[voters[k] + 1]
-            p = cursor[k]
-            while p < end and w_indices[p] < b1:
-                counts[w_indices[p] - b0 + 1] += 1
-                p += 1
-        for t in range(nb):
-            counts[t + 1] += counts[t]
-        n_entries = counts[nb]
-        vals = np.empty(n_entries + nb)
-        mass = np.empty(n_entries + nb)
-        fill = counts[:nb].copy()
-        for k in range(n_voters):
-            end = w_indptr[voters[k] + 1]
-            p = cursor[k]
-            while p < end and w_indices[p] < b1:
-                col = w_indices[p] - b0
-                # +col leaves one free slot per column for the absent mass.
-                q = fill[col] + col
-                vals[q] = w_data[p]
-                mass[q] = u[k]
-                fill[col] += 1
-                p += 1
-            cursor[k] = p
-        for col in range(nb):
-            start = counts[col] + col
-            stop = counts[col + 1] + col
-            present = 0.0
-            for q in range(start, stop):
-                present += mass[q]
-            vals[stop] = 0.0
-            mass[stop] = total - present
-            out[b0 + col] = wmedian(
-                vals[start : stop + 1], mass[start : stop + 1], stop + 1 - start, minority, method
-            )
+@njit(cache=True, parallel=True)
+def _bucket_count_par(
+    w_indices: Any, w_indptr: Any, u_row: Any, shift: int, n_buckets: int, chunks: int
+) -> Any:
+    """Entries of voter rows per (row chunk, column bucket): ``(chunks, n_buckets)``."""
+    n_rows = w_indptr.shape[0] - 1
+    counts = np.zeros((chunks, n_buckets), dtype=np.int64)
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        for i in range(r0, r1):
+            if u_row[i] > 0.0:
+                for k in range(w_indptr[i], w_indptr[i + 1]):
+                    counts[t, w_indices[k] >> shift] += 1
+    return counts
 
 
 @njit(cache=True, parallel=True)
-def _consensus_par(
+def _bucket_scatter_par(
     w_data: Any,
     w_indices: Any,
     w_indptr: Any,
-    voters: Any,
-    u: Any,
+    u_row: Any,
+    shift: int,
+    offsets: Any,
+    vals: Any,
+    cols: Any,
+    rows: Any,
+    chunks: int,
+) -> None:
+    """Copy the voters' entries bucket by bucket (``offsets``: ``(chunks, n_buckets)`` starts).
+
+    One streaming pass: each chunk appends to one write position per bucket, so the writes are
+    a few hundred sequential streams instead of a scatter over the whole matrix.
+    """
+    n_rows = w_indptr.shape[0] - 1
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        pos = offsets[t].copy()
+        for i in range(r0, r1):
+            if u_row[i] > 0.0:
+                for k in range(w_indptr[i], w_indptr[i + 1]):
+                    b = w_indices[k] >> shift
+                    q = pos[b]
+                    vals[q] = w_data[k]
+                    # The column's offset in its bucket (< 2**16): 2 bytes instead of 4 or 8.
+                    cols[q] = w_indices[k] - (b << shift)
+                    rows[q] = i
+                    pos[b] = q + 1
+
+
+@njit(cache=True, parallel=True)
+def _bucket_medians_par(
+    vals: Any,
+    cols: Any,
+    rows: Any,
+    starts: Any,
+    u_row: Any,
     total: float,
     minority: float,
-    block_cols: int,
+    shift: int,
     out: Any,
-    chunks: int,
     method: int,
 ) -> None:
-    for t in prange(chunks):
-        c0, c1 = chunk_bounds(out.shape[0], chunks, t)
-        _consensus_cols(
-            w_data, w_indices, w_indptr, voters, u, total, minority, block_cols, out, c0, c1,
-            method,
-        )  # fmt: skip
+    """Consensus of every column, one column bucket at a time (spec §4.7 on sparse input).
+
+    Inside a bucket (a few tens of thousands of entries, cache-resident) the entries are sorted
+    by column with a counting sort; each column's median then runs over its voters' entries plus
+    one score-0 element carrying the stake of the voters without an entry there.
+    """
+    n_cols = out.shape[0]
+    width = 1 << shift
+    n_buckets = starts.shape[0] - 1
+    for b in prange(n_buckets):
+        lo = starts[b]
+        hi = starts[b + 1]
+        c0 = b << shift
+        nc = min(width, n_cols - c0)
+        counts = np.zeros(nc + 1, dtype=np.int64)
+        for q in range(lo, hi):
+            counts[cols[q] + 1] += 1
+        for t in range(nc):
+            counts[t + 1] += counts[t]
+        n = hi - lo
+        bv = np.empty(n + nc)
+        bs = np.empty(n + nc)
+        fill = counts[:nc].copy()
+        for q in range(lo, hi):
+            c = np.int64(cols[q])
+            # + c leaves one free slot per column for the absent mass.
+            dst = fill[c] + c
+            bv[dst] = vals[q]
+            bs[dst] = u_row[rows[q]]
+            fill[c] += 1
+        for c in range(nc):
+            start = counts[c] + c
+            stop = counts[c + 1] + c
+            present = 0.0
+            for q in range(start, stop):
+                present += bs[q]
+            bv[stop] = 0.0
+            bs[stop] = total - present
+            out[c0 + c] = wmedian(
+                bv[start : stop + 1], bs[start : stop + 1], stop + 1 - start, minority, method
+            )
+
+
+def _consensus(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    u_row: Any,
+    total: float,
+    minority: float,
+    n_cols: int,
+    chunks: int,
+) -> Any:
+    """Consensus of a CSR matrix: bucket the voters' entries by column range, then select.
+
+    Temporary memory: one copy of the voters' entries (value, column, row), freed on return.
+    """
+    n_voter_entries = int(np.diff(w_indptr)[u_row > 0].sum())
+    target = max(1, n_voter_entries // BUCKET_ENTRIES)
+    width = min(max(1, n_cols // target), 1 << 16)
+    shift = max(0, int(width).bit_length() - 1)
+    n_buckets = max(1, (n_cols + (1 << shift) - 1) >> shift)
+    counts = _bucket_count_par(w_indices, w_indptr, u_row, shift, n_buckets, chunks)
+    # Bucket-major offsets: bucket b's entries from chunk 0, then chunk 1, ... (row order).
+    flat = counts.T.ravel()
+    offsets = np.zeros(flat.size, dtype=np.int64)
+    np.cumsum(flat[:-1], out=offsets[1:])
+    starts = np.append(offsets.reshape(n_buckets, chunks)[:, 0], n_voter_entries)
+    vals = np.empty(n_voter_entries)
+    cols = np.empty(n_voter_entries, dtype=np.uint16)
+    rows = np.empty(n_voter_entries, dtype=np.int32 if u_row.size < 2**31 else np.int64)
+    _bucket_scatter_par(
+        w_data, w_indices, w_indptr, u_row, shift,
+        np.ascontiguousarray(offsets.reshape(n_buckets, chunks).T), vals, cols, rows, chunks,
+    )  # fmt: skip
+    consensus = np.zeros(n_cols)
+    _bucket_medians_par(
+        vals, cols, rows, starts, u_row, total, minority, shift, consensus, MEDIAN_METHOD
+    )
+    return consensus
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,36 +432,24 @@ def _clip_par(
     consensus: Any,
     active_stake: Any,
     beta: float,
+    fill: bool,
+    counts: Any,
+    c_data: Any,
+    c_indices: Any,
+    c_indptr: Any,
+    vtrust: Any,
+    ranks_part: Any,
+    delta_part: Any,
     chunks: int,
-) -> tuple[Any, Any, Any, Any, Any, Any]:
+) -> None:
+    """:func:`_clip_rows` over row chunks in parallel (count, or fill with partial sums)."""
     n_rows = w_indptr.shape[0] - 1
-    n_cols = consensus.shape[0]
-    counts = np.zeros(n_rows, dtype=np.int64)
-    c_indptr = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
-    vtrust = np.zeros(n_rows)
-    ranks_part = np.zeros((chunks, n_cols))
-    delta_part = np.zeros((chunks, n_cols))
-    dummy_d = np.empty(0)
-    dummy_i = np.empty(0, dtype=w_indices.dtype)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _clip_rows(
-            w_data, w_indices, w_indptr, consensus, active_stake, beta, False, counts, dummy_d,
-            dummy_i, c_indptr, vtrust, ranks_part[t], delta_part[t], r0, r1,
-        )  # fmt: skip
-    acc = 0
-    for i in range(n_rows):
-        acc += counts[i]
-        c_indptr[i + 1] = acc
-    c_data = np.empty(acc)
-    c_indices = np.empty(acc, dtype=w_indices.dtype)
-    for t in prange(chunks):
-        r0, r1 = chunk_bounds(n_rows, chunks, t)
-        _clip_rows(
-            w_data, w_indices, w_indptr, consensus, active_stake, beta, True, counts, c_data,
+            w_data, w_indices, w_indptr, consensus, active_stake, beta, fill, counts, c_data,
             c_indices, c_indptr, vtrust, ranks_part[t], delta_part[t], r0, r1,
         )  # fmt: skip
-    return c_data, c_indices, c_indptr, vtrust, ranks_part.sum(axis=0), delta_part.sum(axis=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,7 +573,7 @@ def _bond_row(
 
 
 @njit(cache=True, parallel=True)
-def _bonds_par(
+def _bonds_count_par(
     w_data: Any,
     w_indices: Any,
     w_indptr: Any,
@@ -535,16 +592,16 @@ def _bonds_par(
     hi: float,
     steep: float,
     delta_sum: Any,
-    incentive_of: Any,
+    counts: Any,
     chunks: int,
-) -> tuple[Any, Any, Any, Any, Any]:
-    """Both EMA passes. Returns ``(data, indices, indptr, raw dividends, prev_sum)``.
+) -> tuple[Any, Any, Any]:
+    """First EMA pass: stored entries per row (0 without a new permit), column sums, maxima.
 
-    ``incentive_of`` is the incentive vector (known before this call: ranks come from the clip).
+    Returns ``(col_sum, col_max, prev_sum)``; ``prev_sum`` is the original Yuma's column sums of
+    the masked previous bonds (zeros for Yuma3).
     """
     n_rows = w_indptr.shape[0] - 1
     n_cols = consensus.shape[0]
-    # Original Yuma: column sums of the masked previous bonds.
     prev_part = np.zeros((chunks, n_cols))
     if not yuma3:
         for t in prange(chunks):
@@ -554,7 +611,6 @@ def _bonds_par(
                 if not recent[j]:
                     prev_part[t, j] += b_data[k]
     prev_sum = prev_part.sum(axis=0)
-    counts = np.zeros(n_rows, dtype=np.int64)
     sum_part = np.zeros((chunks, n_cols))
     max_part = np.zeros((chunks, n_cols))
     empty_d = np.empty(0)
@@ -565,24 +621,50 @@ def _bonds_par(
             n, _ = _bond_row(
                 i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
                 active_stake[i], beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum,
-                prev_sum, prev_sum, incentive_of, 1, sum_part[t], max_part[t], empty_d, empty_i,
-                0,
+                prev_sum, prev_sum, prev_sum, 1, sum_part[t], max_part[t], empty_d, empty_i, 0,
             )  # fmt: skip
             counts[i] = n if new_permit[i] else 0
-    col_sum = sum_part.sum(axis=0)
     col_max = np.zeros(n_cols)
     for t in range(chunks):
         for j in range(n_cols):
             if max_part[t, j] > col_max[j]:
                 col_max[j] = max_part[t, j]
-    out_indptr = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
-    acc = 0
-    for i in range(n_rows):
-        acc += counts[i]
-        out_indptr[i + 1] = acc
-    out_data = np.empty(acc)
-    out_indices = np.empty(acc, dtype=w_indices.dtype)
+    return sum_part.sum(axis=0), col_max, prev_sum
+
+
+@njit(cache=True, parallel=True)
+def _bonds_fill_par(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    b_data: Any,
+    b_indices: Any,
+    b_indptr: Any,
+    consensus: Any,
+    recent: Any,
+    active_stake: Any,
+    new_permit: Any,
+    beta: float,
+    rate: float,
+    yuma3: bool,
+    liquid: bool,
+    lo: float,
+    hi: float,
+    steep: float,
+    delta_sum: Any,
+    prev_sum: Any,
+    col_sum: Any,
+    col_max: Any,
+    incentive: Any,
+    out_data: Any,
+    out_indices: Any,
+    out_indptr: Any,
+    chunks: int,
+) -> Any:
+    """Second EMA pass: raw dividends, and the stored bonds of rows with a new permit."""
+    n_rows = w_indptr.shape[0] - 1
     raw = np.zeros(n_rows)
+    empty_d = np.empty(0)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         for i in range(r0, r1):
@@ -590,15 +672,14 @@ def _bonds_par(
             # Yuma3 dividends are weighted by active stake: rows without any are skipped.
             if yuma3 and a == 0.0 and not new_permit[i]:
                 continue
-            target_d = out_data if new_permit[i] else empty_d
+            target = out_data if new_permit[i] else empty_d
             _, d = _bond_row(
                 i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
                 a, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum, col_sum,
-                col_max, incentive_of, 2, sum_part[t], max_part[t], target_d, out_indices,
-                out_indptr[i],
+                col_max, incentive, 2, col_sum, col_max, target, out_indices, out_indptr[i],
             )  # fmt: skip
             raw[i] = d * a if yuma3 else d
-    return out_data, out_indices, out_indptr, raw, prev_sum
+    return raw
 
 
 # --------------------------------------------------------------------------------------------
@@ -621,12 +702,6 @@ def _outdated_arrays(inputs: EpochInputs) -> tuple[int, Any, Any, Any]:
     return 1, np.ascontiguousarray(mask, dtype=np.bool_), none_i, np.zeros(1, dtype=np.int64)
 
 
-def _block_cols(nnz: int, n_cols: int) -> int:
-    """Columns per consensus block so that a block holds about :data:`BLOCK_ENTRIES` entries."""
-    per_col = max(1.0, nnz / max(n_cols, 1))
-    return max(1, int(BLOCK_ENTRIES / per_col))
-
-
 def epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     """The sparse epoch on validated inputs (canonical CSR), numba-compiled."""
     W: Any = inputs.weights
@@ -642,38 +717,62 @@ def epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
         stake, active_stake, permit,
     )  # fmt: skip
     mode, out_dense, out_indices, out_indptr = _outdated_arrays(inputs)
-    w_data, w_indices, w_indptr = _mask_par(
-        W.data, W.indices, W.indptr, inputs.old_permit, inputs.square, owner, mode, out_dense,
-        out_indices, out_indptr, chunks,
-    )  # fmt: skip
+    # Every large array is allocated here with numpy (huge pages where the OS offers them: page
+    # faults on fresh memory cost more than the kernels' work) and filled by the kernels.
+    counts = np.zeros(n_rows, dtype=np.int64)
+    w_indptr: Any = np.zeros(n_rows + 1, dtype=W.indptr.dtype)
+    mask_args = (W.data, W.indices, W.indptr, inputs.old_permit, inputs.square, owner, mode,
+                 out_dense, out_indices, out_indptr)  # fmt: skip
+    _mask_par(*mask_args, False, counts, _EMPTY_F, W.indices[:0], w_indptr, chunks)
+    np.cumsum(counts, out=w_indptr[1:])
+    w_data = np.empty(int(w_indptr[-1]))
+    w_indices: Any = np.empty(int(w_indptr[-1]), dtype=W.indices.dtype)
+    _mask_par(*mask_args, True, counts, w_data, w_indices, w_indptr, chunks)
 
     # Voters and the median's minority, exactly as the reference's ``_majority_stake``.
-    positive = np.where(active_stake > 0, active_stake, 0.0)
-    total = positive.sum()
+    u_row = np.where(active_stake > 0, active_stake, 0.0)
+    total = u_row.sum()
     if total > 0:
-        positive = positive / total
-    u_total = float(positive.sum())
-    voters = np.flatnonzero(positive > 0)
-    consensus = np.zeros(n_cols)
+        u_row = u_row / total
+    u_total = float(u_row.sum())
     if u_total != 0 and n_cols > 0:
-        col_chunks = min(n_cols, 8 * chunks)
-        _consensus_par(
-            w_data, w_indices, w_indptr, voters, positive[voters], u_total,
-            u_total - params.kappa, _block_cols(len(w_data), n_cols), consensus, col_chunks,
-            MEDIAN_METHOD,
-        )  # fmt: skip
+        consensus = _consensus(
+            w_data, w_indices, w_indptr, u_row, u_total, u_total - params.kappa, n_cols, chunks
+        )
+    else:
+        consensus = np.zeros(n_cols)
 
-    c_data, c_indices, c_indptr, vtrust, ranks, delta_sum = _clip_par(
-        w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty, chunks
-    )
+    c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
+    vtrust = np.zeros(n_rows)
+    ranks_part = np.zeros((chunks, n_cols))
+    delta_part = np.zeros((chunks, n_cols))
+    clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
+    _clip_par(*clip_args, False, counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust, ranks_part,
+              delta_part, chunks)  # fmt: skip
+    np.cumsum(counts, out=c_indptr[1:])
+    c_data = np.empty(int(c_indptr[-1]))
+    c_indices: Any = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
+    _clip_par(*clip_args, True, counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
+              delta_part, chunks)  # fmt: skip
+    ranks = ranks_part.sum(axis=0)
+    delta_sum = delta_part.sum(axis=0)
     incentive = normalize_vec(ranks)
+
     liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
-    b_data, b_indices, b_indptr, raw, _ = _bonds_par(
+    bond_args = (
         w_data, w_indices, w_indptr, B.data, B.indices, B.indptr, consensus,
         inputs.recently_registered, active_stake, permit, params.bonds_penalty,
         params.bonds_ema_rate, params.yuma3, liquid, params.alpha_low, params.alpha_high,
-        params.alpha_sigmoid_steepness, delta_sum, incentive, chunks,
+        params.alpha_sigmoid_steepness, delta_sum,
     )  # fmt: skip
+    col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, chunks)
+    b_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
+    np.cumsum(counts, out=b_indptr[1:])
+    b_data = np.empty(int(b_indptr[-1]))
+    b_indices: Any = np.empty(int(b_indptr[-1]), dtype=w_indices.dtype)
+    raw = _bonds_fill_par(
+        *bond_args, prev_sum, col_sum, col_max, incentive, b_data, b_indices, b_indptr, chunks
+    )
     dividends = normalize_vec(raw)
     server = np.empty(n_cols)
     validator = np.empty(n_rows)
