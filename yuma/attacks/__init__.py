@@ -1,4 +1,4 @@
-"""Adversarial subnets and their outcomes: cabals against an honest majority."""
+"""Adversarial subnets and their outcomes: cabals against an honest majority, weight copiers."""
 
 from yuma.attacks.cabal import (
     CabalOutcome,
@@ -9,13 +9,17 @@ from yuma.attacks.cabal import (
     retention_map,
     retention_threshold,
 )
+from yuma.attacks.copier import CopierOutcome, copier_weights, weight_copier
 
 __all__ = [
     "CabalOutcome",
     "CabalSubnet",
+    "CopierOutcome",
     "RetentionMap",
     "cabal",
     "cabal_subnet",
+    "copier_weights",
     "retention_map",
     "retention_threshold",
+    "weight_copier",
 ]
