@@ -21,10 +21,11 @@ from numba import njit
 #: Exponent clamp of the liquid-alpha sigmoid (the chain's ``exp_safe``), as in the reference.
 EXP_CLAMP = 20.0
 
-#: Median kernel used by the backends: "select" (weighted quickselect, expected linear time) or
-#: "sort" (argsort + running sum). Measured by ``benchmarks/bench_median.py``; "select" won at
-#: every size we tried on the 2-core box (see benchmarks/RESULTS.md).
-MEDIAN_METHOD = 0  # 0 = select, 1 = sort
+#: Median kernel used by the backends: 0 = weighted quickselect (:func:`wmedian_select`,
+#: expected linear time), 1 = stable sort and running sum (:func:`wmedian_sort`). Measured by
+#: ``benchmarks/test_bench_median.py`` on a different random column per call: quickselect was
+#: 1.4x (64 entries) to 10x (4096 entries) faster (see benchmarks/RESULTS.md).
+MEDIAN_METHOD = 0
 
 
 @njit(cache=True, nogil=True)
@@ -146,119 +147,6 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
             return float(pivot)
         below += s_lt + s_eq
         lo = eq
-
-
-#: Ranges up to this size finish with the in-place quickselect.
-SMALL_RANGE = 48
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def wmedian_sample(bv: Any, bs: Any, n: int, minority: float) -> float:
-    """Same result as :func:`wmedian_select`, with sampled pivots (Floyd–Rivest style).
-
-    The scores and stakes are in ``bv[0, :n]`` and ``bs[0, :n]``; ``bv`` and ``bs`` are
-    ``(3, >= n)`` scratch (rows 1 and 2 are work space; all three are overwritten).
-
-    Each round sorts a small stride sample of the range, picks two pivots that bracket the
-    sample's weighted ``minority`` crossing, and splits the range in one out-of-place,
-    branch-free pass into ``< p1``, ``[p1, p2]`` and ``> p2``: scores and stakes are written
-    unconditionally and the cursors move by the comparisons, so there is no swap chain and no
-    data-dependent branch. The crossing almost always lies in the middle group, about ``√n``
-    elements, so the work is close to one pass over the column.
-    """
-    if n <= SMALL_RANGE:
-        return wmedian_select(bv[0], bs[0], n, minority)
-    below = 0.0
-    total = 0.0
-    for i in range(n):
-        total += bs[0, i]
-    src = 0
-    cnt = n
-    while cnt > SMALL_RANGE:
-        # Three buffers rotate: the range lives in ``src``; a split writes the outer groups into
-        # ``out`` (left from the front, right from the back) and the middle group into ``mid``.
-        out = (src + 1) % 3
-        mid = (src + 2) % 3
-        k = min(max(16, 2 * int(np.sqrt(cnt))), 512)
-        step = cnt // k
-        sv = np.empty(k)
-        ss = np.empty(k)
-        for t in range(k):
-            sv[t] = bv[src, t * step]
-            ss[t] = bs[src, t * step]
-        order = np.argsort(sv)
-        s_total = 0.0
-        for t in range(k):
-            s_total += ss[t]
-        q = k // 2
-        if s_total > 0.0 and total > 0.0:
-            target = (minority - below) / total * s_total
-            run = 0.0
-            q = k - 1
-            for t in range(k):
-                run += ss[order[t]]
-                if run > target:
-                    q = t
-                    break
-        gap = int(np.sqrt(k)) + 1
-        p1 = sv[order[max(q - gap, 0)]]
-        p2 = sv[order[min(q + gap, k - 1)]]
-        nl = 0
-        nr = cnt - 1
-        nm = 0
-        s_l = 0.0
-        s_m = 0.0
-        s_r = 0.0
-        cv = bv[src]
-        cs = bs[src]
-        ov = bv[out]
-        os_ = bs[out]
-        mv = bv[mid]
-        ms = bs[mid]
-        for i in range(cnt):
-            x = cv[i]
-            w = cs[i]
-            ov[nl] = x
-            os_[nl] = w
-            ov[nr] = x
-            os_[nr] = w
-            mv[nm] = x
-            ms[nm] = w
-            # 0/1 arithmetic rather than conditionals: compiles to compares, no branches.
-            il = int(x < p1)
-            ig = int(x > p2)
-            im = 1 - il - ig
-            s_l += w * il
-            s_r += w * ig
-            s_m += w * im
-            nl += il
-            nr -= ig
-            nm += im
-        n_right = cnt - 1 - nr
-        if below + s_l > minority and nl > 0:
-            src = out
-            cnt = nl
-            total = s_l
-        elif below + s_l + s_m > minority or n_right == 0:
-            if p1 == p2:
-                return float(p1)
-            below += s_l
-            if nm == cnt:
-                # No progress (the sample's pivots span the range): finish in place.
-                return wmedian_select(bv[mid], bs[mid], nm, minority - below)
-            src = mid
-            cnt = nm
-            total = s_m
-        else:
-            below += s_l + s_m
-            # Move the right group from the back of ``out`` to its front.
-            for i in range(n_right):
-                bv[out, i] = bv[out, nr + 1 + i]
-                bs[out, i] = bs[out, nr + 1 + i]
-            src = out
-            cnt = n_right
-            total = s_r
-    return wmedian_select(bv[src], bs[src], cnt, minority - below)
 
 
 @njit(cache=True, nogil=True)

@@ -6,20 +6,23 @@ removes an entry; with Yuma3 and liquid alpha a bond with no weight entry is dro
 without a new permit store no bonds.
 
 Memory. Beyond its outputs (the masked weights, the clipped weights and the bonds, each a CSR
-matrix) the epoch keeps only O(R + C) vectors and, per thread, one column block of the weights:
+matrix) the epoch keeps O(R + C) vectors and one temporary copy of the voters' entries:
 
 * CSR outputs are built in two passes (count per row, then fill), so nothing is over-allocated.
-* The consensus needs columns: each thread walks its own range of columns in blocks of about
-  :data:`BLOCK_ENTRIES` entries, gathering the voters' entries of the block (a per-voter cursor
-  moves along each sorted row, so each entry is read once) and selecting each column's weighted
-  median there. No CSC copy of the matrix is ever made.
+* The consensus needs columns: one streaming pass copies the voters' entries (value, column
+  offset, row) into a few hundred column buckets of about :data:`BUCKET_ENTRIES` entries each,
+  and each bucket, small enough to stay in cache, is sorted by column and its columns' weighted
+  medians selected. That copy (14 bytes per voter entry) is the only O(nnz) temporary, and it
+  is freed before the clipped weights are built. No CSC copy of the matrix is made.
 * The weights used for bonds (bonds penalty), the masked previous bonds and the EMA are never
   stored: each is recomputed from the weights, the consensus and the previous bonds when a pass
   needs it. One pass counts the EMA's entries and sums its columns, the next computes dividends
   and writes the stored rows.
 
 Every pass over rows runs in parallel over row chunks (``prange``), with one partial row per
-chunk for column sums.
+chunk for column sums; the medians run in parallel over buckets. Large arrays are allocated with
+numpy between a counting and a filling kernel: numpy asks the OS for huge pages, and first-touch
+page faults on fresh memory otherwise cost more than the kernels' own work.
 """
 
 from __future__ import annotations
