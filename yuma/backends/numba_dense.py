@@ -48,8 +48,10 @@ from yuma.result import EpochResult
 
 __all__ = ["epoch_dense", "epoch_dense_into"]
 
-#: Below this many cells the whole epoch runs in one serial call (thread start-up costs more).
-PARALLEL_MIN_CELLS = 128 * 128
+#: Below this many cells the whole epoch runs in one serial call. A parallel region costs a few
+#: microseconds on an idle machine but milliseconds when another process holds a core (the
+#: region waits for its slowest thread to be scheduled), so small epochs stay serial.
+PARALLEL_MIN_CELLS = 512 * 512
 
 
 # --------------------------------------------------------------------------------------------
