@@ -111,6 +111,36 @@ def cabal_subnet(
     if stake_std < 0 or weight_std < 0:
         raise ValueError("stake_std and weight_std must be non-negative")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    draw = _draw(honest_stake, n, validators, stake_std, weight_std, gen)
+    weights = _assemble(draw, np.array([honest_utility]), np.array([cabal_self_weight]))[0]
+    return CabalSubnet(
+        weights=weights,
+        stake=draw.stake,
+        honest_validators=draw.honest_validators,
+        honest_servers=draw.honest_servers,
+    )
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """The random part of a two-team subnet, shared by every (W_H, W_C) of a grid: stakes and
+    each validator's normalised spread over the honest and over the cabal servers."""
+
+    stake: FloatArray
+    to_honest: FloatArray
+    to_cabal: FloatArray
+    honest_validators: np.ndarray[Any, np.dtype[np.bool_]]
+    honest_servers: np.ndarray[Any, np.dtype[np.bool_]]
+
+
+def _draw(
+    honest_stake: float,
+    n: int,
+    validators: int,
+    stake_std: float,
+    weight_std: float,
+    gen: np.random.Generator,
+) -> _Draw:
     servers = n - validators
     hv = _side_size(honest_stake, validators)
     hs = _side_size(honest_stake, servers)
@@ -120,18 +150,27 @@ def cabal_subnet(
             (1.0 - honest_stake) * _spread(gen, (validators - hv,), stake_std),
         )
     )
-    weights = np.empty((validators, servers))
-    on_honest = np.where(np.arange(validators) < hv, honest_utility, 1.0 - cabal_self_weight)
-    weights[:, :hs] = on_honest[:, None] * _spread(gen, (validators, hs), weight_std)
-    weights[:, hs:] = (1.0 - on_honest)[:, None] * _spread(
-        gen, (validators, servers - hs), weight_std
-    )
-    return CabalSubnet(
-        weights=weights,
+    to_honest = _spread(gen, (validators, hs), weight_std)
+    to_cabal = _spread(gen, (validators, servers - hs), weight_std)
+    return _Draw(
         stake=stake,
+        to_honest=to_honest,
+        to_cabal=to_cabal,
         honest_validators=np.arange(validators) < hv,
         honest_servers=np.arange(servers) < hs,
     )
+
+
+def _assemble(draw: _Draw, utilities: FloatArray, self_weights: FloatArray) -> FloatArray:
+    """(B, V, N) weights for B grid points (W_H, W_C) = (utilities[b], self_weights[b])."""
+    on_honest = np.where(
+        draw.honest_validators[None, :], utilities[:, None], 1.0 - self_weights[:, None]
+    )
+    hs = draw.to_honest.shape[1]
+    weights = np.empty((len(utilities), draw.stake.size, hs + draw.to_cabal.shape[1]))
+    weights[:, :, :hs] = on_honest[:, :, None] * draw.to_honest[None]
+    weights[:, :, hs:] = (1.0 - on_honest)[:, :, None] * draw.to_cabal[None]
+    return weights
 
 
 def _params(params: YumaParams | None, variant: str, **overrides: Any) -> YumaParams:
@@ -162,6 +201,7 @@ def cabal(
     bonds_penalty: float | None = None,
     kappa: float | None = None,
     epochs: int = 1,
+    backend: str | None = None,
 ) -> CabalOutcome:
     """The honest share of emission after one epoch against a cabal, over ``draws`` subnets.
 
@@ -198,7 +238,7 @@ def cabal(
         )
         bonds = None
         for _ in range(epochs):
-            r = epoch(sub.weights, sub.stake, bonds, p, layout="bipartite")
+            r = epoch(sub.weights, sub.stake, bonds, p, layout="bipartite", backend=backend)
             bonds = r.bonds
         incentive[k] = r.incentive[sub.honest_servers].sum()
         dividends[k] = r.dividends[sub.honest_validators].sum()
@@ -246,23 +286,65 @@ def retention_map(
     honest_stakes: Sequence[float] = CHAIN_HONEST_STAKES,
     honest_utilities: Sequence[float] | FloatArray = DEFAULT_GRID,
     cabal_self_weights: Sequence[float] | FloatArray = DEFAULT_GRID,
-    **kwargs: Any,
+    *,
+    n: int = 512,
+    validators: int = 64,
+    stake_std: float = 0.3,
+    weight_std: float = 0.0,
+    seed: int = 0,
+    draws: int = 1,
+    xi: float = 0.5,
+    variant: str = "yuma2",
+    params: YumaParams | None = None,
+    bonds_penalty: float | None = None,
+    kappa: float | None = None,
+    epochs: int = 1,
+    backend: str | None = None,
+    chunk: int = 128,
 ) -> RetentionMap:
     """The honest emission share over the grid, as in the chain's Monte Carlo study.
 
-    Extra keyword arguments go to :func:`cabal` (``weight_std``, ``bonds_penalty``, ``xi``,
-    ``kappa``, ``variant``, ``draws``, ``seed``, ...). Every grid point uses the same seed, so
-    neighbouring points differ only by the parameters (common random numbers).
+    Each grid point equals :func:`cabal` with the same arguments (to the backends' 1e-9). Every
+    point uses the same seed, so neighbouring points differ only by the parameters (common
+    random numbers), and the random draws are made once per honest stake. The grid runs through
+    :func:`yuma.epoch_batch`, ``chunk`` subnets per call, on ``backend`` (the fastest available
+    when None).
     """
+    from yuma.batch import epoch_batch
+
+    if draws < 1 or epochs < 1 or chunk < 1:
+        raise ValueError("draws, epochs and chunk must be >= 1")
+    if not 0.0 <= xi <= 1.0:
+        raise ValueError(f"xi must lie in [0, 1], got {xi!r}")
+    p = _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa)
     stakes = np.asarray(honest_stakes, dtype=np.float64)
     utilities = np.asarray(honest_utilities, dtype=np.float64)
     selfs = np.asarray(cabal_self_weights, dtype=np.float64)
-    emission = np.empty((stakes.size, utilities.size, selfs.size))
+    for name, values in (("honest_utilities", utilities), ("cabal_self_weights", selfs)):
+        if values.ndim != 1 or values.size == 0 or values.min() < 0 or values.max() > 1:
+            raise ValueError(f"{name} must be a non-empty list of values in [0, 1]")
+    grid_u, grid_c = (g.ravel() for g in np.meshgrid(utilities, selfs, indexing="ij"))
+    emission = np.zeros((stakes.size, grid_u.size))
     for a, s in enumerate(stakes):
-        for b, u in enumerate(utilities):
-            for c, w in enumerate(selfs):
-                emission[a, b, c] = cabal(float(s), float(u), float(w), **kwargs).honest_emission
-    return RetentionMap(stakes, utilities, selfs, emission)
+        rng = np.random.default_rng(seed)
+        for _ in range(draws):
+            draw = _draw(float(s), n, validators, stake_std, weight_std, rng)
+            for lo in range(0, grid_u.size, chunk):
+                hi = min(lo + chunk, grid_u.size)
+                weights = _assemble(draw, grid_u[lo:hi], grid_c[lo:hi])
+                bonds = None
+                for _ in range(epochs):
+                    r = epoch_batch(
+                        weights, draw.stake, bonds, p, layout="bipartite", backend=backend
+                    )
+                    bonds = r.bonds
+                honest_i = r.incentive[:, draw.honest_servers].sum(axis=1)
+                honest_d = r.dividends[:, draw.honest_validators].sum(axis=1)
+                emission[a, lo:hi] += xi * honest_d + (1.0 - xi) * honest_i
+    emission /= draws
+    return RetentionMap(
+        stakes, utilities, selfs, emission.reshape(stakes.size, utilities.size, selfs.size)
+    )
 
 
 def retention_threshold(
