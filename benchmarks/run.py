@@ -175,7 +175,10 @@ def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], o
     for n in DENSE_SIZES:
         t_sort = best(entries, case="dense", n=n, baseline="sort")
         t_sum = best(entries, case="dense", n=n, baseline="sum")
-        for permits, names in (("all", ("numpy", "numba", "jax")), ("chain", ("numba",))):
+        for permits, names in (
+            ("all", ("numpy", "numba", "numba:1", "jax")),
+            ("chain", ("numba", "numba:1")),
+        ):
             for backend in names:
                 t = best(entries, case="dense", n=n, backend=backend, permits=permits)
                 if t is None:
@@ -203,7 +206,7 @@ def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], o
     for case, n in cases:
         t_sort = best(entries, case=case, n=n, baseline="sort")
         t_sum = best(entries, case=case, n=n, baseline="sum")
-        for backend in ("numpy", "numba"):
+        for backend in ("numpy", "numba", "numba:1"):
             t = best(entries, case=case, n=n, backend=backend)
             if t is None:
                 continue
@@ -246,7 +249,7 @@ def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], o
         "| backend | whole batch | per epoch |",
         "|---|---:|---:|",
     ]
-    for backend in ("numpy", "numba", "jax"):
+    for backend in ("numpy", "numba", "numba:1", "jax"):
         t = best(entries, case="batch", backend=backend)
         if t is not None:
             lines.append(f"| {backend} | {fmt_time(t)} | {fmt_time(t / b)} |")

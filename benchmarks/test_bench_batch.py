@@ -22,17 +22,27 @@ def _batch_inputs() -> tuple[Any, Any]:
     return w, rng.lognormal(0.0, 2.0, (b, n))
 
 
-@pytest.mark.parametrize("backend", backends("numpy", "numba", "jax"))
+@pytest.mark.parametrize("backend", [*backends("numpy", "numba", "jax"), "numba:1"])
 def test_batch_epochs(benchmark: Any, backend: str) -> None:
     w, stake = _batch_inputs()
     b, n = BATCH
     params = all_validators(n)
+    name, _, threads = backend.partition(":")
 
     def run() -> Any:
-        return yuma.epoch_batch(w, stake, params=params, backend=backend)
+        if not threads:
+            return yuma.epoch_batch(w, stake, params=params, backend=name)
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(int(threads))
+        try:
+            return yuma.epoch_batch(w, stake, params=params, backend=name)
+        finally:
+            numba.set_num_threads(previous)
 
     run()  # compile outside the timing
-    rounds = 1 if backend == "numpy" else 5
+    rounds = 1 if name == "numpy" else 5
     benchmark.extra_info.update(case="batch", n=n, batch=b, backend=backend)
     result = benchmark.pedantic(run, rounds=rounds, iterations=1)
     if result is not None:

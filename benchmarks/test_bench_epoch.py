@@ -38,8 +38,21 @@ def _params(n: int, permits: str) -> yuma.YumaParams:
 
 
 def _time_epoch(benchmark: Any, backend: str, w: Any, stake: Any, bonds: Any, params: Any) -> None:
+    name, _, threads = backend.partition(":")
+
     def run() -> Any:
-        return yuma.epoch(w, stake, bonds, params, backend=backend)
+        if not threads:
+            return yuma.epoch(w, stake, bonds, params, backend=name)
+        # "numba:1": the same kernels on one thread (what a core shared with another process
+        # makes of the parallel regions is seen by comparing with "numba").
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(int(threads))
+        try:
+            return yuma.epoch(w, stake, bonds, params, backend=name)
+        finally:
+            numba.set_num_threads(previous)
 
     run()  # compile / warm up outside the timing
     cells = w.nnz if hasattr(w, "nnz") else w.size
@@ -49,10 +62,10 @@ def _time_epoch(benchmark: Any, backend: str, w: Any, stake: Any, bonds: Any, pa
 
 
 @pytest.mark.parametrize("permits", ["all", "chain"])
-@pytest.mark.parametrize("backend", backends("numpy", "numba", "jax"))
+@pytest.mark.parametrize("backend", [*backends("numpy", "numba", "jax"), "numba:1"])
 @pytest.mark.parametrize("n", DENSE_SIZES)
 def test_dense_epoch(benchmark: Any, n: int, backend: str, permits: str) -> None:
-    if permits == "chain" and backend != "numba":
+    if permits == "chain" and not backend.startswith("numba"):
         pytest.skip("the chain-default permit setting is timed on numba only")
     w, stake, bonds = dense_inputs(n)
     benchmark.extra_info.update(case="dense", n=n, backend=backend, permits=permits)
@@ -68,7 +81,7 @@ def test_dense_baseline(benchmark: Any, n: int, baseline: str) -> None:
     benchmark.pedantic(fn, rounds=rounds_for(w.size, "numba") if baseline == "sum" else 3)
 
 
-@pytest.mark.parametrize("backend", backends("numpy", "numba"))
+@pytest.mark.parametrize("backend", [*backends("numpy", "numba"), "numba:1"])
 @pytest.mark.parametrize("n", SPARSE_SIZES)
 def test_sparse_epoch(benchmark: Any, n: int, backend: str) -> None:
     w, stake, bonds = sparse_inputs(n)

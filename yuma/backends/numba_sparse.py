@@ -299,12 +299,12 @@ def _bucket_medians_par(
         bs = np.empty(n + nc)
         fill = counts[:nc].copy()
         for q in range(lo, hi):
-            c = np.int64(cols[q])
-            # + c leaves one free slot per column for the absent mass.
-            dst = fill[c] + c
+            col = int(cols[q])
+            # + col leaves one free slot per column for the absent mass.
+            dst = fill[col] + col
             bv[dst] = vals[q]
             bs[dst] = u_row[rows[q]]
-            fill[c] += 1
+            fill[col] += 1
         for c in range(nc):
             start = counts[c] + c
             stop = counts[c + 1] + c
@@ -705,8 +705,25 @@ def _outdated_arrays(inputs: EpochInputs) -> tuple[int, Any, Any, Any]:
     return 1, np.ascontiguousarray(mask, dtype=np.bool_), none_i, np.zeros(1, dtype=np.int64)
 
 
+#: Below this many stored weights the sparse epoch runs on one thread: a parallel region costs
+#: milliseconds when another process holds a core (it waits for its slowest thread).
+PARALLEL_MIN_ENTRIES = 1 << 18
+
+
 def epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     """The sparse epoch on validated inputs (canonical CSR), numba-compiled."""
+    nnz = int(inputs.weights.nnz)  # type: ignore[union-attr]
+    if nnz >= PARALLEL_MIN_ENTRIES or numba.get_num_threads() == 1:
+        return _epoch_sparse(inputs, params)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return _epoch_sparse(inputs, params)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     W: Any = inputs.weights
     B: Any = inputs.bonds
     n_rows, n_cols = inputs.shape
