@@ -102,6 +102,47 @@ def measure_memory(n: int) -> dict[str, Any] | None:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+PROFILE_PROBE = r"""
+import cProfile, io, pstats, sys, time
+sys.path.insert(0, {here!r})
+import yuma
+from bench_inputs import all_validators, dense_inputs, sparse_inputs
+
+case, n = {case!r}, {n}
+w, stake, bonds = dense_inputs(n) if case == "dense" else sparse_inputs(n)
+params = all_validators(n)
+for _ in range(2):
+    yuma.epoch(w, stake, bonds, params, backend="numba")  # compile and warm up
+prof = cProfile.Profile()
+t = time.perf_counter()
+prof.enable()
+yuma.epoch(w, stake, bonds, params, backend="numba")
+prof.disable()
+total = time.perf_counter() - t
+stats = pstats.Stats(prof)
+rows = []
+for (file, line, name), (cc, nc, tt, ct, callers) in stats.stats.items():
+    rows.append((tt, name, file.rsplit("/", 1)[-1]))
+rows.sort(reverse=True)
+print(repr((total, rows[:6])))
+"""
+
+
+def profile_passes(case: str, n: int) -> tuple[float, list[tuple[float, str, str]]] | None:
+    """Time per compiled pass of one numba epoch (cProfile: each pass is one Python call)."""
+    code = PROFILE_PROBE.format(here=str(HERE), case=case, n=n)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent, check=False
+    )
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return None
+    import ast
+
+    total, rows = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    return float(total), [(float(t), str(name), str(f)) for t, name, f in rows]
+
+
 def fmt_time(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
@@ -146,7 +187,13 @@ def machine() -> str:
     )
 
 
-def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], out: Path) -> None:
+def write_results(
+    entries: list[dict[str, Any]],
+    memory: list[dict[str, Any]],
+    profiles: dict[str, Any],
+    load: tuple[float, float],
+    out: Path,
+) -> None:
     from bench_inputs import BATCH, DENSE_SIZES, SMALL, SPARSE_SIZES
 
     lines = [
@@ -154,6 +201,11 @@ def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], o
         "",
         "Written by `python benchmarks/run.py` (pytest-benchmark; the best of its rounds, each "
         "round one call on warm compiled code). Machine: " + machine() + ".",
+        "",
+        f"Load average (1 min) at the start and end of the run: {load[0]:.2f} and {load[1]:.2f} "
+        "(the 2-core machine is shared; a parallel region waits for its slowest thread, so a "
+        "busy core costs each region milliseconds: compare the `numba` and `numba:1` (one "
+        "thread) rows).",
         "",
         "Ratios: the epoch's time over one `np.sort(W, axis=0)` and over one `W.sum()` of the same "
         "matrix, measured in the same process (for CSR: a sort of the stored values and their "
@@ -275,6 +327,18 @@ def write_results(entries: list[dict[str, Any]], memory: list[dict[str, Any]], o
             lines.append(
                 f"| {size} | {fmt_time(ts / cols)} | {fmt_time(to / cols)} | {ts / to:.2f} |"
             )
+    if profiles:
+        lines += [
+            "",
+            "## Where the time goes (numba, one epoch, cProfile of the compiled passes)",
+            "",
+            "Each compiled pass is one Python-level call, so cProfile's own time per function "
+            "is the time of that pass (largest first).",
+            "",
+        ]
+        for label, (total, rows) in profiles.items():
+            parts = ", ".join(f"`{name}` {fmt_time(t)}" for t, name, _ in rows if t > 0)
+            lines.append(f"* {label}: {fmt_time(total)} in all; {parts}.")
     lines += ["", "## Targets of issue 4", ""]
     lines += targets(entries, memory)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -326,6 +390,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
+    load_start = os.getloadavg()[0]
     if args.json:
         entries = list(json.loads(args.json.read_text())["benchmarks"])
     else:
@@ -335,10 +400,15 @@ def main() -> None:
             (HERE.parent / ".benchmarks" / "last_epoch_run.json").write_text(
                 json.dumps({"benchmarks": entries}), encoding="utf-8"
             )
-    from bench_inputs import SPARSE_SIZES
+    from bench_inputs import DENSE_SIZES, SPARSE_SIZES
 
     memory = [] if args.no_memory else [m for n in SPARSE_SIZES if (m := measure_memory(n))]
-    write_results(entries, memory, args.output)
+    profiles: dict[str, Any] = {}
+    for case, n in (("dense", DENSE_SIZES[-1]), ("sparse", SPARSE_SIZES[-1])):
+        found = profile_passes(case, n)
+        if found is not None:
+            profiles[f"{case} n = {n} (every uid may validate)"] = found
+    write_results(entries, memory, profiles, (load_start, os.getloadavg()[0]), args.output)
 
 
 if __name__ == "__main__":
