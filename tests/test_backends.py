@@ -57,8 +57,15 @@ def test_jax_dense_equals_reference(case: Case) -> None:
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("yuma3", [True, False])
-def test_numba_parallel_path_equals_reference(sparse: bool, yuma3: bool) -> None:
-    """Large enough for the parallel drivers (many chunks, column blocks), with every mask."""
+def test_numba_parallel_path_equals_reference(
+    sparse: bool, yuma3: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parallel drivers (row chunks, many column buckets), forced on a small case."""
+    from yuma.backends import numba_dense, numba_sparse
+
+    monkeypatch.setattr(numba_dense, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(numba_sparse, "PARALLEL_MIN_ENTRIES", 0)
+    monkeypatch.setattr(numba_sparse, "BUCKET_ENTRIES", 64)
     rng = np.random.default_rng(7)
     n = 160
     w = rng.integers(0, 65536, (n, n)) * (rng.random((n, n)) < 0.3)
@@ -74,8 +81,12 @@ def test_numba_parallel_path_equals_reference(sparse: bool, yuma3: bool) -> None
         "recently_registered": rng.random(n) < 0.05,
         "owner_uid": 3,
     }
-    weights: Any = sp.csr_array(w) if sparse else w
+    # CSC input and 64-bit indices take the same path (validation converts to canonical CSR).
+    weights: Any = sp.csc_array(w) if sparse else w
     bonds_in: Any = sp.csr_array(bonds) if sparse else bonds
+    if sparse:
+        bonds_in.indices = bonds_in.indices.astype(np.int64)
+        bonds_in.indptr = bonds_in.indptr.astype(np.int64)
     ref = yuma.epoch(weights, stake, bonds_in, params, backend="numpy", **kwargs)
     got = yuma.epoch(weights, stake, bonds_in, params, backend="numba", **kwargs)
     assert not knife_edge(ref, params.kappa)
