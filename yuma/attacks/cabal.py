@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from yuma._types import FloatArray
-from yuma.epoch import epoch
 from yuma.params import YumaParams
 
 __all__ = [
@@ -106,10 +105,6 @@ def cabal_subnet(
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    if not 2 <= validators < n - 1:
-        raise ValueError(f"need 2 <= validators < n - 1, got validators={validators}, n={n}")
-    if stake_std < 0 or weight_std < 0:
-        raise ValueError("stake_std and weight_std must be non-negative")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     draw = _draw(honest_stake, n, validators, stake_std, weight_std, gen)
     weights = _assemble(draw, np.array([honest_utility]), np.array([cabal_self_weight]))[0]
@@ -141,6 +136,10 @@ def _draw(
     weight_std: float,
     gen: np.random.Generator,
 ) -> _Draw:
+    if not 2 <= validators < n - 1:
+        raise ValueError(f"need 2 <= validators < n - 1, got validators={validators}, n={n}")
+    if stake_std < 0 or weight_std < 0:
+        raise ValueError("stake_std and weight_std must be non-negative")
     servers = n - validators
     hv = _side_size(honest_stake, validators)
     hs = _side_size(honest_stake, servers)
@@ -184,6 +183,53 @@ def _params(params: YumaParams | None, variant: str, **overrides: Any) -> YumaPa
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def _honest_shares(
+    honest_stake: float,
+    utilities: FloatArray,
+    self_weights: FloatArray,
+    p: YumaParams,
+    *,
+    n: int,
+    validators: int,
+    stake_std: float,
+    weight_std: float,
+    seed: int,
+    draws: int,
+    epochs: int,
+    backend: str | None,
+    chunk: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Honest shares of incentive and of dividends, each (draws, B), for B grid points.
+
+    The random draws are made once per draw and shared by every grid point (common random
+    numbers); the subnets run through :func:`yuma.epoch_batch`, ``chunk`` per call.
+    """
+    from yuma.batch import epoch_batch
+
+    if draws < 1 or epochs < 1 or chunk < 1:
+        raise ValueError(f"draws, epochs and chunk must be >= 1, got {draws}, {epochs}, {chunk}")
+    incentive = np.empty((draws, utilities.size))
+    dividends = np.empty((draws, utilities.size))
+    rng = np.random.default_rng(seed)
+    for k in range(draws):
+        draw = _draw(honest_stake, n, validators, stake_std, weight_std, rng)
+        for lo in range(0, utilities.size, chunk):
+            hi = min(lo + chunk, utilities.size)
+            weights = _assemble(draw, utilities[lo:hi], self_weights[lo:hi])
+            bonds = None
+            for _ in range(epochs):
+                r = epoch_batch(weights, draw.stake, bonds, p, layout="bipartite", backend=backend)
+                bonds = r.bonds
+            incentive[k, lo:hi] = r.incentive[:, draw.honest_servers].sum(axis=1)
+            dividends[k, lo:hi] = r.dividends[:, draw.honest_validators].sum(axis=1)
+    return incentive, dividends
+
+
+def _check_unit(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+
+
 def cabal(
     honest_stake: float,
     honest_utility: float,
@@ -211,38 +257,31 @@ def cabal(
     repeats the same weights with bonds carried over and measures the last epoch (the chain's
     study uses 1; with constant weights and no prior bonds every bond column grows in
     proportion, so later epochs pay as the first did, unless liquid alpha gives pairs
-    different rates).
-    Reproducible from ``seed``.
+    different rates). Reproducible from ``seed``; ``backend`` as in :func:`yuma.epoch`.
     """
-    if draws < 1:
-        raise ValueError(f"draws must be >= 1, got {draws}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if not 0.0 <= xi <= 1.0:
-        raise ValueError(f"xi must lie in [0, 1], got {xi!r}")
-    p = _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa)
-    rng = np.random.default_rng(seed)
-    emission = np.empty(draws)
-    incentive = np.empty(draws)
-    dividends = np.empty(draws)
-    for k in range(draws):
-        sub = cabal_subnet(
-            honest_stake,
-            honest_utility,
-            cabal_self_weight,
-            n=n,
-            validators=validators,
-            stake_std=stake_std,
-            weight_std=weight_std,
-            rng=rng,
-        )
-        bonds = None
-        for _ in range(epochs):
-            r = epoch(sub.weights, sub.stake, bonds, p, layout="bipartite", backend=backend)
-            bonds = r.bonds
-        incentive[k] = r.incentive[sub.honest_servers].sum()
-        dividends[k] = r.dividends[sub.honest_validators].sum()
-        emission[k] = xi * dividends[k] + (1.0 - xi) * incentive[k]
+    for name, value in (
+        ("honest_stake", honest_stake),
+        ("honest_utility", honest_utility),
+        ("cabal_self_weight", cabal_self_weight),
+        ("xi", xi),
+    ):
+        _check_unit(name, value)
+    incentive, dividends = _honest_shares(
+        honest_stake,
+        np.array([honest_utility], dtype=np.float64),
+        np.array([cabal_self_weight], dtype=np.float64),
+        _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa),
+        n=n,
+        validators=validators,
+        stake_std=stake_std,
+        weight_std=weight_std,
+        seed=seed,
+        draws=draws,
+        epochs=epochs,
+        backend=backend,
+        chunk=1,
+    )
+    emission = xi * dividends[:, 0] + (1.0 - xi) * incentive[:, 0]
     error = float(emission.std(ddof=1) / np.sqrt(draws)) if draws > 1 else 0.0
     return CabalOutcome(
         honest_emission=float(emission.mean()),
@@ -310,38 +349,37 @@ def retention_map(
     :func:`yuma.epoch_batch`, ``chunk`` subnets per call, on ``backend`` (the fastest available
     when None).
     """
-    from yuma.batch import epoch_batch
-
-    if draws < 1 or epochs < 1 or chunk < 1:
-        raise ValueError("draws, epochs and chunk must be >= 1")
-    if not 0.0 <= xi <= 1.0:
-        raise ValueError(f"xi must lie in [0, 1], got {xi!r}")
+    _check_unit("xi", xi)
     p = _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa)
     stakes = np.asarray(honest_stakes, dtype=np.float64)
     utilities = np.asarray(honest_utilities, dtype=np.float64)
     selfs = np.asarray(cabal_self_weights, dtype=np.float64)
-    for name, values in (("honest_utilities", utilities), ("cabal_self_weights", selfs)):
+    for name, values in (
+        ("honest_stakes", stakes),
+        ("honest_utilities", utilities),
+        ("cabal_self_weights", selfs),
+    ):
         if values.ndim != 1 or values.size == 0 or values.min() < 0 or values.max() > 1:
             raise ValueError(f"{name} must be a non-empty list of values in [0, 1]")
     grid_u, grid_c = (g.ravel() for g in np.meshgrid(utilities, selfs, indexing="ij"))
-    emission = np.zeros((stakes.size, grid_u.size))
+    emission = np.empty((stakes.size, grid_u.size))
     for a, s in enumerate(stakes):
-        rng = np.random.default_rng(seed)
-        for _ in range(draws):
-            draw = _draw(float(s), n, validators, stake_std, weight_std, rng)
-            for lo in range(0, grid_u.size, chunk):
-                hi = min(lo + chunk, grid_u.size)
-                weights = _assemble(draw, grid_u[lo:hi], grid_c[lo:hi])
-                bonds = None
-                for _ in range(epochs):
-                    r = epoch_batch(
-                        weights, draw.stake, bonds, p, layout="bipartite", backend=backend
-                    )
-                    bonds = r.bonds
-                honest_i = r.incentive[:, draw.honest_servers].sum(axis=1)
-                honest_d = r.dividends[:, draw.honest_validators].sum(axis=1)
-                emission[a, lo:hi] += xi * honest_d + (1.0 - xi) * honest_i
-    emission /= draws
+        incentive, dividends = _honest_shares(
+            float(s),
+            grid_u,
+            grid_c,
+            p,
+            n=n,
+            validators=validators,
+            stake_std=stake_std,
+            weight_std=weight_std,
+            seed=seed,
+            draws=draws,
+            epochs=epochs,
+            backend=backend,
+            chunk=chunk,
+        )
+        emission[a] = (xi * dividends + (1.0 - xi) * incentive).mean(axis=0)
     return RetentionMap(
         stakes, utilities, selfs, emission.reshape(stakes.size, utilities.size, selfs.size)
     )
