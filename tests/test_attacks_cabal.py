@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yuma.attacks import cabal, cabal_subnet, retention_map, retention_threshold
+from yuma.attacks import RetentionMap, cabal, cabal_subnet, retention_map, retention_threshold
 
 SMALL = {"n": 40, "validators": 8}
 
@@ -120,3 +120,12 @@ def test_retention_map_equals_cabal_at_every_point(backend: str) -> None:
                 for c, w in enumerate(grid):
                     one = cabal(s, u, w, variant=variant, backend="numpy", **kwargs)
                     assert m.emission[a, b, c] == pytest.approx(one.honest_emission, abs=1e-9)
+
+
+def test_a_share_kept_exactly_counts_as_retained() -> None:
+    """Float round-off must not turn 'exactly its stake share' into a lost grid point."""
+    emission = np.full((1, 2, 2), 0.51 - 2e-15)
+    m = RetentionMap(np.array([0.51]), np.array([0.5, 1.0]), np.array([0.0, 1.0]), emission)
+    assert m.retained().all()
+    assert m.thresholds()[0] == 0.5
+    assert np.isnan(m.thresholds(tolerance=0.0)[0])

@@ -305,14 +305,18 @@ class RetentionMap:
     cabal_self_weights: FloatArray
     emission: FloatArray
 
-    def retained(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        """(S, U, C): where the honest side keeps at least its stake share."""
-        return self.emission >= self.honest_stakes[:, None, None]
+    def retained(self, tolerance: float = 1e-9) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """(S, U, C): where the honest side keeps at least its stake share.
 
-    def thresholds(self) -> FloatArray:
+        ``tolerance`` absorbs float round-off where the share is kept exactly (a cabal at κ can
+        hold the honest side to exactly its stake share).
+        """
+        return self.emission >= self.honest_stakes[:, None, None] - tolerance
+
+    def thresholds(self, tolerance: float = 1e-9) -> FloatArray:
         """(S,): the least honest utility retaining the stake share against every cabal
         self-weight on the grid (NaN where none does)."""
-        ok = np.asarray(self.retained().all(axis=2))
+        ok = np.asarray(self.retained(tolerance).all(axis=2))
         out = np.full(len(self.honest_stakes), np.nan)
         for s in range(len(self.honest_stakes)):
             hits = np.flatnonzero(ok[s])
