@@ -70,16 +70,26 @@ def dense_inputs(n: int) -> tuple[Any, Any, Any]:
 
 @functools.lru_cache(maxsize=4)
 def sparse_inputs(n: int) -> tuple[Any, Any, Any]:
-    """A random CSR subnet at 0.5 % density, lognormal stake, steady-state bonds."""
+    """A CSR subnet at about 0.5 % density, lognormal stake, steady-state bonds.
+
+    Structured like a live subnet rather than uniform noise (where no miner would reach a
+    majority and every consensus would be 0, leaving clipped weights and bonds empty): each row
+    weights about 80 % of a shared set of ``0.005 n`` popular miners, which therefore reach
+    consensus, and spends the rest of its ``0.005 n`` entries on random miners.
+    """
     import yuma
 
     rng = np.random.default_rng(n)
-    nnz_per_row = max(1, int(SPARSE_DENSITY * n))
-    # Random columns per row; the few duplicates merge (density stays about 0.5 %).
-    cols = np.sort(rng.integers(0, n, (n, nnz_per_row)), axis=1)
-    rows = np.repeat(np.arange(n), nnz_per_row)
+    per_row = max(1, int(SPARSE_DENSITY * n))
+    popular = rng.choice(n, per_row, replace=False)
+    picks = rng.random((n, per_row)) < 0.8
+    rows_p, idx = np.nonzero(picks)
+    n_random = per_row - picks.sum(axis=1)
+    rows_r = np.repeat(np.arange(n), n_random)
+    rows = np.concatenate((rows_p, rows_r))
+    cols = np.concatenate((popular[idx], rng.integers(0, n, rows_r.size)))
     data = rng.integers(1, 65536, rows.size).astype(np.float64)
-    w = sp.csr_array((data, (rows, cols.ravel())), shape=(n, n))
+    w = sp.csr_array((data, (rows, cols)), shape=(n, n))
     w.sum_duplicates()
     # 32-bit indices, as scipy picks for most constructors when nnz < 2**31.
     w = sp.csr_array((w.data, w.indices.astype(np.int32), w.indptr.astype(np.int32)), shape=(n, n))

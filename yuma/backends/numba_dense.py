@@ -8,8 +8,9 @@ Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
 1. ``_rows_weights``: permit, self-weight and outdated masks and the row normalisation, fused in
    one pass per row (the row stays in cache between its sum and its division).
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
-   positive active stake), gathered column by column into a scratch buffer and selected with a
-   weighted quickselect. Consecutive columns share the cache lines of the gathered rows.
+   positive active stake): 8 columns at a time (one cache line of each voter row) are copied
+   into a column-major scratch block, and each column's median is a branch-free weighted
+   quickselect there. This pass dominates when every row votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
    EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row.
 4. ``_rows_yuma2_ema`` (original Yuma only): the EMA of the column-normalised matrices.
