@@ -140,7 +140,7 @@ def epoch_batch(
         As in :func:`yuma.epoch`.
     backend : {"numpy", "numba", "jax"}, optional
         "numba" (the default when None) runs the batch in one compiled call, parallel over
-        epochs; "jax" ``vmap``s the jit-compiled epoch; "numpy" loops over the reference.
+        epochs; "jax" maps the jit-compiled epoch with ``vmap``; "numpy" loops over the reference.
 
     Returns
     -------

@@ -27,10 +27,15 @@ __all__ = ["CopierOutcome", "copier_weights", "weight_copier"]
 class CopierOutcome:
     """How a weight copier fared.
 
-    relative : the copier's dividends per unit of stake over the honest validators', averaged
-        over the epochs after ``warmup`` (1 = as good as honest work; < 1 copying does not pay).
-    copier_relative_dividends : (E,) the copier's dividends / stake share, per epoch.
-    honest_relative_dividends : (E,) the honest validators' mean dividends / stake share.
+    Attributes
+    ----------
+    relative : float
+        The copier's dividends per unit of stake over the honest validators', averaged over the
+        epochs after ``warmup`` (1 = as good as honest work; below 1 copying does not pay).
+    copier_relative_dividends : (E,) array
+        The copier's dividends / stake share, per epoch.
+    honest_relative_dividends : (E,) array
+        The honest validators' mean dividends / stake share, per epoch.
     """
 
     relative: float
