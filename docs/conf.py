@@ -71,6 +71,7 @@ def _copy_notebooks(_app: object) -> None:
 def setup(app: object) -> None:
     app.connect("builder-inited", _copy_notebooks)  # type: ignore[attr-defined]
 
+
 # The gallery's notebooks run at their small size unless asked otherwise.
 import os  # noqa: E402
 
