@@ -404,6 +404,8 @@ def _clip_rows(
     The fill pass also accumulates ``Σ_i a_i·WB_ij`` into ``delta_part`` (the original Yuma's
     column sums of the stake-weighted weights for bonds; unused by Yuma3).
     """
+    # Yuma3 needs no column sums of the stake-weighted weights (an empty ``delta_part``).
+    with_delta = delta_part.shape[0] > 0
     for i in range(r0, r1):
         a = active_stake[i]
         pos = c_indptr[i] if fill else 0
@@ -412,7 +414,7 @@ def _clip_rows(
         for k in range(w_indptr[i], w_indptr[i + 1]):
             j = w_indices[k]
             cl, wb, keep, _ = _bond_weight(w_data[k], consensus[j], beta)
-            if fill:
+            if fill and with_delta:
                 delta_part[j] += wb * a
             if keep:
                 if fill:
@@ -496,7 +498,8 @@ def _bond_row(
     phase 1: count the stored entries (EMA > 0) and accumulate column sums (and maxima for the
     original Yuma) into ``sum_part`` / ``max_part``. phase 2: write the entries at ``pos`` (when
     ``out_data`` is not empty: rows with a new permit) in the stored form, and return the raw
-    dividend ``Σ_j EMAn_ij · I_j``. Returns ``(entries, raw dividend)``.
+    dividend ``Σ_j EMAn_ij · I_j`` (for Yuma3 the caller passes ``I_j / colsum_j`` as
+    ``incentive``). Returns ``(entries, raw dividend)``.
 
     Yuma3, fixed α: ``α·WB + (1 − α)·B`` over the union of entries. Yuma3, liquid α: only the
     entries of WB, ``min(1, (1 − α_ij)·B + max(0, α_ij·WB))``. Original Yuma:
@@ -558,18 +561,21 @@ def _bond_row(
             continue
         if phase == 1:
             sum_part[j] += e
-            if e > max_part[j]:
+            if not yuma3 and e > max_part[j]:
                 max_part[j] = e
+        elif yuma3:
+            # ``incentive`` holds I_j / colsum_j here (one lookup per entry, no division).
+            acc += e * incentive[j]
+            if write:
+                out_data[pos + count] = e
+                out_indices[pos + count] = j
         else:
             s = col_sum[j]
             en = e / s if s != 0.0 else e
             acc += en * incentive[j]
             if write:
-                if yuma3:
-                    out_data[pos + count] = e
-                else:
-                    mx = col_max[j] / s if s != 0.0 else col_max[j]
-                    out_data[pos + count] = en / mx if mx != 0.0 else en
+                mx = col_max[j] / s if s != 0.0 else col_max[j]
+                out_data[pos + count] = en / mx if mx != 0.0 else en
                 out_indices[pos + count] = j
         count += 1
     return count, acc
@@ -765,7 +771,7 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
     vtrust = np.zeros(n_rows)
     ranks_part = np.zeros((chunks, n_cols))
-    delta_part = np.zeros((chunks, n_cols))
+    delta_part = np.zeros((chunks, 0 if params.yuma3 else n_cols))
     clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
     _clip_par(*clip_args, False, counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust, ranks_part,
               delta_part, chunks)  # fmt: skip
@@ -775,7 +781,7 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     _clip_par(*clip_args, True, counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
               delta_part, chunks)  # fmt: skip
     ranks = ranks_part.sum(axis=0)
-    delta_sum = delta_part.sum(axis=0)
+    delta_sum = delta_part.sum(axis=0) if not params.yuma3 else np.zeros(n_cols)
     incentive = normalize_vec(ranks)
 
     liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
@@ -790,8 +796,14 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     np.cumsum(counts, out=b_indptr[1:])
     b_data = np.empty(int(b_indptr[-1]))
     b_indices: Any = np.empty(int(b_indptr[-1]), dtype=w_indices.dtype)
+    # Yuma3 dividends: Σ_j EMA_ij · I_j / colsum_j, with the per-column factor taken once.
+    factor = (
+        np.divide(incentive, col_sum, out=incentive.copy(), where=col_sum != 0)
+        if params.yuma3
+        else incentive
+    )
     raw = _bonds_fill_par(
-        *bond_args, prev_sum, col_sum, col_max, incentive, b_data, b_indices, b_indptr, chunks
+        *bond_args, prev_sum, col_sum, col_max, factor, b_data, b_indices, b_indptr, chunks
     )
     dividends = normalize_vec(raw)
     server = np.empty(n_cols)
