@@ -160,15 +160,24 @@ def _draw(
     )
 
 
-def _assemble(draw: _Draw, utilities: FloatArray, self_weights: FloatArray) -> FloatArray:
-    """(B, V, N) weights for B grid points (W_H, W_C) = (utilities[b], self_weights[b])."""
+def _assemble(
+    draw: _Draw,
+    utilities: FloatArray,
+    self_weights: FloatArray,
+    out: FloatArray | None = None,
+) -> FloatArray:
+    """(B, V, N) weights for B grid points (W_H, W_C) = (utilities[b], self_weights[b]),
+    written into ``out`` (at least B long) when given, so a sweep reuses one buffer."""
     on_honest = np.where(
         draw.honest_validators[None, :], utilities[:, None], 1.0 - self_weights[:, None]
     )
     hs = draw.to_honest.shape[1]
-    weights = np.empty((len(utilities), draw.stake.size, hs + draw.to_cabal.shape[1]))
-    weights[:, :, :hs] = on_honest[:, :, None] * draw.to_honest[None]
-    weights[:, :, hs:] = (1.0 - on_honest)[:, :, None] * draw.to_cabal[None]
+    b = len(utilities)
+    if out is None:
+        out = np.empty((b, draw.stake.size, hs + draw.to_cabal.shape[1]))
+    weights = out[:b]
+    np.multiply(on_honest[:, :, None], draw.to_honest[None], out=weights[:, :, :hs])
+    np.multiply((1.0 - on_honest)[:, :, None], draw.to_cabal[None], out=weights[:, :, hs:])
     return weights
 
 
@@ -211,11 +220,12 @@ def _honest_shares(
     incentive = np.empty((draws, utilities.size))
     dividends = np.empty((draws, utilities.size))
     rng = np.random.default_rng(seed)
+    buffer = np.empty((min(chunk, utilities.size), validators, n - validators))
     for k in range(draws):
         draw = _draw(honest_stake, n, validators, stake_std, weight_std, rng)
         for lo in range(0, utilities.size, chunk):
             hi = min(lo + chunk, utilities.size)
-            weights = _assemble(draw, utilities[lo:hi], self_weights[lo:hi])
+            weights = _assemble(draw, utilities[lo:hi], self_weights[lo:hi], out=buffer)
             bonds = None
             for _ in range(epochs):
                 r = epoch_batch(weights, draw.stake, bonds, p, layout="bipartite", backend=backend)
