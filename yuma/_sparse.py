@@ -25,7 +25,17 @@ __all__ = [
 
 
 def as_csr(matrix: Any, dtype: type = np.float64) -> sp.csr_array:
-    """A canonical float CSR copy of ``matrix``: sorted indices, duplicates summed, zeros kept."""
+    """``matrix`` as canonical float CSR: sorted indices, duplicates summed, zeros kept.
+
+    A canonical ``csr_array`` of the right dtype is returned as it is (nothing here mutates a
+    matrix it was given); anything else is copied before it is canonicalised.
+    """
+    if (
+        isinstance(matrix, sp.csr_array)
+        and matrix.dtype == dtype
+        and matrix.has_canonical_format
+    ):
+        return matrix
     out = sp.csr_array(matrix, dtype=dtype, copy=True)
     if not out.has_canonical_format:
         out.sum_duplicates()

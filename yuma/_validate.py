@@ -13,6 +13,14 @@ __all__ = ["check_bool_matrix", "check_bool_vector", "check_matrix", "check_vect
 
 
 def _check_values(name: str, values: FloatArray) -> None:
+    if values.size == 0:
+        return
+    # Two reductions and no temporary in the common case; the exact checks only on suspicion
+    # (a NaN poisons both, an infinity the sum, a very large finite sum overflows to inf).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = values.sum()
+    if values.min() >= 0 and np.isfinite(total):
+        return
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite (found NaN or infinity)")
     if np.any(values < 0):
@@ -20,7 +28,8 @@ def _check_values(name: str, values: FloatArray) -> None:
 
 
 def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -> Matrix:
-    """A float64 copy of a 2-D dense or sparse matrix of finite non-negative values."""
+    """A 2-D dense or sparse float64 matrix of finite non-negative values (the input itself
+    when it already is one: the library never mutates its inputs)."""
     if is_sparse(matrix):
         if len(matrix.shape) != 2:
             raise ValueError(f"{name} must be 2-D, got shape {matrix.shape}")
@@ -29,7 +38,7 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
         out: Matrix = csr
     else:
         try:
-            dense = np.array(matrix, dtype=np.float64, copy=True)
+            dense = np.asarray(matrix, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be a numeric 2-D array: {exc}") from None
         if dense.ndim != 2:
@@ -42,9 +51,9 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
 
 
 def check_vector(name: str, vector: Any, length: int) -> FloatArray:
-    """A float64 copy of a 1-D vector of ``length`` finite non-negative values."""
+    """A 1-D float64 vector of ``length`` finite non-negative values."""
     try:
-        v = np.array(vector, dtype=np.float64, copy=True)
+        v = np.asarray(vector, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric 1-D array: {exc}") from None
     if v.ndim != 1:
