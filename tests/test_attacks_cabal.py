@@ -129,3 +129,23 @@ def test_a_share_kept_exactly_counts_as_retained() -> None:
     assert m.retained().all()
     assert m.thresholds()[0] == 0.5
     assert np.isnan(m.thresholds(tolerance=0.0)[0])
+
+
+def test_any_registered_variant_runs_the_experiment() -> None:
+    """A variant outside the chain's two runs through yuma.simulate; a copy of Yuma3 registered
+    under another name must give what the batched Yuma3 path gives."""
+    import yuma
+
+    clone = yuma.variants.get("yuma3").with_(name="yuma3_copy_for_cabal_test")
+    yuma.variants.register(clone, replace=True)
+    try:
+        grid = np.array([0.2, 0.9])
+        kwargs = dict(n=32, validators=6, weight_std=0.2, epochs=3)
+        batched = retention_map([0.6], grid, grid, variant="yuma3", **kwargs)
+        simulated = retention_map([0.6], grid, grid, variant="yuma3_copy_for_cabal_test", **kwargs)
+        np.testing.assert_allclose(simulated.emission, batched.emission, atol=1e-9)
+        for variant in ("yuma1", "yuma2_paper", "yuma2b", "yuma2c"):
+            out = cabal(0.7, 0.8, 0.9, variant=variant, **kwargs)
+            assert 0 <= out.honest_emission <= 1 + 1e-12, variant
+    finally:
+        yuma.variants.unregister("yuma3_copy_for_cabal_test")

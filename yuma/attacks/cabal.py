@@ -181,15 +181,59 @@ def _assemble(
     return weights
 
 
+#: Variants that are the chain's own epoch, run through the batched backends.
+CHAIN_VARIANTS = {"yuma2": False, "yuma3": True}
+
+
 def _params(params: YumaParams | None, variant: str, **overrides: Any) -> YumaParams:
+    from yuma import variants
+
     base = params if params is not None else YumaParams(max_allowed_validators=65535)
-    if variant == "yuma2":
-        overrides["yuma3"] = False
-    elif variant == "yuma3":
-        overrides["yuma3"] = True
-    else:
-        raise ValueError(f"variant must be 'yuma2' or 'yuma3', got {variant!r}")
+    if variant in CHAIN_VARIANTS:
+        overrides["yuma3"] = CHAIN_VARIANTS[variant]
+    elif variant not in variants.list():
+        raise ValueError(f"variant must be one of {', '.join(variants.list())}, got {variant!r}")
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _run_grid(
+    weights: FloatArray,
+    stake: FloatArray,
+    p: YumaParams,
+    variant: str,
+    epochs: int,
+    backend: str | None,
+) -> tuple[FloatArray, FloatArray]:
+    """(B, N) incentive and (B, V) dividends of the last of ``epochs`` epochs of each subnet.
+
+    The chain's variants run as one batch (:func:`yuma.epoch_batch`); any other registered
+    variant runs subnet by subnet through :func:`yuma.simulate` (numpy unless ``backend``).
+    """
+    if variant in CHAIN_VARIANTS:
+        from yuma.batch import epoch_batch
+
+        bonds = None
+        for _ in range(epochs):
+            r = epoch_batch(weights, stake, bonds, p, layout="bipartite", backend=backend)
+            bonds = r.bonds
+        return r.incentive, r.dividends
+    from yuma.simulation import simulate
+
+    incentive = np.empty((weights.shape[0], weights.shape[2]))
+    dividends = np.empty((weights.shape[0], weights.shape[1]))
+    for b in range(weights.shape[0]):
+        sim = simulate(
+            weights[b],
+            stake,
+            p,
+            variant=variant,
+            backend=backend,
+            epochs=epochs,
+            keep_matrices=False,
+        )
+        incentive[b] = sim.incentive[-1]
+        dividends[b] = sim.dividends[-1]
+    return incentive, dividends
 
 
 def _honest_shares(
@@ -198,6 +242,7 @@ def _honest_shares(
     self_weights: FloatArray,
     p: YumaParams,
     *,
+    variant: str,
     n: int,
     validators: int,
     stake_std: float,
@@ -213,8 +258,6 @@ def _honest_shares(
     The random draws are made once per draw and shared by every grid point (common random
     numbers); the subnets run through :func:`yuma.epoch_batch`, ``chunk`` per call.
     """
-    from yuma.batch import epoch_batch
-
     if draws < 1 or epochs < 1 or chunk < 1:
         raise ValueError(f"draws, epochs and chunk must be >= 1, got {draws}, {epochs}, {chunk}")
     incentive = np.empty((draws, utilities.size))
@@ -226,12 +269,9 @@ def _honest_shares(
         for lo in range(0, utilities.size, chunk):
             hi = min(lo + chunk, utilities.size)
             weights = _assemble(draw, utilities[lo:hi], self_weights[lo:hi], out=buffer)
-            bonds = None
-            for _ in range(epochs):
-                r = epoch_batch(weights, draw.stake, bonds, p, layout="bipartite", backend=backend)
-                bonds = r.bonds
-            incentive[k, lo:hi] = r.incentive[:, draw.honest_servers].sum(axis=1)
-            dividends[k, lo:hi] = r.dividends[:, draw.honest_validators].sum(axis=1)
+            inc, div = _run_grid(weights, draw.stake, p, variant, epochs, backend)
+            incentive[k, lo:hi] = inc[:, draw.honest_servers].sum(axis=1)
+            dividends[k, lo:hi] = div[:, draw.honest_validators].sum(axis=1)
     return incentive, dividends
 
 
@@ -261,8 +301,10 @@ def cabal(
 ) -> CabalOutcome:
     """The honest share of emission after one epoch against a cabal, over ``draws`` subnets.
 
-    ``variant`` is the chain's original Yuma ("yuma2", the chain's study) or Yuma3 ("yuma3";
-    liquid alpha through ``params``). ``bonds_penalty`` and ``kappa`` override ``params``.
+    ``variant`` is any registered variant (``yuma.variants.list()``): the chain's original Yuma
+    ("yuma2", the chain's study) and Yuma3 ("yuma3"; liquid alpha through ``params``) run
+    batched on the fast backends, the others through :func:`yuma.simulate`.
+    ``bonds_penalty`` and ``kappa`` override ``params``.
     ``xi`` is the validators' share of emission (the chain splits it in half). ``epochs`` > 1
     repeats the same weights with bonds carried over and measures the last epoch (the chain's
     study uses 1; with constant weights and no prior bonds every bond column grows in
@@ -281,6 +323,7 @@ def cabal(
         np.array([honest_utility], dtype=np.float64),
         np.array([cabal_self_weight], dtype=np.float64),
         _params(params, variant, bonds_penalty=bonds_penalty, kappa=kappa),
+        variant=variant,
         n=n,
         validators=validators,
         stake_std=stake_std,
@@ -383,6 +426,7 @@ def retention_map(
             grid_u,
             grid_c,
             p,
+            variant=variant,
             n=n,
             validators=validators,
             stake_std=stake_std,
