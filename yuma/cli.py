@@ -114,6 +114,8 @@ def _cmd_scenarios(_: argparse.Namespace) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
+    import numpy as np
+
     try:
         from yuma import scenarios
         from yuma.compare import compare
@@ -129,17 +131,27 @@ def _cmd_compare(args: argparse.Namespace) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-    print(
-        f"running {len(names)} scenario(s) x {len(variants)} variant(s) ...",
-        file=sys.stderr,
-    )
+    from yuma.compare import Comparison
+
+    # One scenario at a time, so the progress bar moves; the parts merge into one comparison.
+    parts = []
     try:
-        result = compare(names, variants, plot=bool(args.plot))
+        for name in _progress(names, len(names), "compare"):
+            parts.append(compare([name], variants))
     except (ValueError, KeyError) as exc:
         raise CommandError(str(exc).strip("'\"")) from None
+    result = Comparison(
+        scenarios=tuple(s for part in parts for s in part.scenarios),
+        variants=parts[0].variants,
+        results={k: v for part in parts for k, v in part.results.items()},
+        table={
+            column: np.concatenate([np.asarray(part.table[column]) for part in parts])
+            for column in parts[0].table
+        },
+    )
     print(_compare_table(result.table))
     if args.plot:
-        result.figure.savefig(args.plot, dpi=100)
+        result.plot().savefig(args.plot, dpi=100)
         print(f"wrote {args.plot}")
 
 
