@@ -329,8 +329,8 @@ def write_results(
             "Memory of the numba sparse epoch (`yuma.epoch` on CSR with steady-state bonds, in a "
             "fresh process that loads its inputs from `.npy` files): peak resident memory "
             "(`ru_maxrss`) minus the resident memory just before the call, over the bytes of "
-            "the CSR weights. It includes the validated copies `yuma.epoch` makes of the weights "
-            "and the bonds (`prepare_inputs`, about 2x the CSR here), the three CSR outputs "
+            "the CSR weights. Validation copies nothing when the input is already canonical "
+            "float64 CSR (as here), so this is the three CSR outputs `EpochResult` returns "
             "(weights, clipped weights, bonds: about 3x) and the consensus's temporary copy of "
             "the voters' entries (about 1.2x, freed before the last two outputs exist).",
             "",
