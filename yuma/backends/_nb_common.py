@@ -149,6 +149,170 @@ def wmedian_select(v: Any, s: Any, n: int, minority: float) -> float:
         lo = eq
 
 
+#: Ranges of at most this many entries are finished by :func:`_wmedian_small`.
+SMALL_RANGE = 16
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _wmedian_small(v: Any, s: Any, lo: int, hi: int, below: float, minority: float) -> float:
+    """The closed form on ``[lo, hi)`` directly: for every entry, the stake at or below it.
+
+    The answer is the smallest score whose stake at or below exceeds ``minority`` (``below``
+    is the stake known to lie under the range), else the largest score. Quadratic, but with no
+    data-dependent branch, which beats further partition levels on a handful of entries.
+    """
+    best = v[lo]
+    found = False
+    top = v[lo]
+    for i in range(lo, hi):
+        x = v[i]
+        acc = 0.0
+        for k in range(lo, hi):
+            acc += s[k] * (v[k] <= x)
+        take = below + acc > minority and (not found or x < best)
+        best = x if take else best
+        found = found or take
+        top = max(top, x)
+    return float(best if found else top)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def wmedian_split(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -> float:
+    """Same result as :func:`wmedian_select`, without touching ``v`` and ``s``.
+
+    Weighted quickselect whose partitions are out of place: each level streams its range once
+    and writes every entry both at the next free slot from the front (kept when it is below the
+    pivot) and at the next free slot from the back (kept when it is above), in the other half
+    of the scratch ``bv`` / ``bs`` (each at least ``2 n`` long). The slots advance by the
+    comparisons' 0/1, so the loop has no data-dependent branch and, unlike an in-place Lomuto
+    pass, no store that the next iteration must load back. One pass per level yields the
+    stake below the pivot and at it, so the decision rule is :func:`wmedian_select`'s.
+    """
+    if n == 0:
+        return 0.0
+    src_v = v
+    src_s = s
+    lo = 0
+    hi = n
+    dst = 0
+    below = 0.0
+    while True:
+        size = hi - lo
+        if size <= SMALL_RANGE:
+            return _wmedian_small(src_v, src_s, lo, hi, below, minority)
+        a = src_v[lo]
+        b = src_v[lo + size // 2]
+        c = src_v[hi - 1]
+        if a < b:
+            pivot = b if b < c else (c if a < c else a)
+        else:
+            pivot = a if a < c else (c if b < c else b)
+        front = dst
+        back = dst + size - 1
+        s_lt = 0.0
+        s_eq = 0.0
+        for i in range(lo, hi):
+            x = src_v[i]
+            w = src_s[i]
+            bv[front] = x
+            bs[front] = w
+            bv[back] = x
+            bs[back] = w
+            less = int(x < pivot)
+            more = int(x > pivot)
+            s_lt += w * less
+            s_eq += w * (1 - less - more)
+            front += less
+            back -= more
+        n_lt = front - dst
+        n_gt = dst + size - 1 - back
+        if below + s_lt > minority and n_lt > 0:
+            lo = dst
+            hi = front
+        elif below + s_lt + s_eq > minority or n_gt == 0:
+            return float(pivot)
+        else:
+            below += s_lt + s_eq
+            lo = back + 1
+            hi = dst + size
+        src_v = bv
+        src_s = bs
+        dst = n if dst == 0 else 0
+
+
+#: Pivots of the first, vectorised level of :func:`wmedian_bracket`.
+BRACKET_PIVOTS = 15
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def wmedian_bracket(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -> float:
+    """Same result as :func:`wmedian_select`; ``v`` and ``s`` are left untouched.
+
+    First level: ``BRACKET_PIVOTS`` scores sampled at evenly spaced positions and sorted; one
+    branch-free, vectorisable sweep per pivot gives the stake at or below it. The first pivot
+    whose stake exceeds ``minority`` brackets the answer between the previous pivot
+    (exclusive) and itself (inclusive); only the entries in that bracket are copied to the
+    scratch and finished by :func:`wmedian_split` (with the stake below the bracket carried),
+    which on random columns leaves about ``n / 16`` entries to select among.
+    """
+    k_piv = BRACKET_PIVOTS
+    if n < 4 * k_piv:
+        for i in range(n):
+            bv[i] = v[i]
+            bs[i] = s[i]
+        return wmedian_split(bv[:n], bs[:n], n, minority, bv[n:], bs[n:])
+    # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
+    # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
+    sample = bs[n : n + k_piv]
+    piv = bv[n : n + k_piv]
+    for k in range(k_piv):
+        sample[k] = v[(2 * k + 1) * n // (2 * k_piv)]
+    for k in range(k_piv):
+        x = sample[k]
+        rank = 0
+        for t in range(k_piv):
+            y = sample[t]
+            rank += int(y < x) | (int(y == x) & int(t < k))
+        piv[rank] = x
+    # Binary search for the first pivot whose cumulative stake exceeds the minority (k_piv:
+    # none does); the stake at a pivot grows with the pivot, so each probe is one sweep.
+    first = 0
+    hit = k_piv
+    low = 0.0
+    while first < hit:
+        mid = (first + hit) // 2
+        p = piv[mid]
+        acc = 0.0
+        for i in range(n):
+            acc += s[i] * (v[i] <= p)
+        if acc > minority:
+            hit = mid
+        else:
+            first = mid + 1
+            low = acc
+    # Open ends of the bracket: bounds past every score (no infinities under fastmath).
+    if hit == 0 or hit == k_piv:
+        v_min = v[0]
+        v_max = v[0]
+        for i in range(n):
+            v_min = min(v_min, v[i])
+            v_max = max(v_max, v[i])
+    lo_p = piv[hit - 1] if hit > 0 else v_min - 1.0
+    hi_p = piv[hit] if hit < k_piv else v_max + 1.0
+    m = 0
+    for i in range(n):
+        x = v[i]
+        bv[m] = x
+        bs[m] = s[i]
+        m += int(x > lo_p) & int(x <= hi_p)
+    if m == 0:
+        # Nothing above the last pivot and nobody crossed (round-off): the largest score.
+        return float(piv[k_piv - 1])
+    if m <= SMALL_RANGE:
+        return _wmedian_small(bv, bs, 0, m, low, minority)
+    return wmedian_split(bv[:m], bs[:m], m, minority - low, bv[m:], bs[m:])
+
+
 @njit(cache=True, nogil=True)
 def wmedian_sort(v: Any, s: Any, n: int, minority: float) -> float:
     """Same result as :func:`wmedian_select`, by a stable argsort and a running sum: O(n log n)."""

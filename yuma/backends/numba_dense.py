@@ -9,8 +9,10 @@ Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
    one pass per row (the row stays in cache between its sum and its division).
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
    positive active stake): 8 columns at a time (one cache line of each voter row) are copied
-   into a column-major scratch block, and each column's median is a branch-free weighted
-   quickselect there. This pass dominates when every row votes (see benchmarks/RESULTS.md).
+   into a column-major scratch block, and each column's median is found there by
+   :func:`~yuma.backends._nb_common.wmedian_bracket` (vectorised sweeps over sampled pivots,
+   then a branch-free selection among the few scores in the bracket). This pass dominates
+   when every row votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
    EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row.
 4. ``_rows_yuma2_ema`` (original Yuma only): the EMA of the column-normalised matrices.
@@ -42,6 +44,7 @@ from yuma.backends._nb_common import (
     normalize_vec,
     stake_prelude,
     wmedian,
+    wmedian_bracket,
 )
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
@@ -102,6 +105,8 @@ def _cols_consensus(
     n_voters = voters.shape[0]
     block = np.empty((8, n_voters))
     stakes = np.empty(n_voters)
+    scratch_v = np.empty(3 * n_voters)
+    scratch_s = np.empty(3 * n_voters)
     for j0 in range(c0, c1, 8):
         width = min(8, c1 - j0)
         for k in range(n_voters):
@@ -109,8 +114,13 @@ def _cols_consensus(
             for jj in range(width):
                 block[jj, k] = w[row, j0 + jj]
         for jj in range(width):
-            stakes[:] = u
-            out[j0 + jj] = wmedian(block[jj], stakes, n_voters, minority, method)
+            if method == 0:
+                out[j0 + jj] = wmedian_bracket(
+                    block[jj], u, n_voters, minority, scratch_v, scratch_s
+                )
+            else:
+                stakes[:] = u
+                out[j0 + jj] = wmedian(block[jj], stakes, n_voters, minority, method)
 
 
 @njit(cache=True, nogil=True)
