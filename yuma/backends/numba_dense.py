@@ -63,6 +63,37 @@ PARALLEL_MIN_CELLS = 512 * 512
 # --------------------------------------------------------------------------------------------
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _sum(x: Any) -> float:
+    """``Σ x`` of a row, reassociated (vectorised): equal to a sequential sum up to round-off."""
+    total = 0.0
+    for j in range(x.shape[0]):
+        total += x[j]
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _colnorm_dot(e: Any, col_sum: Any, incentive: Any) -> float:
+    """``Σ_j colnorm(e)_j · I_j`` of one row (``e_j / s_j``, or ``e_j`` where ``s_j`` is 0)."""
+    acc = 0.0
+    for j in range(e.shape[0]):
+        x = e[j]
+        s = col_sum[j]
+        acc += (x / s if s != 0.0 else x) * incentive[j]
+    return acc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _penalised(x: float, cl: float, beta: float) -> float:
+    """Bonds penalty: β = 0 and β = 1 are exact copies of the weight or its clip, as in the
+    reference; otherwise ``x + β (cl − x)``."""
+    if beta == 0.0:
+        return x
+    if beta == 1.0:
+        return cl
+    return x + beta * (cl - x)
+
+
 @njit(cache=True, nogil=True)
 def _rows_weights(
     W: Any, permit: Any, square: bool, outdated: Any, w: Any, r0: int, r1: int
@@ -75,7 +106,6 @@ def _rows_weights(
             for j in range(n_cols):
                 w[i, j] = 0.0
             continue
-        total = 0.0
         if has_outdated:
             for j in range(n_cols):
                 x = 0.0 if outdated[i, j] else W[i, j]
@@ -85,8 +115,7 @@ def _rows_weights(
                 w[i, j] = W[i, j]
         if square and i < n_cols:
             w[i, i] = 0.0
-        for j in range(n_cols):
-            total += w[i, j]
+        total = _sum(w[i])
         if total > 0.0:
             for j in range(n_cols):
                 w[i, j] = w[i, j] / total
@@ -153,36 +182,43 @@ def _rows_clip_ema(
     previous bonds) into ``sum2_part``; the EMA itself needs both and is the next pass.
     """
     n_cols = w.shape[1]
+    # Short single-purpose loops over the row (each vectorises; one loop doing everything
+    # does not), with the same arithmetic per cell as the reference.
+    plain_ema = yuma3 and not liquid
     for i in range(r0, r1):
         a = active_stake[i]
-        vt = 0.0
+        w_row = w[i]
+        cl_row = clipped[i]
+        b_row = bonds[i]
         for j in range(n_cols):
-            x = w[i, j]
+            x = w_row[j]
             c = consensus[j]
-            cl = x if x <= c else c
-            clipped[i, j] = cl
-            vt += cl
-            ranks_part[j] += a * cl
-            # Bonds penalty: β = 0 and β = 1 are exact copies, as in the reference.
-            if beta == 0.0:
-                wb = x
-            elif beta == 1.0:
-                wb = cl
-            else:
-                wb = x + beta * (cl - x)
-            prev = 0.0 if recent[j] else bonds[i, j]
+            cl_row[j] = x if x <= c else c
+        for j in range(n_cols):
+            ranks_part[j] += a * cl_row[j]
+        vtrust[i] = _sum(cl_row)
+        if plain_ema:
+            e_row = ema[i]
+            for j in range(n_cols):
+                wb = _penalised(w_row[j], cl_row[j], beta)
+                prev = 0.0 if recent[j] else b_row[j]
+                e_row[j] = rate * wb + (1.0 - rate) * prev
+            for j in range(n_cols):
+                sum1_part[j] += e_row[j]
+            continue
+        for j in range(n_cols):
+            x = w_row[j]
+            cl = cl_row[j]
+            wb = _penalised(x, cl, beta)
+            prev = 0.0 if recent[j] else b_row[j]
             if yuma3:
-                if liquid:
-                    al = alpha_sigmoid(c, wb, prev, lo, hi, steep)
-                    e = min(1.0, (1.0 - al) * prev + max(0.0, al * wb))
-                else:
-                    e = rate * wb + (1.0 - rate) * prev
+                al = alpha_sigmoid(consensus[j], wb, prev, lo, hi, steep)
+                e = min(1.0, (1.0 - al) * prev + max(0.0, al * wb))
                 ema[i, j] = e
                 sum1_part[j] += e
             else:
                 sum1_part[j] += wb * a
                 sum2_part[j] += prev
-        vtrust[i] = vt
 
 
 @njit(cache=True, nogil=True)
@@ -256,19 +292,15 @@ def _rows_dividends(
     """
     n_cols = ema.shape[1]
     for i in range(r0, r1):
-        acc = 0.0
         store = new_permit[i]
-        for j in range(n_cols):
-            e = ema[i, j]
-            s = col_sum[j]
-            if yuma3:
-                acc += (e / s if s != 0.0 else e) * incentive[j]
-            else:
+        acc = _colnorm_dot(ema[i], col_sum, incentive)
+        if not yuma3 and store:
+            for j in range(n_cols):
+                e = ema[i, j]
+                s = col_sum[j]
                 en = e / s if s != 0.0 else e
-                acc += en * incentive[j]
-                if store:
-                    mx = col_max[j] / s if s != 0.0 else col_max[j]
-                    ema[i, j] = en / mx if mx != 0.0 else en
+                mx = col_max[j] / s if s != 0.0 else col_max[j]
+                ema[i, j] = en / mx if mx != 0.0 else en
         raw_dividends[i] = acc
         if not store:
             if old_permit[i]:
