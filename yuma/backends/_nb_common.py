@@ -264,15 +264,19 @@ def wmedian_bracket(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -
     # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
     # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
     sample = bs[n : n + k_piv]
+    # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
+    # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
+    sample = bs[n : n + k_piv]
     piv = bv[n : n + k_piv]
     for k in range(k_piv):
         sample[k] = v[(2 * k + 1) * n // (2 * k_piv)]
     for k in range(k_piv):
         x = sample[k]
         rank = 0
-        for t in range(k_piv):
-            y = sample[t]
-            rank += int(y < x) | (int(y == x) & int(t < k))
+        for t in range(k):
+            rank += sample[t] <= x
+        for t in range(k + 1, k_piv):
+            rank += sample[t] < x
         piv[rank] = x
     # Binary search for the first pivot whose cumulative stake exceeds the minority (k_piv:
     # none does); the stake at a pivot grows with the pivot, so each probe is one sweep.
