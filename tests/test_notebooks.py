@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -42,4 +41,11 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if out.get("output_type") == "error"
     ]
     assert not errors
-    assert os.environ["YUMA_NOTEBOOK_SIZE"] == "small"
+    # Every notebook ends with its answer in words and shows at least one figure or table.
+    assert book.cells[-1].cell_type == "markdown" and "Answer" in book.cells[-1].source
+    assert any(
+        "image/png" in out.get("data", {}) or out.get("output_type") == "stream"
+        for cell in book.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
