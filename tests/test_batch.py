@@ -136,11 +136,14 @@ def test_batch_does_not_mutate_inputs() -> None:
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
 @pytest.mark.parametrize("yuma3", [True, False])
-def test_jax_epoch_step_under_scan(yuma3: bool) -> None:
-    """Four epochs under ``lax.scan`` equal the reference run epoch by epoch (bonds, permits)."""
+def test_pipeline_under_a_users_own_scan(yuma3: bool) -> None:
+    """Four epochs of the chain's pipeline under the caller's own ``lax.scan`` (with per-epoch
+    activity, outdated weights and new registrations) equal the reference epoch by epoch."""
     import jax
+    import jax.numpy as jnp
 
-    from yuma.backends.jax_dense import EpochArrays, EpochState, JaxConfig, epoch_step
+    import yuma.backends.jax_pipeline
+    from yuma.pipeline import RESULT_FIELDS, Config, chain, dense_state
 
     rng = np.random.default_rng(2)
     epochs, n = 4, 6
@@ -150,11 +153,19 @@ def test_jax_epoch_step_under_scan(yuma3: bool) -> None:
     outdated = rng.random((epochs, n, n)) < 0.1
     recent = rng.random((epochs, n)) < 0.1
     params = YumaParams(yuma3=yuma3, liquid_alpha=True, max_allowed_validators=4)
-    config = JaxConfig.from_params(params, square=True)
-    xs = EpochArrays(weights, stake, active, outdated, recent)
+    config = Config.from_params(params, square=True)
+    pipeline = chain(yuma3)
+
+    def step(carry: Any, x: Any) -> Any:
+        bonds, permit = carry
+        values = dense_state(x[0], x[1], bonds, permit, x[2], x[3], x[4], xp=jnp)
+        st = pipeline.run(values, config, xp=jnp)
+        return (st["bonds"], st["validator_permit"]), {f: st[f] for f in RESULT_FIELDS}
+
     with jax.enable_x64(True):
-        state = EpochState.initial(n, n)
-        final, outs = jax.lax.scan(lambda s, x: epoch_step(config, s, x), state, xs)
+        carry0 = (jnp.zeros((n, n)), jnp.ones(n, dtype=bool))
+        xs = (weights, stake, active, outdated, recent)
+        final, outs = jax.jit(lambda c, x: jax.lax.scan(step, c, x))(carry0, xs)
     bonds = None
     permit = np.ones(n, dtype=bool)
     for e in range(epochs):
@@ -166,33 +177,35 @@ def test_jax_epoch_step_under_scan(yuma3: bool) -> None:
         got = yuma.EpochResult(**{name: np.asarray(outs[name][e]) for name in outs})
         assert_results_close(ref, got)
         bonds, permit = ref.bonds, ref.validator_permit
-    np.testing.assert_allclose(np.asarray(final.bonds), bonds, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(final[0]), bonds, atol=1e-9)
 
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
 def test_jax_vmap_over_params() -> None:
-    """A parameter sweep: ``vmap`` over the numeric fields of :class:`JaxConfig`."""
-    import dataclasses
-
+    """A parameter sweep: ``vmap`` over a numeric field of :class:`yuma.pipeline.Config`."""
     import jax
     import jax.numpy as jnp
 
-    from yuma.backends.jax_dense import JaxConfig, dense_epoch
+    import yuma.backends.jax_pipeline
+    from yuma.pipeline import CHAIN, Config, dense_state
 
     rng = np.random.default_rng(4)
     n = 5
     w = rng.random((n, n))
     s = rng.random(n)
     kappas = np.array([0.3, 0.5, 0.7])
-    base = JaxConfig.from_params(YumaParams(), square=True)
+    base = Config.from_params(YumaParams(), square=True)
+    values = dense_state(w, s, np.zeros((n, n)), np.ones(n, bool), np.ones(n, bool), None,
+                         np.zeros(n, bool))  # fmt: skip
+
+    def one(config: Config) -> Any:
+        st = CHAIN.run(values, config, xp=jnp)
+        return {"consensus": st["consensus"], "dividends": st["dividends"]}
+
     with jax.enable_x64(True):
-        configs = dataclasses.replace(base, kappa=jnp.asarray(kappas))
-        axes = dataclasses.replace(jax.tree_util.tree_map(lambda _: None, base), kappa=0)
-        sweep = jax.vmap(dense_epoch, in_axes=(axes, None, None, None, None, None, None, None))
-        out = sweep(
-            configs, w, s, np.zeros((n, n)), np.ones(n, bool), np.ones(n, bool),
-            np.zeros((n, n), bool), np.zeros(n, bool),
-        )  # fmt: skip
+        configs = base.with_numbers(kappa=jnp.asarray(kappas))
+        axes = jax.tree_util.tree_map(lambda _: None, base).with_numbers(kappa=0)
+        out = jax.jit(jax.vmap(one, in_axes=(axes,)))(configs)
     for k, kappa in enumerate(kappas):
         ref = yuma.epoch(w, s, params=YumaParams(kappa=float(kappa)), backend="numpy")
         np.testing.assert_allclose(np.asarray(out["consensus"][k]), ref.consensus, atol=1e-9)

@@ -109,7 +109,7 @@ def test_scenario_simulate_uses_its_bond_reset() -> None:
     ((miner, at),) = sc.bond_reset
     params = yuma.YumaParams(bonds_penalty=0.0)
     with_reset = sc.simulate("yuma3", params)
-    without = yuma.simulate(sc.weights, sc.stake, params, variant="yuma3")
+    without = yuma.simulate(sc.weights, sc.stake, params, variant="yuma3", keep_matrices=True)
     np.testing.assert_array_equal(with_reset.bonds[:at], without.bonds[:at])
     # Everybody weights server 1 at epoch 21: its column restarts at one EMA step.
     np.testing.assert_allclose(with_reset.bonds[at][:, miner], 1.0 - 0.9)

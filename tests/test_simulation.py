@@ -12,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import yuma
-from yuma.simulation import PLOT_KINDS, SimulationResult, SimulationState, simulate
+from yuma.simulation import PLOT_KINDS, SimulationResult, SimulationState
+
+
+def simulate(*args: Any, **kwargs: Any) -> Any:
+    """``yuma.simulate`` on the numpy reference unless a backend is named, with matrices kept
+    unless asked otherwise (the defaults themselves are tested in ``test_defaults``)."""
+    kwargs.setdefault("keep_matrices", True)
+    kwargs.setdefault("backend", "numpy")
+    return yuma.simulate(*args, **kwargs)
+
 
 matplotlib.use("Agg")
 
@@ -122,9 +131,9 @@ def test_unavailable_backend_combinations_are_refused() -> None:
     w, s = random_schedule()
     with pytest.raises(ValueError, match="backend must be one of"):
         simulate(w, s, backend="cuda")
-    with pytest.raises(ValueError, match="numpy backend only"):
+    with pytest.raises(ValueError, match=r"cannot run pipeline 'yuma2c'.*bonds\.capacity"):
         simulate(w, s, variant="yuma2c", backend="numba")
-    with pytest.raises(ValueError, match="numpy backend only"):
+    with pytest.raises(ValueError, match="incentive_winner_takes_all"):
         simulate(w, s, variant="yuma3", backend="numba", winner_takes_all=True)
 
 
@@ -328,43 +337,27 @@ def test_every_variant_runs_as_one_jax_scan(variant: str, options: dict[str, Any
 
 
 @pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
-def test_jax_needs_jax_steps_and_an_array_schedule() -> None:
-    import jax.numpy as jnp
-
-    from yuma.variants import jax_steps, steps
-
+def test_a_custom_step_runs_on_jax_from_its_one_definition() -> None:
     w, s = random_schedule(e=6)
 
-    def share(bonds: Any, incentive: Any, stake: Any) -> Any:
-        return steps.dividends_bond_share(bonds, incentive, stake) ** 1.0
+    def share(st: Any) -> Any:
+        xp = st.xp
+        return {
+            "dividends": yuma.normalize(
+                yuma.col_normalize(st.ema_bonds, xp=xp) @ st.incentive, xp=xp
+            )
+            ** 1.0
+        }
 
-    numpy_only = yuma.variants.get("yuma3").with_(name="numpy_only", dividends=share)
-    assert numpy_only.backends == ("numpy",) and numpy_only.jax_dividends is None
-    with pytest.raises(ValueError, match="numpy backend only"):
-        simulate(w, s, variant=numpy_only, backend="jax")
-
-    def share_jax(bonds: Any, incentive: Any, stake: Any) -> Any:
-        return jax_steps.dividends_bond_share(bonds, incentive, stake) * jnp.float64(1.0)
-
-    both = numpy_only.with_(name="both", dividends=share, jax_dividends=share_jax)
-    assert both.backends == ("numpy", "jax")
+    own = yuma.variants.get("yuma3").with_(name="own_share", dividends=share)
+    assert own.backends == ("numpy", "jax")
+    ref = simulate(w, s, variant=own)
     np.testing.assert_allclose(
-        simulate(w, s, variant=both, backend="jax").dividends,
-        simulate(w, s, variant=both).dividends,
-        atol=1e-12,
+        simulate(w, s, variant=own, backend="jax").dividends, ref.dividends, atol=1e-12
     )
-    with pytest.raises(ValueError, match="array schedules only"):
-        simulate(lambda t, st: w[t], s, variant="yuma2c", backend="jax")
-
-
-def core_backends() -> list[str]:
-    import inspect
-
-    if "backend" not in inspect.signature(yuma.epoch).parameters:
-        return []
-    from yuma.backends import available_backends
-
-    return [b for b in available_backends() if b == "numba"]
+    # A callable schedule runs epoch by epoch through the jitted pipeline.
+    per_epoch = simulate(lambda t, st: w[t], s, variant=own, backend="jax")
+    np.testing.assert_allclose(per_epoch.dividends, ref.dividends, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -378,7 +371,7 @@ def core_backends() -> list[str]:
 def test_numba_loop_and_per_epoch_core_agree_with_numpy(
     variant: str, params: yuma.YumaParams, options: dict[str, Any]
 ) -> None:
-    if "numba" not in core_backends():
+    if "numba" not in ("numpy", "numba", "jax"):
         pytest.skip("the numba backend is not available")
     w, s = random_schedule(4)
     ref = simulate(w, s, params, variant=variant, **options)
@@ -411,20 +404,34 @@ def test_keep_matrices_false_keeps_vectors_and_final_bonds() -> None:
     np.testing.assert_allclose(rest.dividends[1:], full.dividends[7:], atol=1e-12)
 
 
-def test_variant_backends_follow_its_steps() -> None:
-    from yuma.variants import steps
+def test_variant_backends_follow_its_declared_steps() -> None:
+    from yuma import dividends
 
     assert yuma.variants.get("yuma3").backends == ("numpy", "numba", "jax")
-    assert yuma.variants.get("yuma2").chain_branch is False
+    assert yuma.variants.get("yuma2").backends == ("numpy", "numba", "jax")
     assert yuma.variants.get("yuma2b").backends == ("numpy", "jax")
-    own = yuma.variants.get("yuma3").with_(name="own", dividends=steps.dividends_bond_share)
-    # Built-in steps recombined keep their JAX mirrors, but not the chain's compiled kernels.
+    own = yuma.variants.get("yuma3").with_(name="own", dividends=dividends.bond_share)
+    # Built-in steps recombined run as written on numpy and JAX, not on the chain's kernel.
     assert own.backends == ("numpy", "jax")
     w, s = random_schedule()
-    with pytest.raises(ValueError, match="numpy backend only"):
+    with pytest.raises(ValueError, match=r"dividends\.bond_share"):
         simulate(w, s, variant=own, backend="numba")
-    with pytest.raises(ValueError, match="numpy backend only"):
+    with pytest.raises(ValueError, match=r"rate\.liquid_v2"):
         simulate(w, s, variant="yuma2", backend="numba", liquid_alpha="v2")
+
+
+def test_defaults() -> None:
+    w, s = random_schedule()
+    # backend=None: numba where its kernel covers the pipeline, else numpy (as yuma.epoch).
+    r = yuma.simulate(w, s, variant="yuma3")
+    assert r.backend == "numba" and r.weights is None and r.bonds is None
+    assert yuma.simulate(w, s, variant="yuma2b").backend == "numpy"
+    assert yuma.simulate(lambda t, st: w[t], s, variant="yuma2").backend == "numba"
+    ref = simulate(w, s, variant="yuma3")
+    np.testing.assert_allclose(r.dividends, ref.dividends, atol=1e-12)
+    np.testing.assert_allclose(r.final_bonds, ref.bonds[-1], atol=1e-12)
+    with pytest.raises(ValueError, match="keep_matrices=True"):
+        r.plot("weights")
 
 
 @settings(max_examples=15, deadline=None)
@@ -446,8 +453,6 @@ def test_numba_loop_agrees_with_numpy_on_random_schedules(
     penalty: float,
     delay: int,
 ) -> None:
-    if "numba" not in core_backends():
-        return
     e, v, n = shape
     rng = np.random.default_rng(seed)
     w = np.round(rng.random((e, v, n)) * 4) * (rng.random((e, v, n)) < 0.7)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -11,17 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import yuma
-from yuma import variants
-from yuma.simulation import simulate
-from yuma.variants import steps
+from yuma import dividends, ema_rate, variants
+from yuma import steps as chain_steps
+from yuma._step import Config, State
+from yuma.pipeline import CHAIN
 
 BUILTIN = ("yuma1", "yuma2", "yuma2_paper", "yuma2b", "yuma2c", "yuma3")
 
 
-# The numpy reference, where the core also offers faster backends.
-REFERENCE: dict[str, Any] = (
-    {"backend": "numpy"} if "backend" in inspect.signature(yuma.epoch).parameters else {}
-)
+# The numpy reference: these tests pin semantics (the backends are compared elsewhere).
+REFERENCE: dict[str, Any] = {"backend": "numpy"}
+
+
+def simulate(*args: Any, **kwargs: Any) -> Any:
+    """``yuma.simulate`` on the numpy reference, keeping the per-epoch matrices."""
+    kwargs.setdefault("keep_matrices", True)
+    kwargs.setdefault("backend", "numpy")
+    return yuma.simulate(*args, **kwargs)
 
 
 def chained_epochs(weights: np.ndarray, stake: np.ndarray, params: yuma.YumaParams) -> list[Any]:
@@ -48,7 +53,7 @@ def chained_epochs(weights: np.ndarray, stake: np.ndarray, params: yuma.YumaPara
 
 
 def test_builtin_variants_are_listed() -> None:
-    assert tuple(variants.list()[: len(BUILTIN)]) == BUILTIN
+    assert tuple(variants.names()[: len(BUILTIN)]) == BUILTIN
     for name in BUILTIN:
         assert variants.get(name).name == name
 
@@ -61,13 +66,15 @@ def test_unknown_variant_is_refused() -> None:
 
 
 def test_register_a_variant_in_a_few_lines() -> None:
-    def sqrt_stake(bonds: np.ndarray, incentive: np.ndarray, stake: np.ndarray) -> np.ndarray:
-        return steps.dividends_stake_weighted(bonds, incentive, np.sqrt(stake))
+    def sqrt_stake(s: State) -> dict[str, Any]:
+        per_bond = yuma.col_normalize(s.ema_bonds, xp=s.xp) @ s.incentive
+        return {"dividends": yuma.normalize(per_bond * s.xp.sqrt(s.active_stake), xp=s.xp)}
 
     mine = variants.get("yuma3").with_(name="test_sqrt_stake", dividends=sqrt_stake)
+    assert mine.pipeline["dividends"] is sqrt_stake and mine.pipeline["bonds"] is CHAIN["bonds"]
     variants.register(mine)
     try:
-        assert "test_sqrt_stake" in variants.list()
+        assert "test_sqrt_stake" in variants.names()
         w = np.tile(np.array([[1.0, 0.0]]), (3, 1))
         r = simulate(np.broadcast_to(w, (5, 3, 2)), [0.64, 0.32, 0.04], variant="test_sqrt_stake")
         # Everybody agrees, so dividends follow sqrt(stake): 0.8 : 0.566 : 0.2.
@@ -78,24 +85,26 @@ def test_register_a_variant_in_a_few_lines() -> None:
         variants.register(mine, replace=True)
     finally:
         variants.unregister("test_sqrt_stake")
-    assert "test_sqrt_stake" not in variants.list()
+    assert "test_sqrt_stake" not in variants.names()
 
 
 def test_register_a_variant_with_its_own_bonds_step() -> None:
-    def no_memory(x: steps.BondsInput) -> steps.BondsOutput:
+    def no_memory(s: State) -> dict[str, Any]:
         # Bonds are this epoch's bond weights: no EMA, no stake.
-        return steps.BondsOutput(stored=x.bond_weights, for_dividends=x.bond_weights)
+        return {"ema_bonds": s.weights_for_bonds, "new_bonds": s.weights_for_bonds}
 
     mine = variants.Variant(
         name="test_no_memory",
-        bonds=no_memory,
-        dividends=steps.dividends_stake_weighted,
+        pipeline=CHAIN.replace(bonds=no_memory, dividends=dividends.stake_weighted),
         uses_rate=False,
     )
     variants.register(mine)
     try:
-        r = simulate(KMS_W, KMS_S, variant="test_no_memory")
-        assert r.backend == "numpy" and mine.backends == ("numpy",)
+        r = simulate(KMS_W, KMS_S, variant="test_no_memory", backend=None)
+        # No kernel declares this bonds rule: the default backend is numpy; jax runs it too.
+        assert r.backend == "numpy" and mine.backends == ("numpy", "jax")
+        with pytest.raises(ValueError, match="bonds"):
+            simulate(KMS_W, KMS_S, variant="test_no_memory", backend="numba")
         np.testing.assert_array_equal(r.bonds[5], yuma.col_clip(KMS_W[5], r.consensus[5]))
         with pytest.raises(ValueError, match="no bond EMA"):
             simulate(KMS_W, KMS_S, variant="test_no_memory", liquid_alpha="v1")
@@ -162,6 +171,7 @@ def test_chain_variants_equal_chained_epochs(params: yuma.YumaParams, variant: s
     chain_params = yuma.YumaParams(**{**params.__dict__, "yuma3": variant == "yuma3"})
     expected = chained_epochs(w, s, chain_params)
     got = simulate(w, s, params, variant=variant)
+    assert got.backend == "numpy"
     assert got.params.yuma3 == (variant == "yuma3")
     for t, r in enumerate(expected):
         for name in ("consensus", "incentive", "dividends", "validator_trust", "ranks", "bonds"):
@@ -325,18 +335,19 @@ def test_liquid_alpha_v1_passes_through_the_quantile_points() -> None:
     p = yuma.YumaParams(alpha_low=0.7, alpha_high=0.9)
     c = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
     # The 0.25 and 0.75 quantiles of c are c[1] and c[3]: the logistic passes through them.
-    a = steps.alpha_v1(c, p)
+    a = ema_rate.alpha_v1(c, p.alpha_low, p.alpha_high)
     assert a[1] == pytest.approx(0.7, abs=1e-12) and a[3] == pytest.approx(0.9, abs=1e-12)
     assert np.all(np.diff(a) >= 0) and a.min() >= 0.7 and a.max() <= 0.9
     # No spread: every miner gets alpha_high.
-    np.testing.assert_array_equal(steps.alpha_v1(np.full(4, 0.25), p), np.full(4, 0.9))
+    flat = ema_rate.alpha_v1(np.full(4, 0.25), p.alpha_low, p.alpha_high)
+    np.testing.assert_array_equal(flat, np.full(4, 0.9))
 
 
 def test_winner_takes_all_splits_ties() -> None:
     np.testing.assert_array_equal(
-        steps.incentive_winner_takes_all(np.array([0.2, 0.5, 0.5, 0.1])), [0.0, 0.5, 0.5, 0.0]
+        chain_steps.winner_takes_all(np.array([0.2, 0.5, 0.5, 0.1])), [0.0, 0.5, 0.5, 0.0]
     )
-    np.testing.assert_array_equal(steps.incentive_winner_takes_all(np.zeros(3)), np.zeros(3))
+    np.testing.assert_array_equal(chain_steps.winner_takes_all(np.zeros(3)), np.zeros(3))
 
 
 def test_winner_takes_all_option_pays_only_the_top_miner() -> None:
@@ -345,12 +356,28 @@ def test_winner_takes_all_option_pays_only_the_top_miner() -> None:
     np.testing.assert_array_equal(r.incentive, np.tile([1.0, 0.0], (4, 1)))
 
 
-def test_liquid_consensus_modes() -> None:
-    cur, prev = np.array([0.2, 0.5]), np.array([0.4, 0.1])
-    np.testing.assert_array_equal(steps.liquid_consensus(cur, prev, "current"), cur)
-    np.testing.assert_array_equal(steps.liquid_consensus(cur, prev, "previous"), prev)
-    np.testing.assert_array_equal(steps.liquid_consensus(cur, prev, "max"), [0.4, 0.5])
-    np.testing.assert_array_equal(steps.liquid_consensus(cur, None, "previous"), cur)
+@pytest.mark.parametrize(
+    ("mode", "started", "expected"),
+    [
+        ("current", True, [0.2, 0.5]),
+        ("previous", True, [0.4, 0.1]),
+        ("max", True, [0.4, 0.5]),
+        ("previous", False, [0.2, 0.5]),  # no previous epoch yet: the current consensus
+    ],
+)
+def test_liquid_consensus_modes(mode: str, started: bool, expected: list[float]) -> None:
+    p = yuma.YumaParams(alpha_low=0.2, alpha_high=0.8)
+    state = State(
+        {
+            "consensus": np.array([0.2, 0.5]),
+            "previous_consensus": np.array([0.4, 0.1]),
+            "started": np.bool_(started),
+        },
+        Config.from_params(p, square=False),
+        yuma.pipeline.np_xp,
+    )
+    rate = ema_rate.LiquidAlpha("v1", mode)(state)["rate"]
+    np.testing.assert_array_equal(rate, ema_rate.alpha_v1(np.array(expected), 0.2, 0.8))
 
 
 def test_alpha_consensus_mode_changes_liquid_alpha_runs() -> None:

@@ -27,7 +27,6 @@ from yuma.clip import col_clip, col_clip_sparse
 from yuma.compare import Comparison, compare
 from yuma.ema import mat_ema, mat_ema_alpha, mat_ema_alpha_sparse, mat_ema_sparse
 from yuma.emission import emission_shares
-from yuma.epoch import epoch
 from yuma.inputs import EpochInputs, prepare_inputs
 from yuma.interpolate import interpolate, interpolate_sparse
 from yuma.liquid_alpha import alpha_sigmoid
@@ -44,6 +43,7 @@ from yuma.normalize import (
 from yuma.params import YumaParams
 from yuma.permits import is_topk, is_topk_nonzero
 from yuma.result import EpochResult
+from yuma.run import epoch
 from yuma.simulation import SimulationResult, SimulationState, simulate
 
 __version__ = "0.1.0"

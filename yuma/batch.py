@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from yuma._sparse import is_sparse
+from yuma._step import Config
 from yuma._types import BoolArray, FloatArray
-from yuma.backends import resolve_backend
-from yuma.inputs import EpochInputs, Layout
+from yuma.backends import check_backend, select
+from yuma.inputs import Layout
 from yuma.params import YumaParams
+from yuma.pipeline import RESULT_FIELDS, Pipeline, chain, dense_state, to_result
 from yuma.result import EpochResult
 
 __all__ = ["BatchResult", "epoch_batch"]
@@ -118,6 +120,7 @@ def epoch_batch(
     recently_registered: Any = None,
     layout: Layout = "auto",
     backend: str | None = None,
+    pipeline: Pipeline | None = None,
 ) -> BatchResult:
     """Run ``b`` independent dense epochs with the same hyperparameters.
 
@@ -139,8 +142,13 @@ def epoch_batch(
     layout : {"auto", "uid", "bipartite"}
         As in :func:`yuma.epoch`.
     backend : {"numpy", "numba", "jax"}, optional
-        "numba" (the default when None) runs the batch in one compiled call, parallel over
-        epochs; "jax" maps the jit-compiled epoch with ``vmap``; "numpy" loops over the reference.
+        "numba" runs the batch in one compiled call, parallel over epochs; "jax" maps the
+        jit-compiled pipeline with ``vmap``; "numpy" loops over the pipeline. None: the fastest
+        that can run it (numba when its kernel covers the pipeline, else numpy), as in
+        :func:`yuma.epoch`.
+    pipeline : Pipeline, optional
+        The dense epoch to run (default: the chain's for ``params.yuma3``), as in
+        :func:`yuma.epoch`.
 
     Returns
     -------
@@ -151,7 +159,7 @@ def epoch_batch(
         params = YumaParams()
     elif not isinstance(params, YumaParams):
         raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
-    name = resolve_backend(backend, sparse=is_sparse(weights))
+    check_backend(backend)
     if is_sparse(weights):
         raise ValueError("epoch_batch takes a dense (b, R, C) weight array")
     w_arr = np.asarray(weights)
@@ -192,18 +200,25 @@ def epoch_batch(
     )
     O = None if outdated is None else _stack("outdated", outdated, (nb, n_rows, n_cols), np.bool_)
 
+    pl = chain(params.yuma3) if pipeline is None else pipeline
+    config = Config.from_params(params, square=square)
+    name, flags = select(backend, pl, config)
     if name == "numba":
         from yuma.backends.numba_batch import epoch_batch_numba
 
-        out = epoch_batch_numba(W, S, B, P, A, O, RR, square, params)
+        assert flags is not None
+        out = epoch_batch_numba(
+            W, S, B, P, A, O, RR, square, params, yuma3=flags["yuma3"], liquid=flags["liquid"]
+        )
     elif name == "jax":
-        from yuma.backends.jax_dense import JaxConfig, epoch_batch_jax
+        from yuma.backends.jax_pipeline import run_batch
 
         O_full = np.zeros((nb, n_rows, n_cols), dtype=bool) if O is None else O
-        config = JaxConfig.from_params(params, square=square)
-        out = epoch_batch_jax(config, W, S, B, P, A, O_full, RR)
+        values = dense_state(W, S, B, P, A, O_full, RR)
+        out = run_batch(pl, config, values)
+        out["validator_permit"] = out["validator_permit"].astype(bool)
     else:
-        out = _batch_reference(W, S, B, P, A, O, RR, square, params)
+        out = _batch_reference(pl, config, W, S, B, P, A, O, RR)
     return BatchResult(**out)
 
 
@@ -214,6 +229,8 @@ def _normalize_rows(S: FloatArray) -> FloatArray:
 
 
 def _batch_reference(
+    pipeline: Pipeline,
+    config: Config,
     W: FloatArray,
     S: FloatArray,
     B: FloatArray,
@@ -221,28 +238,15 @@ def _batch_reference(
     A: BoolArray,
     O: BoolArray | None,
     RR: BoolArray,
-    square: bool,
-    params: YumaParams,
 ) -> dict[str, Any]:
-    """The numpy reference in a loop, results stacked."""
-    from yuma.backends.numba_batch import allocate_outputs
-    from yuma.epoch import epoch_reference
-
-    out = allocate_outputs(W.shape[0], W.shape[1], W.shape[2], square)
-    for k in range(W.shape[0]):
-        inputs = EpochInputs(
-            weights=W[k],
-            stake=S[k],
-            bonds=B[k],
-            old_permit=P[k],
-            active=A[k],
-            outdated=None if O is None else O[k],
-            recently_registered=RR[k],
-            owner_uid=None,
-            square=square,
-            sparse=False,
+    """The numpy pipeline in a loop, results stacked."""
+    results = [
+        to_result(
+            pipeline.run(
+                dense_state(W[k], S[k], B[k], P[k], A[k], None if O is None else O[k], RR[k]),
+                config,
+            )
         )
-        result = epoch_reference(inputs, params)
-        for name, array in out.items():
-            array[k] = getattr(result, name)
-    return out
+        for k in range(W.shape[0])
+    ]
+    return {name: np.stack([getattr(r, name) for r in results]) for name in RESULT_FIELDS}

@@ -174,7 +174,7 @@ def _compare_table(table: Any) -> str:
 def _cmd_bench(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from yuma.epoch import epoch
+    from yuma.run import epoch
 
     rng = np.random.default_rng(0)
     sizes = [64, 256, 1024] if not args.quick else [64, 256]

@@ -8,18 +8,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr, keep_entries
-from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["col_clip", "col_clip_sparse"]
 
 
-def col_clip(weights: Any, consensus: Any) -> FloatArray:
-    """``min(W_ij, c_j)`` for every cell (chain: ``inplace_col_clip``).
+def col_clip(weights: Any, consensus: Any, *, xp: Namespace | None = None) -> Any:
+    """Clip each column at its consensus: ``min(W_ij, c_j)`` (chain: ``col_clip``).
 
     weights : (R, C); consensus : (C,). Returns a new (R, C) float64 array.
     """
-    w = np.asarray(weights, dtype=np.float64)
-    return np.minimum(w, np.asarray(consensus, dtype=np.float64)[None, :])
+    xp = xp or namespace(weights, consensus)
+    w = xp.asarray(weights, dtype=xp.float64)
+    return xp.minimum(w, xp.asarray(consensus, dtype=xp.float64)[None, :])
 
 
 def col_clip_sparse(weights: Any, consensus: Any) -> sp.csr_array:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from yuma.epoch import epoch
 from yuma.params import YumaParams
 from yuma.result import EpochResult
+from yuma.run import epoch
 
 __all__ = ["demo_subnet", "format_table", "main"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr, keep_entries, lookup, row_of_entries, with_data
-from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["mat_ema", "mat_ema_alpha", "mat_ema_alpha_sparse", "mat_ema_sparse"]
 
@@ -18,10 +18,11 @@ def _same_shape(name: str, new: Any, old: Any) -> None:
         raise ValueError(f"{name}: new {new.shape} and old {old.shape} shapes differ")
 
 
-def mat_ema(new: Any, old: Any, alpha: float) -> FloatArray:
-    """``α·new + (1 − α)·old`` per cell (chain: ``mat_ema``). new, old : (R, C); α in [0, 1]."""
-    n = np.asarray(new, dtype=np.float64)
-    o = np.asarray(old, dtype=np.float64)
+def mat_ema(new: Any, old: Any, alpha: Any, *, xp: Namespace | None = None) -> Any:
+    """``α·new + (1 − α)·old`` with one rate (chain: ``mat_ema``). new, old : (R, C)."""
+    xp = xp or namespace(new, old)
+    n = xp.asarray(new, dtype=xp.float64)
+    o = xp.asarray(old, dtype=xp.float64)
     _same_shape("mat_ema", n, o)
     return alpha * n + (1.0 - alpha) * o
 
@@ -40,18 +41,19 @@ def mat_ema_sparse(new: Any, old: Any, alpha: float) -> sp.csr_array:
     return out
 
 
-def mat_ema_alpha(new: Any, old: Any, alpha: Any) -> FloatArray:
-    """``min(1, (1 − α_ij)·old_ij + max(0, α_ij·new_ij))`` per cell (chain: ``mat_ema_alpha``).
+def mat_ema_alpha(new: Any, old: Any, alpha: Any, *, xp: Namespace | None = None) -> Any:
+    """``min(1, (1 − α)·old + max(0, α·new))`` with one rate per cell (chain: ``mat_ema_alpha``).
 
     new, old, alpha : (R, C). Used by Yuma3 with liquid alpha on the dense path, where a bond
     whose weight is 0 decays by ``1 − α`` instead of being dropped.
     """
-    n = np.asarray(new, dtype=np.float64)
-    o = np.asarray(old, dtype=np.float64)
-    a = np.asarray(alpha, dtype=np.float64)
+    xp = xp or namespace(new, old, alpha)
+    n = xp.asarray(new, dtype=xp.float64)
+    o = xp.asarray(old, dtype=xp.float64)
+    a = xp.asarray(alpha, dtype=xp.float64)
     _same_shape("mat_ema_alpha", n, o)
     _same_shape("mat_ema_alpha", n, a)
-    return np.minimum(1.0, (1.0 - a) * o + np.maximum(0.0, a * n))
+    return xp.minimum(1.0, (1.0 - a) * o + xp.maximum(0.0, a * n))
 
 
 def mat_ema_alpha_sparse(new: Any, old: Any, alpha: Any) -> sp.csr_array:

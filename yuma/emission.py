@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 from yuma.normalize import normalize
 
 __all__ = ["emission_shares"]
@@ -19,7 +17,8 @@ def emission_shares(
     active_stake: Any,
     *,
     square: bool = True,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+    xp: Namespace | None = None,
+) -> tuple[Any, Any, Any]:
     """Normalised server, validator and combined emission shares (spec §4.13).
 
     With ``Σ = Σ incentive + Σ dividends`` (≈ 2 when both are normalised): server ``I/Σ``,
@@ -31,13 +30,18 @@ def emission_shares(
     layout (R == C, combined per uid); otherwise combined is ``(R + C,)``, validators first.
     Returns ``(server (C,), validator (R,), combined)``.
     """
-    inc = np.asarray(incentive, dtype=np.float64)
-    div = np.asarray(dividends, dtype=np.float64)
-    combined = inc + div if square else np.concatenate((div, inc))
-    total = combined.sum()
-    if total != 0:
-        return inc / total, div / total, combined / total
-    a = np.asarray(active_stake, dtype=np.float64)
-    fallback = a if a.sum() != 0 else normalize(stake)
-    combined_fallback = fallback.copy() if square else np.concatenate((fallback, inc))
-    return inc.copy(), fallback.copy(), combined_fallback
+    xp = xp or namespace(incentive, dividends, stake, active_stake)
+    inc = xp.asarray(incentive, dtype=xp.float64)
+    div = xp.asarray(dividends, dtype=xp.float64)
+    a = xp.asarray(active_stake, dtype=xp.float64)
+    combined = inc + div if square else xp.concat((div, inc))
+    total = xp.sum(combined)
+    ok = total != 0
+    safe = xp.where(ok, total, 1.0)
+    fallback = xp.where(xp.sum(a) != 0, a, normalize(stake, xp=xp))
+    combined_fallback = fallback if square else xp.concat((fallback, inc))
+    return (
+        xp.where(ok, inc / safe, inc),
+        xp.where(ok, div / safe, fallback),
+        xp.where(ok, combined / safe, combined_fallback),
+    )

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr
-from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["interpolate", "interpolate_sparse"]
 
 
-def interpolate(mat1: Any, mat2: Any, ratio: float) -> FloatArray:
-    """``A + ratio·(B − A)`` per cell; ``ratio`` 0 gives ``A`` and 1 gives ``B`` exactly.
+def interpolate(mat1: Any, mat2: Any, ratio: Any, *, xp: Namespace | None = None) -> Any:
+    """``A + ratio·(B − A)``; ``ratio`` 0 and 1 return exact copies of ``A`` and ``B``.
 
     Chain: ``interpolate``; the epoch calls it as ``interpolate(W, W_clipped, bonds_penalty)`` to
     get the weights bonds are built from. mat1, mat2 : (R, C). Returns (R, C).
     """
-    a = np.asarray(mat1, dtype=np.float64)
-    b = np.asarray(mat2, dtype=np.float64)
+    xp = xp or namespace(mat1, mat2)
+    a = xp.asarray(mat1, dtype=xp.float64)
+    b = xp.asarray(mat2, dtype=xp.float64)
     if a.shape != b.shape:
         raise ValueError(f"interpolate: shapes {a.shape} and {b.shape} differ")
-    if ratio == 0:
-        return a.copy()
-    if ratio == 1:
-        return b.copy()
-    return a + ratio * (b - a)
+    return xp.where(ratio == 0, a, xp.where(ratio == 1, b, a + ratio * (b - a)))
 
 
 def interpolate_sparse(mat1: Any, mat2: Any, ratio: float) -> sp.csr_array:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["alpha_sigmoid"]
 
@@ -18,11 +16,13 @@ def alpha_sigmoid(
     consensus: Any,
     weight: Any,
     bond: Any,
-    alpha_low: float,
-    alpha_high: float,
-    steepness: float,
-) -> FloatArray:
-    """The EMA rate α for each (validator, miner) pair (chain: ``alpha_sigmoid``, spec §5).
+    alpha_low: Any,
+    alpha_high: Any,
+    steepness: Any,
+    *,
+    xp: Namespace | None = None,
+) -> Any:
+    """Liquid alpha (the chain's ``alpha_sigmoid``, spec §5): the per-pair EMA rate.
 
     A validator buying (weight above consensus) or selling (previous bond above weight) moves
     its bond faster the larger the gap::
@@ -35,12 +35,13 @@ def alpha_sigmoid(
     for bonds, b the previous bond as a proportion). steepness is in chain units (i16; 1000 ≈ a
     slope of 10). Returns α with the broadcast shape.
     """
-    c = np.asarray(consensus, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    b = np.asarray(bond, dtype=np.float64)
-    buying = np.clip(w - c, 0.0, 1.0)
-    selling = np.clip(b - w, 0.0, 1.0)
-    x = np.where(w >= b, buying, selling)
-    exponent = np.clip((-steepness / 100.0) * (x - 0.5), -EXP_CLAMP, EXP_CLAMP)
-    sig = 1.0 / (1.0 + np.exp(exponent))
-    return np.asarray(np.clip(alpha_low + sig * (alpha_high - alpha_low), alpha_low, alpha_high))
+    xp = xp or namespace(consensus, weight, bond)
+    c = xp.asarray(consensus, dtype=xp.float64)
+    w = xp.asarray(weight, dtype=xp.float64)
+    b = xp.asarray(bond, dtype=xp.float64)
+    buying = xp.clip(w - c, 0.0, 1.0)
+    selling = xp.clip(b - w, 0.0, 1.0)
+    x = xp.where(w >= b, buying, selling)
+    exponent = xp.clip((-steepness / 100.0) * (x - 0.5), -EXP_CLAMP, EXP_CLAMP)
+    sig = 1.0 / (1.0 + xp.exp(exponent))
+    return xp.clip(alpha_low + sig * (alpha_high - alpha_low), alpha_low, alpha_high)

@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr, is_sparse, keep_entries, lookup, row_of_entries
-from yuma._types import BoolArray, FloatArray
+from yuma._types import BoolArray
+from yuma._xp import Namespace, namespace
 
 __all__ = [
     "mask_cols",
@@ -31,16 +32,18 @@ def _bool(mask: Any) -> BoolArray:
     return np.asarray(mask, dtype=bool)
 
 
-def mask_vector(mask: Any, vector: Any) -> FloatArray:
+def mask_vector(mask: Any, vector: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``v_i`` where ``mask_i`` (chain: ``inplace_mask_vector``). Both (n,)."""
-    v = np.asarray(vector, dtype=np.float64)
-    return np.where(_bool(mask), 0.0, v)
+    xp = xp or namespace(mask, vector)
+    v = xp.asarray(vector, dtype=xp.float64)
+    return xp.where(xp.asarray(mask, dtype=xp.bool), 0.0, v)
 
 
-def mask_rows(mask: Any, matrix: Any) -> FloatArray:
+def mask_rows(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero row ``i`` where ``mask_i`` (chain: ``inplace_mask_rows``). mask (R,), matrix (R, C)."""
-    m = np.asarray(matrix, dtype=np.float64)
-    return np.where(_bool(mask)[:, None], 0.0, m)
+    xp = xp or namespace(mask, matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    return xp.where(xp.asarray(mask, dtype=xp.bool)[:, None], 0.0, m)
 
 
 def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -49,10 +52,11 @@ def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
     return keep_entries(m, ~_bool(mask)[row_of_entries(m)])
 
 
-def mask_cols(mask: Any, matrix: Any) -> FloatArray:
+def mask_cols(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero column ``j`` where ``mask_j`` (chain: ``inplace_mask_cols``). mask (C,)."""
-    m = np.asarray(matrix, dtype=np.float64)
-    return np.where(_bool(mask)[None, :], 0.0, m)
+    xp = xp or namespace(mask, matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    return xp.where(xp.asarray(mask, dtype=xp.bool)[None, :], 0.0, m)
 
 
 def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -61,10 +65,11 @@ def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
     return keep_entries(m, ~_bool(mask)[m.indices])
 
 
-def mask_matrix(mask: Any, matrix: Any) -> FloatArray:
+def mask_matrix(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``M_ij`` where ``mask_ij`` (chain: ``inplace_mask_matrix``). Both (R, C)."""
-    m = np.asarray(matrix, dtype=np.float64)
-    return np.where(_bool(mask), 0.0, m)
+    xp = xp or namespace(mask, matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    return xp.where(xp.asarray(mask, dtype=xp.bool), 0.0, m)
 
 
 def mask_matrix_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -81,15 +86,18 @@ def mask_matrix_sparse(mask: Any, matrix: Any) -> sp.csr_array:
     return keep_entries(m, ~marked)
 
 
-def mask_diag(matrix: Any, except_index: int | None = None) -> FloatArray:
+def mask_diag(matrix: Any, except_index: int | None = None, *, xp: Namespace | None = None) -> Any:
     """Zero the diagonal, except ``(k, k)`` for ``except_index = k`` (chain: ``inplace_mask_diag``
     and ``inplace_mask_diag_except_index``). matrix (n, n)."""
-    m = np.array(matrix, dtype=np.float64, copy=True)
-    keep = m[except_index, except_index] if except_index is not None else 0.0
-    np.fill_diagonal(m, 0.0)
+    xp = xp or namespace(matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    diagonal = xp.eye(m.shape[0], m.shape[1], dtype=xp.bool)
     if except_index is not None:
-        m[except_index, except_index] = keep
-    return m
+        diagonal = diagonal & ~(
+            (xp.arange(m.shape[0]) == except_index)[:, None]
+            & (xp.arange(m.shape[1]) == except_index)[None, :]
+        )
+    return xp.where(diagonal, 0.0, m)
 
 
 def mask_diag_sparse(matrix: Any, except_index: int | None = None) -> sp.csr_array:

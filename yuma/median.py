@@ -19,6 +19,7 @@ import numpy as np
 
 from yuma._sparse import as_csr, row_of_entries
 from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["weighted_median", "weighted_median_col", "weighted_median_col_sparse"]
 
@@ -50,26 +51,89 @@ def _majority_stake(stake: Any) -> tuple[FloatArray, float]:
     return u, float(u.sum())
 
 
-def weighted_median_col(stake: Any, weights: Any, majority: float) -> FloatArray:
+def weighted_median_col(
+    stake: Any,
+    weights: Any,
+    majority: Any,
+    *,
+    xp: Namespace | None = None,
+    method: str | None = None,
+) -> Any:
     """Consensus of every column of a dense matrix (chain: ``weighted_median_col``).
 
     stake : (R,) active stake; only rows with positive stake vote, renormalised.
     weights : (R, C) row-normalised weights. majority : κ in (0, 1).
     Returns (C,) consensus; all zeros when no row has positive stake.
+
+    method : "sort" or "bisect"; None picks "bisect" on JAX and "sort" elsewhere.
+    "sort": each column is sorted with the voters; a non-voter carries zero stake, so adding it
+    leaves each running sum exactly as over the voters alone, and only a voter's position can
+    be the first crossing. "bisect": the answer is the smallest voter score ``v`` with
+    ``Σ_i u_i·[W_ij ≤ v] > m``; a bisection on the float's bit pattern (monotone for
+    non-negative floats) finds it exactly in 64 branch-free passes of compare-and-sum, which on
+    XLA is 3-10x faster than its sort. Both trace under ``jax.jit`` and agree exactly away
+    from knife-edge ties (the two sum the stakes in different orders).
     """
-    w = np.asarray(weights, dtype=np.float64)
-    u, total = _majority_stake(stake)
-    n_cols = w.shape[1] if w.ndim == 2 else 0
-    voters = np.flatnonzero(u > 0)
-    if voters.size == 0 or n_cols == 0:
-        return np.zeros(n_cols)
-    minority = total - majority
-    scores = w[voters]
-    order = np.argsort(scores, axis=0, kind="stable")
-    sorted_scores = np.take_along_axis(scores, order, axis=0)
-    hit = np.cumsum(u[voters][order], axis=0) > minority
-    first = np.where(hit.any(axis=0), np.argmax(hit, axis=0), voters.size - 1)
-    return np.asarray(np.take_along_axis(sorted_scores, first[None, :], axis=0)[0])
+    xp = xp or namespace(stake, weights)
+    w = xp.asarray(weights, dtype=xp.float64)
+    s = xp.asarray(stake, dtype=xp.float64)
+    if w.ndim != 2 or 0 in w.shape:
+        return xp.zeros(w.shape[1] if w.ndim == 2 else 0, dtype=xp.float64)
+    u = xp.where(s > 0, s, 0.0)
+    total = xp.sum(u)
+    u = xp.where(total > 0, u / xp.where(total > 0, total, 1.0), u)
+    minority = xp.sum(u) - majority
+    voter = u > 0
+    if method is None:
+        method = "bisect" if _is_jax_namespace(xp) else "sort"
+    if method == "bisect":
+        return xp.where(xp.any(voter), _bisect(u, w, voter, minority, xp), 0.0)
+    if method != "sort":
+        raise ValueError(f"method must be 'sort', 'bisect' or None, got {method!r}")
+    order = xp.argsort(w, axis=0, stable=True)
+    scores = xp.take_along_axis(w, order, axis=0)
+    running = xp.cumulative_sum(xp.take(u, order), axis=0)
+    hit = (running > minority) & xp.take(voter, order)
+    first = xp.argmax(xp.astype(hit, xp.int8), axis=0)
+    picked = xp.take_along_axis(scores, first[None, :], axis=0)[0, :]
+    # Nobody crosses the minority (round-off only): the largest voter's score wins.
+    largest = xp.max(xp.where(voter[:, None], w, -xp.inf), axis=0)
+    value = xp.where(xp.any(hit, axis=0), picked, largest)
+    return xp.where(xp.any(voter), value, 0.0)
+
+
+def _is_jax_namespace(xp: Namespace) -> bool:
+    return getattr(xp, "__name__", "").startswith("jax")
+
+
+def _bisect(u: Any, w: Any, voter: Any, minority: Any, xp: Namespace) -> Any:
+    """Smallest voter score per column whose cumulative stake exceeds ``minority``."""
+    bits: Any
+    if _is_jax_namespace(xp):
+        import jax
+
+        bits = jax.lax.bitcast_convert_type(w, xp.int64)
+    else:
+        bits = np.ascontiguousarray(w, dtype=np.float64).view(np.int64)
+    # Invariant: C(lo) <= m < C(hi); hi starts at the largest voter score (the chain's answer
+    # when round-off leaves no crossing), lo below every score.
+    hi = xp.max(xp.where(voter[:, None], bits, 0), axis=0)
+    lo = xp.full(hi.shape, -1, dtype=xp.int64)
+    weight = u[:, None]
+
+    def halve(lo: Any, hi: Any) -> tuple[Any, Any]:
+        mid = lo + (hi - lo) // 2
+        crossed = xp.sum(xp.where(bits <= mid[None, :], weight, 0.0), axis=0) > minority
+        return xp.where(crossed, lo, mid), xp.where(crossed, mid, hi)
+
+    if _is_jax_namespace(xp):
+        lo, hi = jax.lax.fori_loop(0, 64, lambda _, lh: halve(*lh), (lo, hi))
+        return jax.lax.bitcast_convert_type(hi, xp.float64)
+    for _ in range(64):
+        if not np.any(hi - lo > 1):
+            break
+        lo, hi = halve(lo, hi)
+    return np.ascontiguousarray(hi).view(np.float64)
 
 
 def weighted_median_col_sparse(stake: Any, weights: Any, majority: float) -> FloatArray:

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from yuma._sparse import as_csr, row_of_entries, with_data
 from yuma._types import FloatArray
+from yuma._xp import Namespace, namespace
 
 __all__ = [
     "col_max_upscale",
@@ -25,31 +26,65 @@ __all__ = [
 ]
 
 
-def _safe_divide(x: FloatArray, d: FloatArray) -> FloatArray:
+#: Sums up to this are divided directly; above it the values are scaled first (2^1000 keeps
+#: the reciprocal of a sum normal, which XLA needs: it divides by multiplying with it).
+_SAFE_SUM = 2.0**1000
+_SHRINK = 2.0**-64
+
+
+def _safe_divide(x: Any, d: Any, xp: Namespace) -> Any:
     """``x / d`` where ``d != 0``, else ``x`` unchanged (the chain's 'leave it' rule)."""
+    ok = d != 0
+    return xp.where(ok, x / xp.where(ok, d, 1.0), x)
+
+
+def _np_safe_divide(x: FloatArray, d: FloatArray) -> FloatArray:
     return np.divide(x, d, out=np.array(x, dtype=np.float64, copy=True), where=d != 0)
 
 
-def normalize(x: Any) -> FloatArray:
+def normalize(x: Any, *, xp: Namespace | None = None) -> Any:
     """``x / sum(x)``, or ``x`` unchanged when the sum is 0 (chain: ``inplace_normalize``).
 
-    x : (n,) non-negative. Returns a new (n,) float64 array.
+    x : (n,) non-negative. Returns a new (n,) float64 array. Overflow-safe: a sum beyond the
+    float64 range is taken over ``x`` divided by its maximum.
     """
-    v = np.asarray(x, dtype=np.float64)
-    total = v.sum()
-    if total == 0:
-        return v.copy()
-    return np.asarray(v / total, dtype=np.float64)
+    xp = xp or namespace(x)
+    v = xp.asarray(x, dtype=xp.float64)
+    return _normalize_along(v, None, xp, strict=False)
 
 
-def row_normalize(matrix: Any) -> FloatArray:
+def _normalize_along(v: Any, axis: int | None, xp: Namespace, *, strict: bool) -> Any:
+    """Divide by the sum along ``axis`` where it is not 0 (``> 0`` when ``strict``).
+
+    When the values could sum past 2^1000 (largest value > 2^1000 / count, near the float64
+    range),
+    they are first divided by their maximum, so nothing overflows and the shares do not depend
+    on the unit; otherwise (every practical input) this is exactly ``v / Σ v``.
+    """
+    if 0 in v.shape:
+        return v
+    keep = axis is not None
+    count = v.shape[axis] if axis is not None else v.size
+    peak = xp.max(v, axis=axis, keepdims=keep)
+    safe = peak <= _SAFE_SUM / count
+    # Both sides scaled by 2^-64 (exact): XLA divides by multiplying with the reciprocal, and
+    # the reciprocal of a value near the float64 maximum is subnormal (flushed to 0 there).
+    shrink = xp.where(safe, 1.0, _SHRINK)
+    scaled = (v * shrink) / (xp.where(safe, 1.0, peak) * shrink)
+    total = xp.sum(scaled, axis=axis, keepdims=keep)
+    ok = total > 0 if strict else total != 0
+    return xp.where(ok, scaled / xp.where(ok, total, 1.0), v)
+
+
+def row_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Divide each row by its sum where the sum is > 0 (chain: ``inplace_row_normalize``).
 
-    matrix : (R, C) dense. Returns a new (R, C) float64 array.
+    matrix : (R, C) dense. Returns a new (R, C) float64 array (overflow-safe, as
+    :func:`normalize`).
     """
-    m = np.asarray(matrix, dtype=np.float64)
-    sums = m.sum(axis=1, keepdims=True)
-    return np.asarray(np.divide(m, sums, out=m.copy(), where=sums > 0), dtype=np.float64)
+    xp = xp or namespace(matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    return _normalize_along(m, 1, xp, strict=True)
 
 
 def row_normalize_sparse(matrix: Any) -> sp.csr_array:
@@ -60,32 +95,34 @@ def row_normalize_sparse(matrix: Any) -> sp.csr_array:
     return with_data(m, np.divide(m.data, per_entry, out=m.data.copy(), where=per_entry > 0))
 
 
-def col_normalize(matrix: Any) -> FloatArray:
+def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Divide each column by its sum where the sum is not 0 (chain: ``inplace_col_normalize``).
 
     matrix : (R, C) dense. Returns a new (R, C) float64 array.
     """
-    m = np.asarray(matrix, dtype=np.float64)
-    return _safe_divide(m, m.sum(axis=0, keepdims=True))
+    xp = xp or namespace(matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    return _safe_divide(m, xp.sum(m, axis=0, keepdims=True), xp)
 
 
 def col_normalize_sparse(matrix: Any) -> sp.csr_array:
     """Sparse :func:`col_normalize` (chain: ``inplace_col_normalize_sparse``)."""
     m = as_csr(matrix)
     sums = np.bincount(m.indices, weights=m.data, minlength=m.shape[1]).astype(np.float64)
-    return with_data(m, _safe_divide(m.data, sums[m.indices]))
+    return with_data(m, _np_safe_divide(m.data, sums[m.indices]))
 
 
-def col_max_upscale(matrix: Any) -> FloatArray:
+def col_max_upscale(matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Divide each column by its maximum where that maximum is not 0.
 
     Chain: ``inplace_col_max_upscale``; this is how original-Yuma bonds are stored (the largest
     bond of each column becomes 1). matrix : (R, C) dense, non-negative.
     """
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.size == 0:
-        return m.copy()
-    return _safe_divide(m, m.max(axis=0, keepdims=True))
+    xp = xp or namespace(matrix)
+    m = xp.asarray(matrix, dtype=xp.float64)
+    if m.shape[0] == 0:
+        return m
+    return _safe_divide(m, xp.max(m, axis=0, keepdims=True), xp)
 
 
 def col_max_upscale_sparse(matrix: Any) -> sp.csr_array:
@@ -93,4 +130,4 @@ def col_max_upscale_sparse(matrix: Any) -> sp.csr_array:
     m = as_csr(matrix)
     maxima = np.zeros(m.shape[1])
     np.maximum.at(maxima, m.indices, m.data)
-    return with_data(m, _safe_divide(m.data, maxima[m.indices]))
+    return with_data(m, _np_safe_divide(m.data, maxima[m.indices]))

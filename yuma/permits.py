@@ -4,38 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from yuma._types import BoolArray
+from yuma._xp import Namespace, namespace
 
 __all__ = ["is_topk", "is_topk_nonzero"]
 
 
-def _drop_lowest(values: Any, start: BoolArray, k: int) -> BoolArray:
-    v = np.asarray(values, dtype=np.float64)
-    out = start.copy()
-    if v.size < k:
-        return out
+def _keep_top(values: Any, start: Any, k: Any, xp: Namespace) -> Any:
+    v = xp.asarray(values, dtype=xp.float64)
+    n = v.shape[0]
     # Stable ascending sort: among equal values at the cut the higher uid keeps its permit.
-    order = np.argsort(v, kind="stable")
-    out[order[: v.size - k]] = False
-    return out
+    # The position of each value in that order is the argsort of the argsort.
+    position = xp.argsort(xp.argsort(v, stable=True), stable=True)
+    return start & (position >= n - k)
 
 
-def is_topk(values: Any, k: int) -> BoolArray:
+def is_topk(values: Any, k: Any, *, xp: Namespace | None = None) -> Any:
     """True for the ``k`` largest values; all True when fewer than ``k`` (chain: ``is_topk``).
 
     values : (n,). Ties at the cut go to the higher index.
     """
-    v = np.asarray(values, dtype=np.float64)
-    return _drop_lowest(v, np.ones(v.shape, dtype=bool), k)
+    xp = xp or namespace(values)
+    v = xp.asarray(values, dtype=xp.float64)
+    return _keep_top(v, xp.ones(v.shape, dtype=xp.bool), k, xp)
 
 
-def is_topk_nonzero(values: Any, k: int) -> BoolArray:
+def is_topk_nonzero(values: Any, k: Any, *, xp: Namespace | None = None) -> Any:
     """Like :func:`is_topk`, but a zero value never gets a permit (chain: ``is_topk_nonzero``).
 
     This is how the epoch computes new validator permits from normalised stake with
     ``k = max_allowed_validators``.
     """
-    v = np.asarray(values, dtype=np.float64)
-    return _drop_lowest(v, v != 0, k)
+    xp = xp or namespace(values)
+    v = xp.asarray(values, dtype=xp.float64)
+    return _keep_top(v, v != 0, k, xp)

@@ -8,33 +8,25 @@ callable ``(epoch, state) -> W`` for strategies that react to what they saw (a w
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from yuma._step import Config
 from yuma._types import BoolArray, FloatArray
 from yuma._validate import check_matrix, check_vector
+from yuma.backends import select
 from yuma.params import YumaParams
+from yuma.pipeline import RESULT_FIELDS, Pipeline, dense_state
 from yuma.variants import get as get_variant
-from yuma.variants.core import (
-    CarryState,
-    EpochRecord,
-    Options,
-    Variant,
-    liquid_alpha_mode,
-    make_options,
-    variant_epoch,
-)
+from yuma.variants.core import EpochRecord, Options, Variant, make_options
 
 __all__ = ["PLOT_KINDS", "SimulationResult", "SimulationState", "WeightsFn", "simulate"]
 
 SimLayout = Literal["bipartite", "uid"]
 PLOT_KINDS = ("weights", "dividends", "relative_dividends", "bonds", "incentives")
-BACKENDS = ("numpy", "numba", "jax")
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class SimulationResult:
         Axis labels.
     weights : (E, V, N) or None
         Row-normalised weights that entered consensus (after commit-reveal delay and masks);
-        None when run with ``keep_matrices=False``.
+        None unless the run was made with ``simulate(..., keep_matrices=True)``.
     stake : (E, V)
         Normalised stake (each validator's stake share).
     consensus : (E, N)
@@ -96,8 +88,8 @@ class SimulationResult:
     validator_trust : (E, V)
         Row sums of clipped weights (chain: ``validator_trust``).
     bonds : (E, V, N) or None
-        Bonds stored after each epoch, in the variant's own scale; None when run with
-        ``keep_matrices=False``.
+        Bonds stored after each epoch, in the variant's own scale; None unless the run was made
+        with ``simulate(..., keep_matrices=True)``.
     validator_permit : (E, V)
         Permits after each epoch.
     final_bonds : (V, N)
@@ -226,7 +218,10 @@ class SimulationResult:
         if kind in ("weights", "bonds"):
             cube = self.weights if kind == "weights" else self.bonds
             if cube is None:
-                raise ValueError(f"plot {kind!r} needs a run with keep_matrices=True")
+                raise ValueError(
+                    f"plot {kind!r} needs the per-epoch matrices: run "
+                    "simulate(..., keep_matrices=True)"
+                )
             for i, v in enumerate(self.validators):
                 for j, m in enumerate(self.miners):
                     ax.plot(epochs, cube[:, i, j], label=f"{v} → {m}", **kwargs)
@@ -346,12 +341,6 @@ def _resolve_params(variant: Variant, params: YumaParams) -> YumaParams:
     return params
 
 
-def _epoch_supports_backend() -> bool:
-    from yuma.epoch import epoch as core_epoch
-
-    return "backend" in inspect.signature(core_epoch).parameters
-
-
 def simulate(
     weights: Any,
     stake: Any,
@@ -364,7 +353,7 @@ def simulate(
     layout: SimLayout = "bipartite",
     validators: Sequence[str] | None = None,
     miners: Sequence[str] | None = None,
-    keep_matrices: bool = True,
+    keep_matrices: bool = False,
     **options: Any,
 ) -> SimulationResult:
     """Run a consensus variant over many epochs, carrying bonds between them.
@@ -381,20 +370,18 @@ def simulate(
     params : YumaParams, optional
         Hyperparameters (the chain's defaults when None).
     variant : str or Variant, optional
-        A registered variant name (``yuma.variants.list()``) or a :class:`Variant`. Default:
+        A registered variant name (``yuma.variants.names()``) or a :class:`Variant`. Default:
         ``"yuma3"`` when ``params.yuma3`` else ``"yuma2"``. An explicit variant wins over
         ``params.yuma3``: ``"yuma2"`` runs Yuma3 off and ``"yuma3"`` Yuma3 on whatever the
         flag says, and ``result.params`` records the flag actually used.
-    backend : str, optional
-        ``None``/``"numpy"``: the numpy steps (always available, every variant and option).
-        ``"numba"``: variants whose steps are the chain's (``yuma2``, ``yuma3``) with the
-        chain's options (liquid alpha v2 on Yuma3, commit-reveal delay): an array schedule runs
-        as one compiled loop, a callable calls :func:`yuma.epoch` epoch by epoch.
-        ``"jax"``: an array schedule runs as one ``jax.lax.scan`` for every variant with JAX
-        steps (all built-ins, every option; the chain's own variants and options through the
-        JAX backend's epoch step); a callable needs the chain's variants and options (epoch
-        by epoch). ``Variant.backends`` says which backends a variant's steps support; other
-        combinations are refused with a ValueError.
+    backend : {"numpy", "numba", "jax"}, optional
+        Every variant's pipeline runs on "numpy" (epoch by epoch) and "jax" (an array schedule
+        as one ``jax.lax.scan``, compiled once per pipeline and shapes; a callable epoch by
+        epoch through the jitted epoch). "numba" runs the pipelines its kernel declares (the
+        chain's ``yuma2``/``yuma3`` with the chain's options; an array schedule as one compiled
+        loop). None: the fastest that can run the request, numba where its kernel covers the
+        pipeline, else numpy (as in :func:`yuma.epoch`). A named backend that cannot run the
+        request raises ``ValueError`` saying why.
     bonds : (V, N), optional
         Bonds before the first epoch (the variant's own scale); zeros when None.
     epochs : int, optional
@@ -405,8 +392,9 @@ def simulate(
     validators, miners : sequence of str, optional
         Axis labels.
     keep_matrices : bool
-        Keep the (E, V, N) weights and bonds of every epoch (default). False keeps only the
-        per-epoch vectors and ``final_bonds``: 1000 epochs of 256 x 256 are 0.5 GB per cube.
+        Also keep the (E, V, N) weights and bonds of every epoch (``result.weights``,
+        ``result.bonds``). Off by default: the per-epoch vectors and ``final_bonds`` are always
+        kept, and 1000 epochs of 256 x 256 are 0.5 GB per cube.
     **options
         Shared options (see :class:`yuma.variants.Options`): ``liquid_alpha``,
         ``alpha_consensus``, ``bond_reset``, ``winner_takes_all``, ``commit_reveal``; and the
@@ -444,53 +432,35 @@ def simulate(
         _labels("miners", miners, n_miners, "miner ")
         _check_resets(opts, epochs, n_miners)
 
-    if backend not in (None, *BACKENDS):
-        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    backend_name = "numpy" if backend is None else backend
-    core = None
-    if backend_name != "numpy":
-        core = _core_params(var, opts, params)
-        if core is None and backend_name == "jax" and "jax" in var.backends:
-            if schedule is None:
-                raise ValueError(
-                    f"backend 'jax' runs variant {var.name!r} with these options on array "
-                    "schedules only (one lax.scan); use the numpy backend for a callable"
-                )
+    pipeline = var.pipeline_for(opts, params)
+    config = Config.from_params(params, square=layout == "uid", options=opts.variant_options)
+    name, flags = select(backend, pipeline, config)
+
+    def miners_of(n: int) -> tuple[str, ...]:
+        return _labels("miners", miners, n, "miner ")
+
+    if schedule is not None:
+        assert n_miners is not None
+        scanned = _scan(
+            name, flags, pipeline, config, params, schedule, stake_s, b0, opts, keep_matrices
+        )
+        if scanned is not None:
             return SimulationResult(
                 variant=var.name,
                 params=params,
                 options=opts,
-                backend="jax",
+                backend=name,
                 validators=labels_v,
-                miners=_labels("miners", miners, int(schedule.shape[2]), "miner "),
-                **_variant_scan(var, schedule, stake_s, b0, params, opts, layout, keep_matrices),
-            )
-        if core is None:
-            raise ValueError(
-                f"variant {var.name!r} with these options runs on the numpy backend only, "
-                f"not {backend_name!r} (backends of its steps: {var.backends})"
-            )
-        if schedule is not None:
-            fast = _scan(backend_name, schedule, stake_s, b0, core, opts, layout, keep_matrices)
-            if fast is not None:
-                return SimulationResult(
-                    variant=var.name,
-                    params=params,
-                    options=opts,
-                    backend=backend_name,
-                    validators=labels_v,
-                    miners=_labels("miners", miners, int(schedule.shape[2]), "miner "),
-                    **fast,
-                )
-        if not _epoch_supports_backend():
-            raise ValueError(
-                f"backend {backend_name!r} is not available (yuma.epoch takes no backend yet)"
+                miners=miners_of(n_miners),
+                **scanned,
             )
 
+    run = _epoch_runner(name, flags, pipeline, config, params)
     records: list[EpochRecord] = []
     committed: list[FloatArray] = []
-    carry: CarryState | None = None if b0 is None else CarryState(bonds=b0)
+    carry: dict[str, Any] | None = None
     previous: EpochRecord | None = None
+    resets: BoolArray | None = None
     for t in range(epochs):
         s_t = check_vector("stake", stake_at(t), n_validators)
         if fn is not None:
@@ -498,7 +468,7 @@ def simulate(
             state = SimulationState(
                 epoch=t,
                 stake=s_t / total if total > 0 else s_t,
-                bonds=None if carry is None else carry.bonds,
+                bonds=b0 if carry is None else carry["previous_bonds"],
                 previous=previous,
             )
             shape = None if n_miners is None else (n_validators, n_miners)
@@ -510,7 +480,7 @@ def simulate(
                 )
             if n_miners is None:
                 n_miners = int(submitted.shape[1])
-                _labels("miners", miners, n_miners, "miner ")
+                miners_of(n_miners)
                 _check_resets(opts, epochs, n_miners)
             committed.append(np.asarray(submitted, dtype=np.float64))
             w_t = committed[max(t - opts.commit_reveal, 0)]
@@ -518,15 +488,21 @@ def simulate(
             assert schedule is not None
             w_t = schedule[max(t - opts.commit_reveal, 0)]
         if carry is None:
-            carry = CarryState(bonds=np.zeros(w_t.shape))
-        elif carry.bonds.shape != w_t.shape:
-            raise ValueError(f"bonds has shape {carry.bonds.shape}, weights {w_t.shape}")
-        if core is not None:
-            record, carry = _core_epoch(w_t, s_t, carry, core, backend_name, layout)
-        else:
-            record, carry = variant_epoch(
-                var, w_t, s_t, carry, params, opts, epoch=t, square=layout == "uid"
-            )
+            if b0 is not None and b0.shape != w_t.shape:
+                raise ValueError(f"bonds has shape {b0.shape}, weights {w_t.shape}")
+            carry = _initial_carry(pipeline, config, w_t, s_t, b0)
+            resets = _reset_masks(opts, epochs, int(w_t.shape[1]))
+        assert resets is not None
+        values = _epoch_values(carry, w_t, s_t, resets[t])
+        out = run(values)
+        record = EpochRecord(**{f: np.asarray(out[f]) for f in _RECORD_FIELDS})
+        carry = {
+            "previous_bonds": record.bonds,
+            "old_permit": record.validator_permit,
+            "previous_consensus": record.consensus,
+            "previous_weights": record.weights,
+            "started": True,
+        }
         # Without kept matrices only the vectors stay (the carry holds the current bonds).
         records.append(record if keep_matrices else _slim(record))
         previous = record
@@ -536,12 +512,103 @@ def simulate(
         var.name,
         params,
         opts,
-        backend_name,
+        name,
         labels_v,
-        _labels("miners", miners, n_miners, "miner "),
-        carry.bonds,
+        miners_of(n_miners),
+        carry["previous_bonds"],
         keep_matrices,
     )
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(EpochRecord))
+
+
+def _initial_carry(
+    pipeline: Pipeline, config: Config, w: FloatArray, s: FloatArray, b0: FloatArray | None
+) -> dict[str, Any]:
+    """The state before the first epoch: no stored permits, so the epoch's own new permits
+    (the pipeline's ``stake`` and ``permits`` steps) are used."""
+    n_rows, n_cols = w.shape
+    bonds = np.zeros((n_rows, n_cols)) if b0 is None else b0
+    permit = np.ones(n_rows, dtype=bool)
+    if "permits" in pipeline.names:
+        values = dense_state(w, s, bonds, permit, permit, None, np.zeros(n_cols, dtype=bool))
+        permit = np.asarray(pipeline.until("permits").run(values, config)["validator_permit"])
+    return {
+        "previous_bonds": bonds,
+        "old_permit": permit,
+        "previous_consensus": np.zeros(n_cols),
+        "previous_weights": np.zeros((n_rows, n_cols)),
+        "started": False,
+    }
+
+
+def _epoch_values(
+    carry: dict[str, Any], w: FloatArray, s: FloatArray, reset: BoolArray
+) -> dict[str, Any]:
+    n_rows, n_cols = w.shape
+    bonds = carry["previous_bonds"]
+    if reset.any():
+        # A bond reset empties the miner's stored column before the epoch runs.
+        bonds = np.where(reset[None, :], 0.0, bonds)
+    return {
+        "raw_weights": w,
+        "raw_stake": s,
+        "previous_bonds": bonds,
+        "old_permit": carry["old_permit"],
+        "active": np.ones(n_rows, dtype=bool),
+        "outdated": np.zeros((n_rows, n_cols), dtype=bool),
+        "recently_registered": np.zeros(n_cols, dtype=bool),
+        "started": np.bool_(carry["started"]),
+        "previous_consensus": carry["previous_consensus"],
+        "previous_weights": carry["previous_weights"],
+    }
+
+
+def _epoch_runner(
+    name: str,
+    flags: dict[str, Any] | None,
+    pipeline: Pipeline,
+    config: Config,
+    params: YumaParams,
+) -> Callable[[dict[str, Any]], Any]:
+    """One epoch on ``name``'s backend: ``values -> {name: array}``."""
+    if name == "numba":
+        from yuma.backends.numba_dense import epoch_dense
+        from yuma.inputs import EpochInputs
+
+        assert flags is not None
+
+        def numba_epoch(v: dict[str, Any]) -> Any:
+            inputs = EpochInputs(
+                weights=v["raw_weights"],
+                stake=v["raw_stake"],
+                bonds=v["previous_bonds"],
+                old_permit=v["old_permit"],
+                active=v["active"],
+                outdated=None,
+                recently_registered=v["recently_registered"],
+                owner_uid=None,
+                square=config.square,
+                sparse=False,
+            )
+            r = epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+            return {f: getattr(r, f) for f in RESULT_FIELDS}
+
+        return numba_epoch
+    if name == "jax":
+        from yuma.backends.jax_pipeline import run_epoch as run_jax
+
+        return lambda v: run_jax(pipeline, config, v)
+    return lambda v: pipeline.run(v, config)
+
+
+def _reset_masks(opts: Options, epochs: int, n_miners: int) -> BoolArray:
+    """(E, N): the bond columns emptied before each epoch."""
+    resets = np.zeros((epochs, n_miners), dtype=bool)
+    for miner, at in opts.bond_reset:
+        resets[at, miner] = True
+    return resets
 
 
 def _check_resets(opts: Options, epochs: int, n_miners: int) -> None:
@@ -555,20 +622,6 @@ def _check_resets(opts: Options, epochs: int, n_miners: int) -> None:
 def _slim(record: EpochRecord) -> EpochRecord:
     empty = np.empty((0, 0))
     return dataclasses.replace(record, weights=empty, clipped_weights=empty, bonds=empty)
-
-
-def _core_params(var: Variant, opts: Options, params: YumaParams) -> YumaParams | None:
-    """Params with which :func:`yuma.epoch` reproduces this run, or None when it cannot
-    (a variant with its own steps, or an option the chain does not have)."""
-    branch = var.chain_branch
-    if branch is None or opts.bond_reset or opts.winner_takes_all or opts.variant_options:
-        return None
-    mode = liquid_alpha_mode(var, opts, params)
-    if mode == "v1" or (mode == "v2" and not branch):
-        return None
-    if mode == "v2" and opts.alpha_consensus != "current":
-        return None
-    return dataclasses.replace(params, yuma3=branch, liquid_alpha=mode == "v2")
 
 
 def _indices(
@@ -587,122 +640,45 @@ def _indices(
     return weights, w_index, stakes, s_index
 
 
-def _variant_scan(
-    var: Variant,
-    schedule: FloatArray,
-    stake: FloatArray,
-    bonds: FloatArray | None,
-    params: YumaParams,
-    opts: Options,
-    layout: SimLayout,
-    keep: bool,
-) -> dict[str, Any]:
-    """Any variant with JAX steps as one ``lax.scan`` (see :mod:`yuma.variants.jax_variant`)."""
-    try:
-        from yuma.variants.jax_variant import run_variant_scan
-    except ImportError as exc:
-        raise ValueError(f"backend 'jax' is not available here: {exc}") from None
-    weights, w_index, stakes, s_index = _indices(schedule, stake, opts.commit_reveal)
-    _, v, n = schedule.shape
-    b0 = np.zeros((v, n)) if bonds is None else bonds
-    out = run_variant_scan(
-        var, weights, w_index, stakes, s_index, b0, params, opts, square=layout == "uid", keep=keep
-    )
-    out.pop("active_stake", None)
-    return out
-
-
 def _scan(
-    backend: str,
+    name: str,
+    flags: dict[str, Any] | None,
+    pipeline: Pipeline,
+    config: Config,
+    params: YumaParams,
     schedule: FloatArray,
     stake: FloatArray,
     bonds: FloatArray | None,
-    params: YumaParams,
     opts: Options,
-    layout: SimLayout,
     keep: bool,
 ) -> dict[str, Any] | None:
-    """Run an array schedule as one compiled loop (numba) or one ``lax.scan`` (jax); None
-    when that backend's loop is not available here."""
-    from yuma.normalize import normalize
-    from yuma.permits import is_topk_nonzero
-
-    _, v, n = schedule.shape
+    """An array schedule as one compiled loop (numba) or one ``lax.scan`` (jax); None for
+    numpy, which runs epoch by epoch."""
+    if name == "numpy":
+        return None
+    e, v, n = schedule.shape
     weights, w_index, stakes, s_index = _indices(schedule, stake, opts.commit_reveal)
     b0 = np.zeros((v, n)) if bonds is None else bonds
-    permit0 = is_topk_nonzero(normalize(stakes[0]), params.max_allowed_validators)
-    square = layout == "uid"
-    if backend == "numba":
-        from yuma.variants import numba_scan
+    permit0 = _initial_carry(pipeline, config, weights[0], stakes[s_index[0]], b0)["old_permit"]
+    resets = _reset_masks(opts, e, n)
+    if name == "numba":
+        from yuma.backends.numba_scan import run_scan
 
-        if not numba_scan.available():
-            return None
-        try:
-            out = numba_scan.run_scan(
-                weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
-            )
-        except numba_scan.KernelMismatch as exc:
-            # Still correct epoch by epoch through yuma.epoch, only slower: say so.
-            warnings.warn(
-                f"the compiled numba loop could not run ({exc}); running epoch by epoch",
-                stacklevel=3,
-            )
-            return None
-    elif backend == "jax":
-        try:
-            from yuma.variants.jax_scan import run_scan
-        except ImportError:  # no jax, or no JAX backend yet: the per-epoch path says why
-            return None
+        assert flags is not None
         out = run_scan(
-            weights, w_index, stakes, s_index, b0, permit0, params, square=square, keep=keep
-        )
+            weights, w_index, stakes, s_index, resets, b0, permit0, params,
+            square=config.square, yuma3=flags["yuma3"], liquid=flags["liquid"], keep=keep,
+        )  # fmt: skip
     else:
-        return None
+        from yuma.backends.jax_pipeline import run_scan as run_jax_scan
+
+        out = run_jax_scan(
+            pipeline, config, weights, w_index, stakes, s_index, resets, b0, permit0, keep=keep
+        )
     out.pop("active_stake", None)
+    out.setdefault("weights", None)
+    out.setdefault("bonds", None)
     return out
-
-
-def _core_epoch(
-    w: FloatArray,
-    s: FloatArray,
-    carry: CarryState,
-    params: YumaParams,
-    backend: str,
-    layout: SimLayout,
-) -> tuple[EpochRecord, CarryState]:
-    """One epoch of the chain's own variants through :func:`yuma.epoch` on ``backend``."""
-    from yuma.epoch import epoch as core_epoch
-
-    call: Any = core_epoch
-    r = call(
-        w,
-        s,
-        carry.bonds,
-        params,
-        validator_permit=carry.permit,
-        layout=layout,
-        backend=backend,
-    )
-    record = EpochRecord(
-        weights=r.dense("weights"),
-        stake=np.asarray(r.stake),
-        active_stake=np.asarray(r.active_stake),
-        consensus=np.asarray(r.consensus),
-        clipped_weights=r.dense("clipped_weights"),
-        validator_trust=np.asarray(r.validator_trust),
-        ranks=np.asarray(r.ranks),
-        incentive=np.asarray(r.incentive),
-        bonds=r.dense("bonds"),
-        dividends=np.asarray(r.dividends),
-        validator_permit=np.asarray(r.validator_permit),
-        rate=params.bonds_ema_rate,
-    )
-    return record, CarryState(
-        bonds=record.bonds,
-        permit=record.validator_permit,
-        consensus=record.consensus,
-        weights=record.weights,
-    )
 
 
 def _collect(

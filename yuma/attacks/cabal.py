@@ -191,8 +191,8 @@ def _params(params: YumaParams | None, variant: str, **overrides: Any) -> YumaPa
     base = params if params is not None else YumaParams(max_allowed_validators=65535)
     if variant in CHAIN_VARIANTS:
         overrides["yuma3"] = CHAIN_VARIANTS[variant]
-    elif variant not in variants.list():
-        raise ValueError(f"variant must be one of {', '.join(variants.list())}, got {variant!r}")
+    elif variant not in variants.names():
+        raise ValueError(f"variant must be one of {', '.join(variants.names())}, got {variant!r}")
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -301,7 +301,7 @@ def cabal(
 ) -> CabalOutcome:
     """The honest share of emission after one epoch against a cabal, over ``draws`` subnets.
 
-    ``variant`` is any registered variant (``yuma.variants.list()``): the chain's original Yuma
+    ``variant`` is any registered variant (``yuma.variants.names()``): the chain's original Yuma
     ("yuma2", the chain's study) and Yuma3 ("yuma3"; liquid alpha through ``params``) run
     batched on the fast backends, the others through :func:`yuma.simulate`.
     ``bonds_penalty`` and ``kappa`` override ``params``.

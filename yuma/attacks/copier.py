@@ -110,7 +110,7 @@ def weight_copier(
     delay : commit-reveal delay ``d`` in epochs (0 = weights count the epoch they are set).
     drift : per-epoch step of the miners' ground-truth quality (how fast the ranking changes).
     noise : spread of each honest validator's view of the quality.
-    variant : any registered variant (``yuma.variants.list()``).
+    variant : any registered variant (``yuma.variants.names()``).
     liquid_alpha : turn liquid alpha (v2, the chain's) on.
     warmup : epochs left out of the average while bonds form.
     """

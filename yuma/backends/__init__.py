@@ -1,20 +1,27 @@
-"""Compiled backends for the epoch and backend selection.
+"""Backends for the epoch, and how one is chosen.
 
 ========  ===================================================================================
 name      what runs
 ========  ===================================================================================
-numpy     the float64 reference, :func:`yuma.epoch.epoch_reference`
-numba     compiled kernels: :mod:`yuma.backends.numba_dense` (the chain's dense path) and
-          :mod:`yuma.backends.numba_sparse` (its sparse path, on CSR, never densified)
-jax       a jit-compiled dense epoch in float64, vmappable and scannable
-          (:mod:`yuma.backends.jax_dense`; needs the ``yuma[jax]`` extra)
+numpy     the pipeline's steps on numpy (:func:`yuma.pipeline.run_numpy`), the reference; the
+          sparse path's reference (:mod:`yuma.sparse_epoch`)
+numba     fused compiled kernels that declare which pipeline steps they implement
+          (:mod:`yuma.backends.kernels`): :mod:`yuma.backends.numba_dense` (the chain's dense
+          pipelines) and :mod:`yuma.backends.numba_sparse` (its sparse path, on CSR)
+jax       the pipeline's steps traced with ``jax.numpy``: jit, ``vmap`` over a batch,
+          ``lax.scan`` over epochs (:mod:`yuma.backends.jax_pipeline`; ``yuma[jax]`` extra)
 ========  ===================================================================================
 
 Every backend returns the same :class:`yuma.result.EpochResult` as the reference, equal to it to
-1e-9 (``tests/test_backends.py``). ``backend=None`` picks the fastest available for the input:
-numba for every size we measured (``benchmarks/RESULTS.md``), else the reference. JAX is never
-picked by default on a single epoch: on CPU it is slower than numba, and it is meant for ``vmap``,
-``lax.scan`` and accelerators.
+1e-9 (``tests/test_backends.py``, ``tests/test_oracle.py``).
+
+``backend=None`` means the same everywhere (:func:`yuma.epoch`, :func:`yuma.epoch_batch`,
+:func:`yuma.simulate`): the fastest backend that can run the request, that is numba when it is
+installed and a kernel's declaration covers the pipeline (the chain's own pipelines, and every
+sparse epoch), else numpy. JAX is never picked by default: it compiles on its first call per
+shape (about a second), and on CPU numba is faster; it is there for ``vmap``, ``lax.scan`` and
+accelerators. Naming a backend that cannot run the request raises ``ValueError`` with the
+reason; nothing falls back silently.
 
 Knife-edge ties. The stake-weighted median compares running stake sums with ``U − κ``; when such a
 sum equals ``U − κ`` to within round-off (e.g. three equal stakes and κ = 1/3), the decision
@@ -25,12 +32,23 @@ in fixed point). Away from such ties every backend takes the reference's decisio
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
+from yuma._step import Config
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
+from yuma.pipeline import Pipeline, chain, run_numpy
 from yuma.result import EpochResult
 
-__all__ = ["BACKENDS", "available_backends", "resolve_backend", "run_epoch"]
+__all__ = [
+    "BACKENDS",
+    "available_backends",
+    "check_backend",
+    "kernel_flags",
+    "resolve_backend",
+    "run_epoch",
+    "select",
+]
 
 #: Every backend name ``backend=`` accepts.
 BACKENDS = ("numpy", "numba", "jax")
@@ -45,42 +63,110 @@ def available_backends() -> tuple[str, ...]:
     return tuple(name for name in BACKENDS if name == "numpy" or _installed(name))
 
 
-def resolve_backend(backend: str | None, *, sparse: bool = False) -> str:
-    """Check a ``backend=`` argument and replace None by the default for the input.
-
-    Raises ``ValueError`` naming an unknown backend or one that cannot take sparse input, and
-    ``ImportError`` when the named backend's package is not installed.
-    """
+def check_backend(backend: str | None) -> None:
+    """Refuse an unknown backend name, or a named one whose package is missing."""
     if backend is None:
-        return "numba" if _installed("numba") else "numpy"
+        return
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
     if backend != "numpy" and not _installed(backend):
         extra = " (pip install 'yuma-consensus[jax]')" if backend == "jax" else ""
         raise ImportError(f"backend={backend!r} needs the {backend} package{extra}")
-    if backend == "jax" and sparse:
-        raise ValueError(
-            "backend='jax' runs the chain's dense epoch only; sparse input follows the chain's "
-            "sparse path: use backend='numba' or 'numpy'"
-        )
-    return backend
 
 
-def run_epoch(inputs: EpochInputs, params: YumaParams, backend: str | None = None) -> EpochResult:
-    """One epoch on validated inputs with the chosen backend (see :func:`resolve_backend`)."""
-    name = resolve_backend(backend, sparse=inputs.sparse)
-    if name == "numba":
-        if inputs.sparse:
+def kernel_flags(pipeline: Pipeline, config: Config) -> tuple[dict[str, Any] | None, str]:
+    """The numba dense kernel's flags for ``pipeline``, or ``(None, reason)``."""
+    from yuma.backends.kernels import DENSE_KERNEL, match
+
+    m = match(DENSE_KERNEL, pipeline, config)
+    return (dict(m.flags) if m.flags is not None else None), m.reason
+
+
+def select(
+    backend: str | None,
+    pipeline: Pipeline | None,
+    config: Config | None,
+    *,
+    sparse: bool = False,
+) -> tuple[str, dict[str, Any] | None]:
+    """The backend that runs a request, and the numba kernel's flags when it is numba.
+
+    ``backend`` None picks numba when installed and its kernel covers the request, else numpy.
+    Raises ``ValueError`` when a named backend cannot run it (and says why).
+    """
+    check_backend(backend)
+    if sparse:
+        if pipeline is not None:
+            raise ValueError(
+                "a custom pipeline runs the dense epoch; sparse input follows the chain's sparse "
+                "path (pass a dense array to run your pipeline)"
+            )
+        if backend == "jax":
+            raise ValueError(
+                "backend='jax' runs the dense pipeline only; sparse input follows the chain's "
+                "sparse path: use backend='numba' or 'numpy'"
+            )
+        if backend is None:
+            return ("numba" if _installed("numba") else "numpy"), None
+        return backend, None
+    if backend in ("numpy", "jax"):
+        return backend, None
+    assert pipeline is not None and config is not None
+    flags, reason = kernel_flags(pipeline, config)
+    if backend == "numba":
+        if flags is None:
+            raise ValueError(
+                f"backend='numba' cannot run pipeline {pipeline.name!r}: {reason}. Its steps run "
+                "as written on backend='numpy' or 'jax'"
+            )
+        return "numba", flags
+    if flags is not None and _installed("numba"):
+        return "numba", flags
+    return "numpy", None
+
+
+def resolve_backend(backend: str | None, *, sparse: bool = False) -> str:
+    """The backend for the chain's own epoch (see :func:`select`)."""
+    name, _ = select(backend, chain(True), Config.from_params(YumaParams(), square=True),
+                     sparse=sparse)  # fmt: skip
+    return name
+
+
+def run_epoch(
+    inputs: EpochInputs,
+    params: YumaParams,
+    backend: str | None = None,
+    *,
+    pipeline: Pipeline | None = None,
+) -> EpochResult:
+    """One epoch on validated inputs with the chosen backend (see :func:`select`)."""
+    if inputs.sparse:
+        name, _ = select(backend, pipeline, None, sparse=True)
+        if name == "numba":
             from yuma.backends.numba_sparse import epoch_sparse
 
             return epoch_sparse(inputs, params)
+        from yuma.sparse_epoch import sparse_epoch
+
+        return sparse_epoch(inputs, params)
+    pl = chain(params.yuma3) if pipeline is None else pipeline
+    config = Config.from_params(params, square=inputs.square)
+    name, flags = select(backend, pl, config)
+    if name == "numba":
         from yuma.backends.numba_dense import epoch_dense
 
-        return epoch_dense(inputs, params)
+        assert flags is not None
+        return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
     if name == "jax":
-        from yuma.backends.jax_dense import epoch_jax
+        from yuma.backends.jax_pipeline import run_epoch as run_jax
+        from yuma.pipeline import dense_state, to_result
 
-        return epoch_jax(inputs, params)
-    from yuma.epoch import epoch_reference
-
-    return epoch_reference(inputs, params)
+        outdated = inputs.outdated
+        if outdated is not None and hasattr(outdated, "toarray"):
+            outdated = outdated.toarray()
+        values = dense_state(
+            inputs.weights, inputs.stake, inputs.bonds, inputs.old_permit, inputs.active,
+            outdated, inputs.recently_registered,
+        )  # fmt: skip
+        return to_result(run_jax(pl, config, values))
+    return run_numpy(pl, inputs, params)

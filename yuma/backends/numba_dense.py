@@ -22,20 +22,26 @@ Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
 Every kernel works on a row (or column) range and is serial; the ``*_par`` drivers split the
 range into chunks under ``prange`` (one chunk per thread), and column reductions (ranks, EMA
 column sums) use one partial row per chunk, so no two threads write the same cell.
-:func:`epoch_dense_into` runs the whole epoch serially, which is what the batched driver
-parallelises over the batch.
+One driver, :func:`_epoch_passes`, runs the passes over ``chunks`` ranges; it is compiled
+twice, serial (:data:`epoch_serial`, the body of the batch and scan loops) and parallel
+(:data:`epoch_parallel`). Its arguments are grouped: :class:`DenseIn`, :class:`DenseParams`,
+:class:`DenseOut`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 from numba import njit, prange
 
+from yuma._threads import numba_parallel_guard
 from yuma.backends._nb_common import (
+    SAFE_SUM,
     MEDIAN_METHOD,
+    SHRINK,
     alpha_sigmoid,
     as_c_float,
     chunk_bounds,
@@ -50,7 +56,17 @@ from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
 from yuma.result import EpochResult
 
-__all__ = ["epoch_dense", "epoch_dense_into"]
+__all__ = [
+    "DenseIn",
+    "DenseOut",
+    "DenseParams",
+    "allocate",
+    "dense_params",
+    "epoch_dense",
+    "epoch_parallel",
+    "epoch_serial",
+    "result_of",
+]
 
 #: Below this many cells the whole epoch runs in one serial call. A parallel region costs a few
 #: microseconds on an idle machine but milliseconds when another process holds a core (the
@@ -115,6 +131,14 @@ def _rows_weights(
                 w[i, j] = W[i, j]
         if square and i < n_cols:
             w[i, i] = 0.0
+        peak = 0.0
+        for j in range(n_cols):
+            peak = max(peak, w[i, j])
+        if peak > SAFE_SUM / n_cols:
+            # Weights that could sum past the float64 range: scale by the row's maximum
+            # first, as the reference does, so the shares do not depend on the unit.
+            for j in range(n_cols):
+                w[i, j] = (w[i, j] * SHRINK) / (peak * SHRINK)
         total = _sum(w[i])
         if total > 0.0:
             for j in range(n_cols):
@@ -312,195 +336,153 @@ def _rows_dividends(
 
 
 # --------------------------------------------------------------------------------------------
-# Whole epoch, serial (also the body of the batched driver)
+# The epoch driver: written once, compiled serial and parallel
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def epoch_dense_into(
-    W: Any,
-    raw_stake: Any,
-    bonds_in: Any,
-    old_permit: Any,
-    active: Any,
-    outdated: Any,
-    recent: Any,
-    square: bool,
-    kappa: float,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid_on: bool,
-    lo: float,
-    hi: float,
-    steep: float,
-    max_validators: int,
-    stake: Any,
-    active_stake: Any,
-    w: Any,
-    consensus: Any,
-    clipped: Any,
-    vtrust: Any,
-    ranks: Any,
-    incentive: Any,
-    bonds: Any,
-    dividends: Any,
-    permit: Any,
-    server: Any,
-    validator: Any,
-    combined: Any,
-) -> None:
-    """One dense epoch, serially, written into the given output arrays.
+class DenseIn(NamedTuple):
+    """One epoch's inputs (as :class:`yuma.inputs.EpochInputs`): W (R, C) float64 C-order,
+    stake (R,), bonds (R, C), old_permit (R,), active (R,), outdated (R, C) bool or (0, 0) for
+    none, recent (C,) recently registered."""
 
-    Inputs as in :class:`yuma.inputs.EpochInputs` (``outdated`` is ``(R, C)`` bool or ``(0, 0)``
-    for none; ``recent`` is ``recently_registered``). Outputs are the fields of
-    :class:`yuma.result.EpochResult`, preallocated by the caller (``bonds`` doubles as the EMA
-    buffer).
+    W: Any
+    stake: Any
+    bonds: Any
+    old_permit: Any
+    active: Any
+    outdated: Any
+    recent: Any
+
+
+class DenseParams(NamedTuple):
+    """The hyperparameters and the specialisation (``yuma3``: the bonds/dividends rules;
+    ``liquid``: liquid alpha v2 requested) the kernel runs with."""
+
+    square: bool
+    kappa: float
+    beta: float
+    rate: float
+    yuma3: bool
+    liquid: bool
+    lo: float
+    hi: float
+    steep: float
+    max_validators: int
+
+
+class DenseOut(NamedTuple):
+    """Preallocated outputs, the :class:`yuma.result.EpochResult` fields (``bonds`` doubles as
+    the EMA buffer)."""
+
+    stake: Any
+    active_stake: Any
+    w: Any
+    consensus: Any
+    clipped: Any
+    vtrust: Any
+    ranks: Any
+    incentive: Any
+    bonds: Any
+    dividends: Any
+    permit: Any
+    server: Any
+    validator: Any
+    combined: Any
+
+
+def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
+    """One dense epoch: the five passes, each over ``chunks`` row (or column) ranges.
+
+    With ``chunks == 1`` this is the serial epoch (the body of the batch and scan loops);
+    compiled with ``parallel=True`` the ranges run on numba's threads, and column reductions
+    use one partial row per chunk, so no two threads write the same cell.
     """
-    n_rows, n_cols = W.shape
-    stake_prelude(raw_stake, active, old_permit, max_validators, -1, stake, active_stake, permit)
-    _rows_weights(W, old_permit, square, outdated, w, 0, n_rows)
-    voters, u, minority = majority_stake(active_stake, kappa)
+    n_rows, n_cols = x.W.shape
+    stake_prelude(
+        x.stake, x.active, x.old_permit, p.max_validators, -1, o.stake, o.active_stake, o.permit
+    )
+    for t in prange(chunks):
+        r0, r1 = chunk_bounds(n_rows, chunks, t)
+        _rows_weights(x.W, x.old_permit, p.square, x.outdated, o.w, r0, r1)
+    voters, u, minority = majority_stake(o.active_stake, p.kappa)
     if voters.shape[0] == 0:
-        consensus[:] = 0.0
+        o.consensus[:] = 0.0
     else:
-        _cols_consensus(w, voters, u, minority, consensus, 0, n_cols, MEDIAN_METHOD)
+        # Columns are cheap to imbalance (selection time varies): more, smaller column chunks.
+        col_chunks = min(n_cols, 8 * chunks) if chunks > 1 else 1
+        for t in prange(col_chunks):
+            c0, c1 = chunk_bounds(n_cols, col_chunks, t)
+            _cols_consensus(o.w, voters, u, minority, o.consensus, c0, c1, MEDIAN_METHOD)
     liquid = False
-    if yuma3 and liquid_on:
+    if p.yuma3 and p.liquid:
         for j in range(n_cols):
-            if consensus[j] != 0.0:
+            if o.consensus[j] != 0.0:
                 liquid = True
                 break
-    ranks[:] = 0.0
-    sum1 = np.zeros(n_cols)
-    sum2 = np.zeros(n_cols)
-    _rows_clip_ema(
-        w, consensus, active_stake, bonds_in, recent, beta, rate, yuma3, liquid, lo, hi, steep,
-        clipped, bonds, vtrust, ranks, sum1, sum2, 0, n_rows,
-    )  # fmt: skip
-    col_max = np.zeros(n_cols)
-    col_sum = sum1
-    if not yuma3:
-        col_sum = np.zeros(n_cols)
-        _rows_yuma2_ema(
-            w, consensus, active_stake, bonds_in, recent, beta, rate, sum1, sum2, bonds,
-            col_sum, col_max, 0, n_rows,
-        )  # fmt: skip
-    inc = normalize_vec(ranks)
-    incentive[:] = inc
-    raw = np.empty(n_rows)
-    _rows_dividends(
-        bonds, inc, col_sum, col_max, yuma3, bonds_in, old_permit, permit, raw, 0, n_rows
-    )
-    if yuma3:
-        for i in range(n_rows):
-            raw[i] = raw[i] * active_stake[i]
-    dividends[:] = normalize_vec(raw)
-    emission_into(inc, dividends, stake, active_stake, square, server, validator, combined)
-
-
-# --------------------------------------------------------------------------------------------
-# Parallel drivers (one epoch, large matrices)
-# --------------------------------------------------------------------------------------------
-
-
-@njit(cache=True, parallel=True)
-def _weights_par(W: Any, permit: Any, square: bool, outdated: Any, w: Any, chunks: int) -> None:
-    for t in prange(chunks):
-        r0, r1 = chunk_bounds(W.shape[0], chunks, t)
-        _rows_weights(W, permit, square, outdated, w, r0, r1)
-
-
-@njit(cache=True, parallel=True)
-def _consensus_par(
-    w: Any, voters: Any, u: Any, minority: float, out: Any, chunks: int, method: int
-) -> None:
-    for t in prange(chunks):
-        c0, c1 = chunk_bounds(w.shape[1], chunks, t)
-        _cols_consensus(w, voters, u, minority, out, c0, c1, method)
-
-
-@njit(cache=True, parallel=True)
-def _clip_ema_par(
-    w: Any,
-    consensus: Any,
-    active_stake: Any,
-    bonds_in: Any,
-    recent: Any,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
-    clipped: Any,
-    ema: Any,
-    vtrust: Any,
-    chunks: int,
-) -> tuple[Any, Any, Any]:
-    n_rows, n_cols = w.shape
     ranks_part = np.zeros((chunks, n_cols))
     sum1_part = np.zeros((chunks, n_cols))
     sum2_part = np.zeros((chunks, n_cols))
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _rows_clip_ema(
-            w, consensus, active_stake, bonds_in, recent, beta, rate, yuma3, liquid, lo, hi,
-            steep, clipped, ema, vtrust, ranks_part[t], sum1_part[t], sum2_part[t], r0, r1,
+            o.w, o.consensus, o.active_stake, x.bonds, x.recent, p.beta, p.rate, p.yuma3,
+            liquid, p.lo, p.hi, p.steep, o.clipped, o.bonds, o.vtrust, ranks_part[t],
+            sum1_part[t], sum2_part[t], r0, r1,
         )  # fmt: skip
-    return ranks_part.sum(axis=0), sum1_part.sum(axis=0), sum2_part.sum(axis=0)
-
-
-@njit(cache=True, parallel=True)
-def _yuma2_ema_par(
-    w: Any,
-    consensus: Any,
-    active_stake: Any,
-    bonds_in: Any,
-    recent: Any,
-    beta: float,
-    rate: float,
-    delta_sum: Any,
-    prev_sum: Any,
-    ema: Any,
-    chunks: int,
-) -> tuple[Any, Any]:
-    n_rows, n_cols = w.shape
-    sum_part = np.zeros((chunks, n_cols))
-    max_part = np.zeros((chunks, n_cols))
+    ranks = ranks_part.sum(axis=0)
+    o.ranks[:] = ranks
+    sum1 = sum1_part.sum(axis=0)
+    col_sum = sum1
+    col_max = np.zeros(n_cols)
+    if not p.yuma3:
+        sum2 = sum2_part.sum(axis=0)
+        sum_part = np.zeros((chunks, n_cols))
+        max_part = np.zeros((chunks, n_cols))
+        for t in prange(chunks):
+            r0, r1 = chunk_bounds(n_rows, chunks, t)
+            _rows_yuma2_ema(
+                o.w, o.consensus, o.active_stake, x.bonds, x.recent, p.beta, p.rate, sum1,
+                sum2, o.bonds, sum_part[t], max_part[t], r0, r1,
+            )  # fmt: skip
+        col_sum = sum_part.sum(axis=0)
+        for t in range(chunks):
+            for j in range(n_cols):
+                if max_part[t, j] > col_max[j]:
+                    col_max[j] = max_part[t, j]
+    inc = normalize_vec(ranks)
+    o.incentive[:] = inc
+    raw = np.empty(n_rows)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        _rows_yuma2_ema(
-            w, consensus, active_stake, bonds_in, recent, beta, rate, delta_sum, prev_sum, ema,
-            sum_part[t], max_part[t], r0, r1,
-        )  # fmt: skip
-    col_max = np.zeros(n_cols)
-    for t in range(chunks):
-        for j in range(n_cols):
-            if max_part[t, j] > col_max[j]:
-                col_max[j] = max_part[t, j]
-    return sum_part.sum(axis=0), col_max
-
-
-@njit(cache=True, parallel=True)
-def _dividends_par(
-    ema: Any,
-    incentive: Any,
-    col_sum: Any,
-    col_max: Any,
-    yuma3: bool,
-    bonds_in: Any,
-    old_permit: Any,
-    new_permit: Any,
-    raw: Any,
-    chunks: int,
-) -> None:
-    for t in prange(chunks):
-        r0, r1 = chunk_bounds(ema.shape[0], chunks, t)
         _rows_dividends(
-            ema, incentive, col_sum, col_max, yuma3, bonds_in, old_permit, new_permit, raw, r0, r1
+            o.bonds, inc, col_sum, col_max, p.yuma3, x.bonds, x.old_permit, o.permit, raw, r0, r1
         )
+    if p.yuma3:
+        for i in range(n_rows):
+            raw[i] = raw[i] * o.active_stake[i]
+    o.dividends[:] = normalize_vec(raw)
+    emission_into(
+        inc, o.dividends, o.stake, o.active_stake, p.square, o.server, o.validator, o.combined
+    )
+
+
+def _compiled(parallel: bool) -> Any:
+    # Two dispatchers of one Python function; distinct qualified names keep their on-disk
+    # cache entries apart.
+    fn = types.FunctionType(
+        _epoch_passes.__code__, _epoch_passes.__globals__, "_epoch_passes", None, None
+    )
+    fn.__qualname__ = "_epoch_passes_parallel" if parallel else "_epoch_passes_serial"
+    fn.__doc__ = _epoch_passes.__doc__
+    if parallel:
+        return njit(cache=True, parallel=True)(fn)
+    return njit(cache=True, nogil=True)(fn)
+
+
+#: The serial epoch (``chunks`` = 1); callable from other jitted loops (batch, scan).
+epoch_serial = _compiled(parallel=False)
+#: The same epoch with its passes parallel over row/column chunks.
+epoch_parallel = _compiled(parallel=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,125 +503,75 @@ def _dense_arrays(inputs: EpochInputs) -> tuple[Any, Any, Any]:
     return W, bonds_in, outdated
 
 
-def epoch_dense(inputs: EpochInputs, params: YumaParams) -> EpochResult:
+def dense_params(params: YumaParams, *, square: bool, yuma3: bool, liquid: bool) -> DenseParams:
+    """The kernel's parameters for ``params`` and a specialisation (see :mod:`.kernels`)."""
+    return DenseParams(
+        bool(square),
+        float(params.kappa),
+        float(params.bonds_penalty),
+        float(params.bonds_ema_rate),
+        bool(yuma3),
+        bool(liquid),
+        float(params.alpha_low),
+        float(params.alpha_high),
+        float(params.alpha_sigmoid_steepness),
+        int(params.max_allowed_validators),
+    )
+
+
+def allocate(n_rows: int, n_cols: int, square: bool, lead: tuple[int, ...] = ()) -> DenseOut:
+    """Uninitialised outputs, with optional leading (batch) dimensions."""
+    combined = n_cols if square else n_rows + n_cols
+    r, c = (*lead, n_rows), (*lead, n_cols)
+    m = (*lead, n_rows, n_cols)
+    return DenseOut(
+        np.empty(r), np.empty(r), np.empty(m), np.empty(c), np.empty(m), np.empty(r),
+        np.empty(c), np.empty(c), np.empty(m), np.empty(r), np.empty(r, dtype=np.bool_),
+        np.empty(c), np.empty(r), np.empty((*lead, combined)),
+    )  # fmt: skip
+
+
+def result_of(o: DenseOut) -> EpochResult:
+    """The :class:`EpochResult` over the kernel's output arrays."""
+    return EpochResult(
+        stake=o.stake,
+        active_stake=o.active_stake,
+        weights=o.w,
+        consensus=o.consensus,
+        clipped_weights=o.clipped,
+        validator_trust=o.vtrust,
+        ranks=o.ranks,
+        incentive=o.incentive,
+        bonds=o.bonds,
+        dividends=o.dividends,
+        validator_permit=o.permit,
+        server_emission=o.server,
+        validator_emission=o.validator,
+        combined_emission=o.combined,
+    )
+
+
+def epoch_dense(
+    inputs: EpochInputs, params: YumaParams, *, yuma3: bool, liquid: bool
+) -> EpochResult:
     """The dense epoch on validated inputs, numba-compiled (same result as the reference).
 
-    Small matrices run in one serial compiled call; from :data:`PARALLEL_MIN_CELLS` cells on,
-    each pass runs in parallel over row (or column) chunks, one per numba thread.
+    ``yuma3``/``liquid`` are the specialisation the pipeline's declared rules select
+    (:func:`yuma.backends.kernels.match`). Small matrices run serially; from
+    :data:`PARALLEL_MIN_CELLS` cells on, the passes run on every numba thread.
     """
     W, bonds_in, outdated = _dense_arrays(inputs)
     n_rows, n_cols = W.shape
-    stake = np.empty(n_rows)
-    active_stake = np.empty(n_rows)
-    permit = np.empty(n_rows, dtype=np.bool_)
-    w = np.empty((n_rows, n_cols))
-    consensus = np.empty(n_cols)
-    clipped = np.empty((n_rows, n_cols))
-    vtrust = np.empty(n_rows)
-    ranks = np.empty(n_cols)
-    incentive = np.empty(n_cols)
-    bonds = np.empty((n_rows, n_cols))
-    dividends = np.empty(n_rows)
-    server = np.empty(n_cols)
-    validator = np.empty(n_rows)
-    combined = np.empty(n_cols if inputs.square else n_rows + n_cols)
-    args = (
-        params.kappa,
-        params.bonds_penalty,
-        params.bonds_ema_rate,
-        params.yuma3,
-        params.liquid_alpha,
-        params.alpha_low,
-        params.alpha_high,
-        params.alpha_sigmoid_steepness,
-    )
-    if n_rows * n_cols < PARALLEL_MIN_CELLS:
-        epoch_dense_into(
-            W, inputs.stake, bonds_in, inputs.old_permit, inputs.active, outdated,
-            inputs.recently_registered, inputs.square, *args, params.max_allowed_validators,
-            stake, active_stake, w, consensus, clipped, vtrust, ranks, incentive, bonds,
-            dividends, permit, server, validator, combined,
-        )  # fmt: skip
-    else:
-        _epoch_dense_parallel(
-            W, inputs, bonds_in, outdated, params, stake, active_stake, permit, w, consensus,
-            clipped, vtrust, ranks, incentive, bonds, dividends, server, validator, combined,
-        )  # fmt: skip
-    return EpochResult(
-        stake=stake,
-        active_stake=active_stake,
-        weights=w,
-        consensus=consensus,
-        clipped_weights=clipped,
-        validator_trust=vtrust,
-        ranks=ranks,
-        incentive=incentive,
-        bonds=bonds,
-        dividends=dividends,
-        validator_permit=permit,
-        server_emission=server,
-        validator_emission=validator,
-        combined_emission=combined,
-    )
-
-
-def _epoch_dense_parallel(
-    W: Any,
-    inputs: EpochInputs,
-    bonds_in: Any,
-    outdated: Any,
-    params: YumaParams,
-    stake: Any,
-    active_stake: Any,
-    permit: Any,
-    w: Any,
-    consensus: Any,
-    clipped: Any,
-    vtrust: Any,
-    ranks: Any,
-    incentive: Any,
-    bonds: Any,
-    dividends: Any,
-    server: Any,
-    validator: Any,
-    combined: Any,
-) -> None:
-    """The passes of :func:`epoch_dense_into`, each parallel over chunks."""
-    chunks = numba.get_num_threads()
-    # Columns are cheap to imbalance (quickselect time varies): more, smaller column chunks.
-    col_chunks = min(W.shape[1], 8 * chunks)
-    stake_prelude(
-        inputs.stake, inputs.active, inputs.old_permit, params.max_allowed_validators, -1,
-        stake, active_stake, permit,
+    x = DenseIn(
+        W, inputs.stake, bonds_in, inputs.old_permit, inputs.active, outdated,
+        inputs.recently_registered,
     )  # fmt: skip
-    _weights_par(W, inputs.old_permit, inputs.square, outdated, w, chunks)
-    voters, u, minority = majority_stake(active_stake, params.kappa)
-    if voters.shape[0] == 0:
-        consensus[:] = 0.0
+    p = dense_params(params, square=inputs.square, yuma3=yuma3, liquid=liquid)
+    o = allocate(n_rows, n_cols, inputs.square)
+    threads = numba.get_num_threads()
+    if n_rows * n_cols < PARALLEL_MIN_CELLS or threads == 1:
+        epoch_serial(x, p, o, 1)
     else:
-        _consensus_par(w, voters, u, minority, consensus, col_chunks, MEDIAN_METHOD)
-    liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
-    rank_sum, sum1, sum2 = _clip_ema_par(
-        w, consensus, active_stake, bonds_in, inputs.recently_registered, params.bonds_penalty,
-        params.bonds_ema_rate, params.yuma3, liquid, params.alpha_low, params.alpha_high,
-        params.alpha_sigmoid_steepness, clipped, bonds, vtrust, chunks,
-    )  # fmt: skip
-    ranks[:] = rank_sum
-    if params.yuma3:
-        col_sum, col_max = sum1, np.zeros(W.shape[1])
-    else:
-        col_sum, col_max = _yuma2_ema_par(
-            w, consensus, active_stake, bonds_in, inputs.recently_registered,
-            params.bonds_penalty, params.bonds_ema_rate, sum1, sum2, bonds, chunks,
-        )  # fmt: skip
-    inc = normalize_vec(ranks)
-    incentive[:] = inc
-    raw = np.empty(W.shape[0])
-    _dividends_par(
-        bonds, inc, col_sum, col_max, params.yuma3, bonds_in, inputs.old_permit, permit, raw,
-        chunks,
-    )  # fmt: skip
-    if params.yuma3:
-        raw = raw * active_stake
-    dividends[:] = normalize_vec(raw)
-    emission_into(inc, dividends, stake, active_stake, inputs.square, server, validator, combined)
+        with numba_parallel_guard():
+            epoch_parallel(x, p, o, threads)
+    return result_of(o)

@@ -797,11 +797,15 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     b_data = np.empty(int(b_indptr[-1]))
     b_indices: Any = np.empty(int(b_indptr[-1]), dtype=w_indices.dtype)
     # Yuma3 dividends: Σ_j EMA_ij · I_j / colsum_j, with the per-column factor taken once.
-    factor = (
-        np.divide(incentive, col_sum, out=incentive.copy(), where=col_sum != 0)
-        if params.yuma3
-        else incentive
-    )
+    factor = incentive
+    if params.yuma3:
+        with np.errstate(over="ignore"):
+            factor = np.divide(incentive, col_sum, out=incentive.copy(), where=col_sum != 0)
+        if not np.all(np.isfinite(factor)):
+            # A subnormal column sum overflows I/colsum; dividends are normalised, so every
+            # factor may be scaled by one exact power of two instead.
+            scaled = col_sum * 2.0**600
+            factor = np.divide(incentive, scaled, out=incentive * 2.0**-600, where=col_sum != 0)
     raw = _bonds_fill_par(
         *bond_args, prev_sum, col_sum, col_max, factor, b_data, b_indices, b_indptr, chunks
     )

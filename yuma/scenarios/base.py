@@ -109,11 +109,14 @@ class Scenario:
         backend: str | None = None,
         **options: Any,
     ) -> SimulationResult:
-        """Run the scenario with :func:`yuma.simulate`; ``options`` override the scenario's."""
+        """Run the scenario with :func:`yuma.simulate`; ``options`` override the scenario's
+        (``keep_matrices`` is on unless given)."""
         from yuma.simulation import simulate
 
         merged = self.simulation_options()
         merged.update(options)
+        # Scenarios are small and made to be plotted: keep the per-epoch matrices.
+        merged.setdefault("keep_matrices", True)
         return simulate(
             self.weights,
             self.stake,

@@ -85,10 +85,13 @@ class Strategy:
         backend: str | None = None,
         **options: Any,
     ) -> SimulationResult:
-        """Run with :func:`yuma.simulate`; ``options`` override the strategy's."""
+        """Run with :func:`yuma.simulate`; ``options`` override the strategy's
+        (``keep_matrices`` is on unless given)."""
         from yuma.simulation import simulate
 
         merged = {**self.simulation_options(), **options}
+        # Scenarios are small and made to be plotted: keep the per-epoch matrices.
+        merged.setdefault("keep_matrices", True)
         return simulate(
             self.weights,
             self.stake,

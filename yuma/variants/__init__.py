@@ -6,62 +6,53 @@
 ``yuma2``                 the chain with Yuma3 off (bond upscaling: a new column jumps to 1)
 ``yuma2_paper``           the papers' EMA without re-normalisation
 ``yuma2b``                ``yuma2_paper`` with clipping, ranks, incentive and bonds on the
-                          previous epoch's weights
+                          previous epoch's weights (steps ``clip_lagged``,
+                          ``bonds_penalty_lagged``)
 ``yuma2c``                capacity bonds (options ``decay``, ``capacity_rate``,
                           ``capacity_scale``)
 ``yuma3``                 the chain with Yuma3 on (its default)
 ========================  ==================================================================
 
-Register your own in a few lines::
+A variant is a pipeline (:mod:`yuma.pipeline`): the chain's, with named steps replaced. Register
+your own in a few lines::
 
     import yuma
-    from yuma.variants import steps
+    from yuma.pipeline import CHAIN
 
-    def my_dividends(bonds, incentive, stake):
-        return steps.dividends_stake_weighted(bonds, incentive, stake ** 0.5)
+    def sqrt_stake_dividends(s):              # s: the epoch state (see yuma.steps)
+        xp = s.xp
+        per_bond = yuma.col_normalize(s.ema_bonds, xp=xp) @ s.incentive
+        return {"dividends": yuma.normalize(per_bond * xp.sqrt(s.active_stake), xp=xp)}
 
-    yuma.variants.register(yuma.variants.get("yuma3").with_(name="sqrt_stake",
-                                                              dividends=my_dividends))
-    yuma.simulate(weights, stake, variant="sqrt_stake")
+    mine = yuma.variants.Variant("sqrt_stake", CHAIN.replace(dividends=sqrt_stake_dividends))
+    yuma.variants.register(mine)
+    yuma.simulate(weights, stake, variant="sqrt_stake", backend="jax")    # or numpy
 
-A variant's bonds step reads a :class:`~yuma.variants.steps.BondsInput` and returns a
-:class:`~yuma.variants.steps.BondsOutput`; the shared steps (consensus, clipping, incentive, EMA
-rate, bond storage) and the options (``liquid_alpha``, ``alpha_consensus``, ``bond_reset``,
-``winner_takes_all``, ``commit_reveal``) come with every variant.
+The shared options (``liquid_alpha``, ``alpha_consensus``, ``bond_reset``, ``winner_takes_all``,
+``commit_reveal``) come with every variant: the first two pick the ``ema_rate`` step,
+``winner_takes_all`` the ``incentive`` step, and the driver applies the other two.
 
-Backends (``Variant.backends``): every variant runs on "numpy"; on "jax" (one ``lax.scan``)
-when its steps have JAX versions (the built-in steps do, in :mod:`yuma.variants.jax_steps`; give
-your own as ``jax_bonds`` / ``jax_dividends``); and ``yuma2`` / ``yuma3`` also on "numba" (the
-numba backend's compiled chain epoch).
+Backends (``Variant.backends``): every variant runs on "numpy" and on "jax" (one ``lax.scan``),
+from the same steps; on "numba" when the compiled kernel's declaration covers its pipeline
+(``yuma2`` and ``yuma3`` with the chain's options).
 """
 
 from __future__ import annotations
 
-import builtins
-from typing import Any
-
-from yuma.variants import steps
-from yuma.variants.core import (
-    CarryState,
-    EpochRecord,
-    Options,
-    Variant,
-    make_options,
-    variant_epoch,
-)
+from yuma import bonds, dividends, steps
+from yuma.ema_rate import rate_fixed
+from yuma.pipeline import CHAIN, CHAIN_YUMA2
+from yuma.variants.core import EpochRecord, Options, Variant, make_options
 
 __all__ = [
-    "CarryState",
     "EpochRecord",
     "Options",
     "Variant",
     "get",
-    "list",
     "make_options",
+    "names",
     "register",
-    "steps",
     "unregister",
-    "variant_epoch",
 ]
 
 _REGISTRY: dict[str, Variant] = {}
@@ -104,53 +95,51 @@ def get(name: str | Variant) -> Variant:
         raise ValueError(f"unknown variant {name!r}; registered: {known}") from None
 
 
-def list() -> builtins.list[str]:
+def names() -> list[str]:
     """Names of every registered variant, built-ins first."""
-    return builtins.list(_REGISTRY)
+    return list(_REGISTRY)
 
 
 def _builtins() -> tuple[Variant, ...]:
-    original: dict[str, Any] = {"dividends": steps.dividends_bonds_incentive}
+    original = CHAIN.replace(ema_rate=rate_fixed, dividends=dividends.bonds_incentive)
+    paper = original.replace(name="yuma2_paper", bonds=bonds.yuma2_paper)
     return (
         Variant(
             name="yuma1",
-            bonds=steps.bonds_yuma1,
+            pipeline=original.replace(name="yuma1", bonds=bonds.yuma1),
             description="original stake bonds (no bond memory unless memory=True)",
             options={"memory": False},
-            **original,
         ),
         Variant(
             name="yuma2",
-            bonds=steps.bonds_yuma2,
+            pipeline=CHAIN_YUMA2,
             description="the chain with Yuma3 off (bond upscaling)",
             yuma3=False,
-            **original,
         ),
         Variant(
             name="yuma2_paper",
-            bonds=steps.bonds_yuma2_paper,
+            pipeline=paper,
             description="the papers' bond EMA, no re-normalisation",
-            **original,
         ),
         Variant(
             name="yuma2b",
-            bonds=steps.bonds_yuma2_paper,
+            pipeline=paper.replace(
+                name="yuma2b", clip=steps.clip_lagged, bonds_penalty=steps.bonds_penalty_lagged
+            ),
             description="yuma2_paper on the previous epoch's weights",
-            lag_weights=True,
-            **original,
         ),
         Variant(
             name="yuma2c",
-            bonds=steps.bonds_yuma2c,
-            dividends=steps.dividends_bond_share,
+            pipeline=original.replace(
+                name="yuma2c", bonds=bonds.capacity, dividends=dividends.bond_share
+            ),
             description="capacity bonds",
             uses_rate=False,
             options={"decay": 0.1, "capacity_rate": 0.1, "capacity_scale": 1.0},
         ),
         Variant(
             name="yuma3",
-            bonds=steps.bonds_yuma3,
-            dividends=steps.dividends_stake_weighted,
+            pipeline=CHAIN,
             description="the chain with Yuma3 on (default)",
             yuma3=True,
             params_liquid_alpha=True,

@@ -1,89 +1,62 @@
-"""A consensus variant as a composition of pure steps, and the epoch that runs one.
+"""A consensus variant: a named pipeline (the chain's with steps replaced) and its options.
 
-One variant epoch, in the chain's order (dense path, ``epoch_dense_mechanism``)::
-
-    permits -> active stake -> weights (masked, row-normalised)
-      -> consensus (stake-weighted median) -> clip -> ranks -> incentive
-      -> bond weights (bonds penalty) -> EMA rate -> bonds -> dividends -> bond storage
-
-A :class:`Variant` supplies the bonds and dividends steps (and says whether clipping and bonds
-read the previous epoch's weights); :class:`Options` switches the shared steps (liquid alpha,
-winner-takes-all incentive, bond resets, commit-reveal delay).
+A variant's epoch is a :class:`~yuma.pipeline.Pipeline`; the shared options of
+:class:`Options` choose steps too (liquid alpha picks the ``ema_rate`` step, winner-takes-all
+the ``incentive`` step), so :meth:`Variant.pipeline_for` gives the exact pipeline a run uses.
+The driver (:func:`yuma.simulate`) carries bonds, permits, the last consensus and weights from
+one epoch to the next, applies bond resets and the commit-reveal delay.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from yuma import steps
+from yuma._step import Config, Step, rule_of
 from yuma._types import BoolArray, FloatArray
-from yuma.clip import col_clip
-from yuma.interpolate import interpolate
-from yuma.masks import mask_cols, mask_diag, mask_rows
-from yuma.median import weighted_median_col
-from yuma.normalize import normalize, row_normalize
+from yuma.ema_rate import LiquidAlpha, rate_fixed
 from yuma.params import YumaParams
-from yuma.permits import is_topk_nonzero
-from yuma.variants import steps
-from yuma.variants.steps import BondsInput, BondsOutput, Rate
+from yuma.pipeline import Pipeline
 
 __all__ = [
+    "ALPHA_CONSENSUS_MODES",
     "GENERIC_OPTIONS",
-    "BondsStep",
-    "CarryState",
-    "DividendsStep",
+    "LIQUID_ALPHA_MODES",
     "EpochRecord",
     "Options",
     "Variant",
+    "liquid_alpha_mode",
     "make_options",
-    "variant_epoch",
 ]
-
-#: A bonds step: the epoch's :class:`BondsInput` -> :class:`BondsOutput`.
-BondsStep = Callable[[BondsInput], BondsOutput]
-#: A dividends step: ``(bonds (V, N), incentive (N,), active stake (V,)) -> dividends (V,)``.
-DividendsStep = Callable[[FloatArray, FloatArray, FloatArray], FloatArray]
-
-#: The built-in numpy steps that have a JAX mirror in :mod:`yuma.variants.jax_steps`.
-JAX_MIRRORED = frozenset(
-    {
-        steps.bonds_yuma1,
-        steps.bonds_yuma2,
-        steps.bonds_yuma2_paper,
-        steps.bonds_yuma2c,
-        steps.bonds_yuma3,
-        steps.dividends_bonds_incentive,
-        steps.dividends_stake_weighted,
-        steps.dividends_bond_share,
-    }
-)
 
 LIQUID_ALPHA_MODES = ("off", "v1", "v2")
 ALPHA_CONSENSUS_MODES = ("current", "previous", "max")
 
+#: The EMA-rate rules the liquid-alpha option may replace (a custom rate step is the user's).
+_BUILTIN_RATES = frozenset(
+    {"rate.fixed", "rate.chain"}
+    | {f"rate.liquid_{v}.{c}" for v in ("v1", "v2") for c in ALPHA_CONSENSUS_MODES}
+)
+
 
 @dataclass(frozen=True)
 class Variant:
-    """A consensus variant: the bonds and dividends steps on top of the shared chain steps.
+    """A consensus variant: a name, the epoch :class:`~yuma.pipeline.Pipeline`, and metadata.
 
     Attributes
     ----------
     name : str
         Registry name (``yuma.variants.get(name)``).
-    bonds : BondsStep
-        Builds the new bonds from a :class:`~yuma.variants.steps.BondsInput`.
-    dividends : DividendsStep
-        ``(bonds, incentive, active_stake) -> dividends``, normalised.
+    pipeline : Pipeline
+        The epoch, e.g. ``CHAIN.replace(bonds=..., dividends=...)``.
     description : str
         One line for listings and plots.
-    lag_weights : bool
-        Clipping, ranks, incentive and bonds read the previous epoch's weights (``yuma2b``);
-        consensus always reads the current ones. The first epoch uses the current weights.
     uses_rate : bool
         The bonds step reads an EMA rate, so liquid alpha applies; when False, asking for
         liquid alpha is refused.
@@ -94,73 +67,71 @@ class Variant:
     params_liquid_alpha : bool
         Whether ``YumaParams.liquid_alpha`` turns liquid alpha v2 on when the ``liquid_alpha``
         option is not given. True for ``yuma3`` only, because the chain reads the flag only in
-        its Yuma3 branch; the others take liquid alpha from the option alone. (v2's sigmoid
-        compares each weight with the validator's previous bond, a proportion in Yuma3; on
-        stake bonds it reads the stored bonds as they are, so its rate then depends on stake.)
+        its Yuma3 branch; the others take liquid alpha from the option alone.
     options : mapping
-        Variant-specific options and their defaults (e.g. ``yuma2c``'s ``decay``).
-    jax_bonds, jax_dividends : callables, optional
-        JAX versions of ``bonds`` and ``dividends`` (same signatures, ``jax.numpy`` arrays),
-        for variants with steps of their own; the built-in steps have theirs in
-        :mod:`yuma.variants.jax_steps`.
+        Variant-specific options and their defaults (e.g. ``yuma2c``'s ``decay``), read by its
+        steps with ``s.config.option(name)``.
 
-    A variant runs on every backend its steps support: "numpy" always; "jax" (one
-    ``lax.scan``) when both steps have JAX versions; and "numba" when its steps are exactly
-    the chain's (see :attr:`chain_branch`), whose compiled kernels the numba backend has.
+    Every variant runs on "numpy" and "jax" (its steps, as written); on "numba" when the
+    kernel's declaration covers its pipeline (:attr:`backends`).
     """
 
     name: str
-    bonds: BondsStep
-    dividends: DividendsStep
+    pipeline: Pipeline
     description: str = ""
-    lag_weights: bool = False
     uses_rate: bool = True
     yuma3: bool | None = None
     params_liquid_alpha: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    jax_bonds: BondsStep | None = None
-    jax_dividends: DividendsStep | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"a variant needs a non-empty name, got {self.name!r}")
-        if not callable(self.bonds) or not callable(self.dividends):
-            raise ValueError(f"variant {self.name!r}: bonds and dividends must be callables")
+        if not isinstance(self.pipeline, Pipeline):
+            raise ValueError(
+                f"variant {self.name!r}: pipeline must be a yuma.pipeline.Pipeline, got "
+                f"{type(self.pipeline).__name__}"
+            )
         # Freeze the option defaults so a registered variant cannot change under its users.
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
     @property
-    def chain_branch(self) -> bool | None:
-        """True (False) when the steps are exactly the chain's Yuma3 (original-Yuma) steps, so
-        :func:`yuma.epoch` and its backends compute the same thing; None otherwise."""
-        if self.lag_weights:
-            return None
-        if self.bonds is steps.bonds_yuma3 and self.dividends is steps.dividends_stake_weighted:
-            return True
-        if self.bonds is steps.bonds_yuma2 and self.dividends is steps.dividends_bonds_incentive:
-            return False
-        return None
-
-    @property
     def backends(self) -> tuple[str, ...]:
-        """The backends this variant's steps run on."""
-        has_jax = (self.jax_bonds is not None or self.bonds in JAX_MIRRORED) and (
-            self.jax_dividends is not None or self.dividends in JAX_MIRRORED
-        )
-        if self.chain_branch is not None:
-            return ("numpy", "numba", "jax")
-        return ("numpy", "jax") if has_jax else ("numpy",)
+        """The backends that run this variant with its default options and the chain's params."""
+        from yuma.backends import kernel_flags
+
+        params = YumaParams(yuma3=True if self.yuma3 is None else self.yuma3)
+        pipeline = self.pipeline_for(make_options(self), params)
+        flags, _ = kernel_flags(pipeline, Config.from_params(params, square=False))
+        return ("numpy", "numba", "jax") if flags is not None else ("numpy", "jax")
 
     def with_(self, **changes: Any) -> Variant:
-        """A copy with some fields replaced, e.g. ``get("yuma3").with_(name="mine", ...)``.
-
-        Replacing ``bonds`` or ``dividends`` drops the matching JAX step unless a new one is
-        given, so a JAX run never computes something other than the numpy steps.
-        """
-        for step in ("bonds", "dividends"):
-            if step in changes and f"jax_{step}" not in changes:
-                changes[f"jax_{step}"] = None
+        """A copy with fields replaced; pipeline steps may be given by name too, e.g.
+        ``get("yuma3").with_(name="mine", dividends=my_dividends)``."""
+        step_names = set(self.pipeline.names)
+        new_steps: dict[str, Step] = {k: changes.pop(k) for k in list(changes) if k in step_names}
+        if new_steps:
+            base = changes.get("pipeline", self.pipeline)
+            changes["pipeline"] = base.replace(name=changes.get("name", self.name), **new_steps)
         return dataclasses.replace(self, **changes)
+
+    def pipeline_for(self, options: Options, params: YumaParams) -> Pipeline:
+        """The pipeline a run with ``options`` and ``params`` executes (options pick steps)."""
+        pipeline = self.pipeline
+        if self.uses_rate and rule_of(pipeline["ema_rate"]) in _BUILTIN_RATES:
+            mode = liquid_alpha_mode(self, options, params)
+            rate: Step = (
+                rate_fixed if mode == "off" else LiquidAlpha(mode, options.alpha_consensus)
+            )
+            pipeline = pipeline.replace(ema_rate=rate)
+        elif options.liquid_alpha not in (None, "off") and self.uses_rate:
+            raise ValueError(
+                f"variant {self.name!r} has its own ema_rate step; the liquid_alpha option "
+                "cannot replace it"
+            )
+        if options.winner_takes_all:
+            pipeline = pipeline.replace(incentive=steps.incentive_winner_takes_all)
+        return pipeline
 
 
 @dataclass(frozen=True)
@@ -275,29 +246,13 @@ def liquid_alpha_mode(variant: Variant, options: Options, params: YumaParams) ->
 
 
 @dataclass(frozen=True)
-class CarryState:
-    """What one epoch hands to the next.
-
-    bonds : (V, N) stored bonds. permit : (V,) validator permits (None before the first epoch:
-    the first epoch's own top-k is used). consensus : (N,) or None. weights : (V, N) the
-    row-normalised weights of the last epoch, or None.
-    """
-
-    bonds: FloatArray
-    permit: BoolArray | None = None
-    consensus: FloatArray | None = None
-    weights: FloatArray | None = None
-
-
-@dataclass(frozen=True)
 class EpochRecord:
-    """The outputs of one variant epoch (chain names in brackets).
+    """The outputs of one simulated epoch (chain names in brackets).
 
     weights (V, N): masked, row-normalised weights that entered consensus (``weights``).
     stake (V,): normalised stake. active_stake (V,): (``active_stake``).
     consensus (N,), clipped_weights (V, N), validator_trust (V,), ranks (N,), incentive (N,),
-    bonds (V, N) stored bonds, dividends (V,), validator_permit (V,) new permits,
-    rate: the EMA rate used (scalar, (N,) or (V, N); NaN for variants without an EMA).
+    bonds (V, N) stored bonds, dividends (V,), validator_permit (V,) new permits.
     """
 
     weights: FloatArray
@@ -311,109 +266,3 @@ class EpochRecord:
     bonds: FloatArray
     dividends: FloatArray
     validator_permit: BoolArray
-    rate: Rate
-
-
-def _rate(
-    variant: Variant,
-    mode: str,
-    options: Options,
-    params: YumaParams,
-    consensus: FloatArray,
-    carry: CarryState,
-    bond_weights: FloatArray,
-    previous: FloatArray,
-) -> Rate:
-    if not variant.uses_rate:
-        return float("nan")
-    if mode == "off":
-        return params.bonds_ema_rate
-    c = steps.liquid_consensus(consensus, carry.consensus, options.alpha_consensus)
-    # The chain falls back to the fixed rate when the consensus is all zeros (no signal).
-    if not np.any(c != 0):
-        return params.bonds_ema_rate
-    if mode == "v1":
-        return steps.alpha_v1(c, params)
-    return steps.alpha_v2(c, bond_weights, previous, params)
-
-
-def variant_epoch(
-    variant: Variant,
-    weights: FloatArray,
-    stake: FloatArray,
-    carry: CarryState,
-    params: YumaParams,
-    options: Options,
-    *,
-    epoch: int = 0,
-    square: bool = False,
-) -> tuple[EpochRecord, CarryState]:
-    """Run one epoch of ``variant``; pure (inputs are not modified).
-
-    weights : (V, N) raw non-negative weights (already validated, commit-reveal applied).
-    stake : (V,) raw non-negative stake. carry : the previous epoch's state.
-    epoch : the epoch index (bond resets are keyed on it). square : the chain's uid layout
-    (self-weights masked). Returns the epoch's record and the state for the next epoch.
-    """
-    stake_n = normalize(stake)
-    new_permit = is_topk_nonzero(stake_n, params.max_allowed_validators)
-    old_permit = new_permit if carry.permit is None else carry.permit
-    active_stake = normalize(np.where(old_permit, stake_n, 0.0))
-
-    w = mask_rows(~old_permit, weights)
-    if square:
-        w = mask_diag(w)
-    w = row_normalize(w)
-    consensus = weighted_median_col(active_stake, w, params.kappa)
-
-    used = carry.weights if variant.lag_weights and carry.weights is not None else w
-    clipped = col_clip(used, consensus)
-    validator_trust = clipped.sum(axis=1)
-    ranks = active_stake @ clipped
-    if options.winner_takes_all:
-        incentive = steps.incentive_winner_takes_all(ranks)
-    else:
-        incentive = steps.incentive_normalized(ranks)
-
-    bond_weights = interpolate(used, clipped, params.bonds_penalty)
-    reset = np.zeros(w.shape[1], dtype=bool)
-    for miner, at in options.bond_reset:
-        if at == epoch and miner < reset.size:
-            reset[miner] = True
-    previous = mask_cols(reset, carry.bonds) if reset.any() else carry.bonds
-    mode = liquid_alpha_mode(variant, options, params)
-    rate = _rate(variant, mode, options, params, consensus, carry, bond_weights, previous)
-    out = variant.bonds(
-        BondsInput(
-            weights=used,
-            bond_weights=bond_weights,
-            stake=active_stake,
-            consensus=consensus,
-            incentive=incentive,
-            previous=previous,
-            rate=rate,
-            params=params,
-            options=options.variant_options,
-        )
-    )
-    dividends = variant.dividends(out.for_dividends, incentive, active_stake)
-
-    # The chain's dense storage: rows with a new permit take the new bonds, rows that lost
-    # their permit are emptied, the others keep what they had.
-    lost = old_permit & ~new_permit
-    bonds = np.where(new_permit[:, None], out.stored, np.where(lost[:, None], 0.0, previous))
-    record = EpochRecord(
-        weights=w,
-        stake=stake_n,
-        active_stake=active_stake,
-        consensus=consensus,
-        clipped_weights=clipped,
-        validator_trust=validator_trust,
-        ranks=ranks,
-        incentive=incentive,
-        bonds=bonds,
-        dividends=dividends,
-        validator_permit=new_permit,
-        rate=rate,
-    )
-    return record, CarryState(bonds=bonds, permit=new_permit, consensus=consensus, weights=w)

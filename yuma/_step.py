@@ -1,0 +1,169 @@
+"""What a pipeline step sees: the epoch's state, its configuration, and its array namespace.
+
+A step is a pure function ``step(s: State) -> Mapping[str, array]``: it reads named quantities
+from ``s`` (inputs and the outputs of earlier steps, as attributes), the hyperparameters from
+``s.config`` and the array namespace from ``s.xp``, and returns the quantities it computes. The
+pipeline merges them into the state for the next step. See :mod:`yuma.pipeline`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from yuma._xp import Namespace
+from yuma.params import YumaParams
+
+__all__ = ["NUMERIC_FIELDS", "Config", "State", "Step", "rule", "rule_of"]
+
+#: A step: ``State -> {name: array}``.
+Step = Callable[["State"], Mapping[str, Any]]
+
+F = TypeVar("F")
+
+#: The hyperparameters a step reads as numbers (traced under JAX, so they may be vmapped).
+NUMERIC_FIELDS = (
+    "kappa",
+    "bonds_penalty",
+    "bonds_ema_rate",
+    "alpha_low",
+    "alpha_high",
+    "alpha_sigmoid_steepness",
+    "max_allowed_validators",
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The configuration every step can read (``s.config``).
+
+    Numeric fields (:data:`NUMERIC_FIELDS`, from :class:`~yuma.params.YumaParams`; the EMA
+    rate is ``bonds_ema_rate = 1 − bonds_moving_average``) are traced under JAX, so a batch may
+    carry one value per element. The others are structure, fixed at compile time:
+
+    liquid_alpha : bool
+        ``YumaParams.liquid_alpha``: the chain's rate step turns liquid alpha v2 on with it.
+    square : bool
+        The chain's uid layout (self-weights masked, emission per uid).
+    options : tuple of (name, value)
+        A variant's own options (``yuma2c``'s ``decay``, ...), read with :meth:`option`.
+    """
+
+    kappa: Any
+    bonds_penalty: Any
+    bonds_ema_rate: Any
+    alpha_low: Any
+    alpha_high: Any
+    alpha_sigmoid_steepness: Any
+    max_allowed_validators: Any
+    liquid_alpha: bool = False
+    square: bool = True
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_params(
+        cls,
+        params: YumaParams,
+        *,
+        square: bool,
+        options: Mapping[str, Any] | None = None,
+    ) -> Config:
+        """The config of ``params`` for the uid (``square=True``) or bipartite layout."""
+        return cls(
+            kappa=params.kappa,
+            bonds_penalty=params.bonds_penalty,
+            bonds_ema_rate=params.bonds_ema_rate,
+            alpha_low=params.alpha_low,
+            alpha_high=params.alpha_high,
+            alpha_sigmoid_steepness=params.alpha_sigmoid_steepness,
+            max_allowed_validators=params.max_allowed_validators,
+            liquid_alpha=bool(params.liquid_alpha),
+            square=bool(square),
+            options=tuple(sorted((options or {}).items())),
+        )
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """A variant option's value (``default`` when the variant has no such option)."""
+        return dict(self.options).get(name, default)
+
+    def numbers(self) -> dict[str, Any]:
+        """The numeric fields as a dict."""
+        return {name: getattr(self, name) for name in NUMERIC_FIELDS}
+
+    def structure(self) -> tuple[Any, ...]:
+        """The static fields (what a compiled program is specialised on)."""
+        return (self.liquid_alpha, self.square, self.options)
+
+    def with_numbers(self, **numbers: Any) -> Config:
+        """A copy with numeric fields replaced (arrays under a trace)."""
+        return dataclasses.replace(self, **numbers)
+
+
+class State(Mapping[str, Any]):
+    """An epoch's named quantities so far, read-only; ``s.name`` or ``s["name"]``.
+
+    ``s.xp`` is the array namespace and ``s.config`` the :class:`Config`.
+    """
+
+    __slots__ = ("_values", "config", "xp")
+
+    def __init__(self, values: Mapping[str, Any], config: Config, xp: Namespace) -> None:
+        self._values = dict(values)
+        self.config = config
+        self.xp = xp
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            known = ", ".join(sorted(self._values))
+            raise AttributeError(
+                f"the epoch state has no {name!r} yet (no earlier step computed it); "
+                f"it holds: {known}"
+            ) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def merged(self, updates: Mapping[str, Any]) -> State:
+        """A new state with ``updates`` added (a later step may overwrite an earlier name)."""
+        values = dict(self._values)
+        values.update(updates)
+        return State(values, self.config, self.xp)
+
+    def values(self) -> Any:  # type: ignore[override]
+        return self._values.values()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every quantity as a plain dict."""
+        return dict(self._values)
+
+
+def rule(name: str) -> Callable[[F], F]:
+    """Declare which rule a step implements (``"bonds.yuma3"``, ...).
+
+    A compiled kernel runs a pipeline only when every step it fuses declares a rule the kernel
+    implements (:mod:`yuma.backends.kernels`). A step without a declaration (a user's function,
+    or a ``functools.partial`` of a built-in: it may compute something else) runs on the
+    backends that execute steps as written: numpy and JAX.
+    """
+
+    def mark(step: F) -> F:
+        step.__yuma_rule__ = name  # type: ignore[attr-defined]
+        return step
+
+    return mark
+
+
+def rule_of(step: Any) -> str | None:
+    """The rule a step declares, or None (see :func:`rule`)."""
+    declared = getattr(step, "__yuma_rule__", None)
+    return declared if isinstance(declared, str) else None
