@@ -1,4 +1,4 @@
-"""The chain loader: storage names against the SDK, the pure conversion, commit-reveal, the SDK layer.
+"""The chain loader: storage names against the SDK, pure conversion, commit-reveal, SDK layer.
 
 The storage values are built here, in the decoded shapes the bittensor SDK returns (ints, bools,
 tuples inside lists, ``query_map`` pairs, ss58 strings), from the known-answer vectors' inputs;
@@ -23,9 +23,9 @@ from yuma.chain.loader import ChainUnreachable, FetchedEpoch, fetch_epoch, load_
 from yuma.chain.storage import (
     EXPECT_ITEMS,
     INPUT_ITEMS,
+    MECHANISM_STRIDE,
     METAGRAPH_CALL,
     METAGRAPH_FIELDS,
-    MECHANISM_STRIDE,
     decode_weights_payload,
     encode_weights_payload,
     expect_from_storage,
@@ -175,7 +175,8 @@ def test_vector_inputs_round_trip_and_replay_bit_for_bit(rel: str, k: int) -> No
     want["mechanism_id"] = mechid
     assert got.to_dict() == want
     entry = doc["epochs"][k]
-    check(run_epoch(got, "exact").to_dict(include_raw=True), entry["expect"], entry["tolerance"], rel)
+    got_out = run_epoch(got, "exact").to_dict(include_raw=True)
+    check(got_out, entry["expect"], entry["tolerance"], rel)
 
 
 @requires_shared
@@ -333,7 +334,7 @@ def test_without_commit_reveal_nothing_is_masked() -> None:
 def test_too_early_to_reveal() -> None:
     # epoch_index < reveal_period: the chain returns before taking anything
     cr = CommitReveal(epoch_index=1, reveal_period=3, timelocked=(TimelockedCommit(0, 0, 140, 1),))
-    out, outcome = apply_commit_reveal(_cr_snapshot(commit_reveal=cr))
+    _, outcome = apply_commit_reveal(_cr_snapshot(commit_reveal=cr))
     assert outcome.undecrypted == () and outcome.commit_blocks[0] == 140
 
 
@@ -351,7 +352,7 @@ def test_commit_state_survives_json_and_vector_documents() -> None:
     assert loaded.snapshot.commit_reveal == cr and loaded.expect == {"incentive": [0, 0, 0, 0]}
     with pytest.raises(ValueError, match=r"commit_reveal: unknown key\(s\) \['x'\]"):
         SubnetSnapshot.from_dict(s.to_dict() | {"commit_reveal": {"epoch_index": 1, "x": 2}})
-    with pytest.raises(ValueError, match="timelocked.commit_block"):
+    with pytest.raises(ValueError, match=r"timelocked\.commit_block"):
         CommitReveal.from_dict({"epoch_index": 1, "timelocked": [{"commit_epoch": 1}]})
 
 
@@ -421,7 +422,9 @@ class FakeSubstrate:
     def _block(self, block_hash: str | None) -> int:
         return self.head if block_hash is None else int(block_hash, 16)
 
-    async def query(self, module: str, name: str, params: Any = None, block_hash: Any = None) -> Any:
+    async def query(
+        self, module: str, name: str, params: Any = None, block_hash: Any = None
+    ) -> Any:
         self._check(module, name)
         return self.state.get((name, tuple(params or ()), self._block(block_hash)))
 

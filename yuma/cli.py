@@ -69,6 +69,8 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).strip("'\"").split()) or type(exc).__name__
     if isinstance(exc, KeyError):
         text = f"missing key {text!r}"
+    elif isinstance(exc, OverflowError):
+        text = f"a number is out of range ({text})"
     return text if len(text) <= 300 else text[:297] + "..."
 
 
