@@ -545,3 +545,15 @@ def test_undecrypted_reveals_do_not_touch_other_rows() -> None:
         top = max(v for _, v in pairs)
         assert max(v for _, v in after[who]) == (65535 if top else 0)
 
+
+
+def test_a_failing_read_is_a_read_error() -> None:
+    bt = pytest.importorskip("bittensor")
+    from yuma.chain.loader import ChainReadError
+
+    class Pruned(FakeSubstrate):
+        async def query(self, *args: Any, **kwargs: Any) -> Any:
+            raise bt.ChainError("state already discarded")
+
+    with pytest.raises(ChainReadError, match="state already discarded"):
+        fetch_epoch(2, 100, client=_client(Pruned(120, {})))

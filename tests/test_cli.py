@@ -206,6 +206,7 @@ def test_replay_in_process_hostile_errors_are_command_errors(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("command", ["fetch", "verify"])
 def test_chain_commands_offline_fail_in_one_line(command: str) -> None:
+    pytest.importorskip("bittensor")
     # nothing listens on the loopback discard port: the same error as having no network
     out = yuma(command, "--netuid", "1", "--network", "ws://127.0.0.1:9")
     assert out.returncode == 2

@@ -166,7 +166,7 @@ def _cmd_replay(args: argparse.Namespace) -> None:
 
 def _fetch(args: argparse.Namespace) -> Any:
     """Read the epoch named by ``--netuid/--block/--network`` (a progress bar on stderr)."""
-    from yuma.chain.loader import ChainUnreachable, fetch_epoch
+    from yuma.chain.loader import ChainReadError, ChainUnreachable, fetch_epoch
 
     bar: Any = None
 
@@ -186,7 +186,7 @@ def _fetch(args: argparse.Namespace) -> Any:
         return fetch_epoch(
             args.netuid, args.block, network=args.network, mechid=args.mechid, progress=progress
         )
-    except ChainUnreachable as exc:
+    except (ChainUnreachable, ChainReadError) as exc:
         raise CommandError(_one_line(exc)) from None
     except ImportError as exc:
         raise CommandError(_one_line(exc)) from None

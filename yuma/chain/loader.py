@@ -35,7 +35,7 @@ from yuma.chain.storage import (
     snapshot_from_storage,
 )
 
-__all__ = ["ChainUnreachable", "FetchedEpoch", "fetch_epoch", "load_fetched"]
+__all__ = ["ChainReadError", "ChainUnreachable", "FetchedEpoch", "fetch_epoch", "load_fetched"]
 
 DEFAULT_NETWORK = "finney"
 
@@ -44,6 +44,10 @@ Progress = Callable[[str, int, int], None]
 
 class ChainUnreachable(ConnectionError):
     """No chain endpoint answered (the message starts with ``cannot reach``)."""
+
+
+class ChainReadError(RuntimeError):
+    """The node answered but a read failed (pruned state, unknown block, runtime error)."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,8 @@ def fetch_epoch(
     built ``bittensor.Client`` (tests pass one over an in-memory substrate). ``progress`` is
     called as ``progress(step, done, total)`` while the reads complete.
 
-    Raises :class:`ChainUnreachable` when no endpoint answers and ``ValueError`` when the subnet
-    has no epoch to replay.
+    Raises :class:`ChainUnreachable` when no endpoint answers, :class:`ChainReadError` when a
+    read fails, and ``ValueError`` when the subnet has no epoch to replay.
     """
     return asyncio.run(_fetch(netuid, block, network, mechid, progress, client))
 
@@ -185,6 +189,8 @@ async def _fetch(
             )
         except (OSError, TimeoutError, bt.RpcConnectionError) as exc:
             raise ChainUnreachable(f"cannot reach {label}: {exc}") from None
+        except bt.BittensorError as exc:
+            raise ChainReadError(f"reading {label} failed: {exc}") from None
         if epoch_block < 2:
             at = f"block {block}" if block is not None else "the chain head"
             raise ValueError(f"subnet {netuid} has had no epoch by {at}")
@@ -302,6 +308,8 @@ async def _gather(
         pairs = await asyncio.gather(*(one(n) for n in names))
     except (OSError, TimeoutError, bt.RpcConnectionError) as exc:
         raise ChainUnreachable(f"cannot reach {label}: {exc}") from None
+    except bt.BittensorError as exc:
+        raise ChainReadError(f"reading {label} failed: {exc}") from None
     return dict(pairs)
 
 
