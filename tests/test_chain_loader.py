@@ -443,10 +443,14 @@ PER_MECHANISM = ("LastUpdate", "Weights", "Bonds", "TimelockedWeightCommits", "W
 GLOBAL = ("StakeThreshold", "TaoWeight")
 
 
-def chain_state(s: SubnetSnapshot, expect: dict[str, Any], netuid: int) -> FakeSubstrate:
-    """A chain whose epoch of ``netuid`` ran at ``s.block`` with ``s``'s inputs and ``expect``
-    as its stored outputs; pending emission grew by 10 rao a block before it."""
+def chain_state(
+    s: SubnetSnapshot, expect: dict[str, Any], netuid: int, mechid: int = 0, mechanisms: int = 1
+) -> FakeSubstrate:
+    """A chain whose epoch of ``netuid`` ran at ``s.block`` with ``s``'s inputs (mechanism
+    ``mechid``'s items under index ``mechid · 4096 + netuid``) and ``expect`` as its stored
+    outputs; the subnet's pending emission grew by 10 rao a block before it."""
     b = s.block
+    idx = mechid * 4096 + netuid
     state: dict[tuple[str, tuple[Any, ...], int], Any] = {}
     for name, value in encode_inputs(s).items():
         if name == "metagraph":
@@ -454,11 +458,15 @@ def chain_state(s: SubnetSnapshot, expect: dict[str, Any], netuid: int) -> FakeS
         elif name in GLOBAL:
             state[(name, (), b - 1)] = value
         else:
-            state[(name, (netuid,), b - 1)] = value
-    state[("PendingServerEmission", (netuid,), b - 1)] = s.emission - 10
-    state[("PendingServerEmission", (netuid,), b - 2)] = s.emission - 20
+            key = idx if name in PER_MECHANISM else netuid
+            state[(name, (key,), b - 1)] = value
+    total = s.emission * mechanisms
+    state[("PendingServerEmission", (netuid,), b - 1)] = total - 10
+    state[("PendingServerEmission", (netuid,), b - 2)] = total - 20
+    state[("MechanismCountCurrent", (netuid,), b - 1)] = mechanisms
     for name, value in encode_outputs(expect).items():
-        state[(name, (netuid,), b)] = value
+        key = idx if name in ("Incentive", "Bonds") else netuid
+        state[(name, (key,), b)] = value
     state[("SubnetEpochIndex", (netuid,), b - 1)] = 41
     state[("RevealPeriodEpochs", (netuid,), b - 1)] = 1
     state[("LastMechansimStepBlock", (netuid,), b)] = b
@@ -557,3 +565,20 @@ def test_a_failing_read_is_a_read_error() -> None:
 
     with pytest.raises(ChainReadError, match="state already discarded"):
         fetch_epoch(2, 100, client=_client(Pruned(120, {})))
+
+
+@requires_shared
+def test_fetch_a_second_mechanism_reads_its_own_index_and_share() -> None:
+    pytest.importorskip("bittensor")
+    doc = load_json("vectors/epochs/test_bonds.json")
+    original = SubnetSnapshot.from_vector_entry(doc, 1).replace(mechanism_id=1)
+    expect = doc["epochs"][1]["expect"]
+    fake = chain_state(original, expect, netuid=5, mechid=1, mechanisms=2)
+    fetched = fetch_epoch(5, original.block, mechid=1, client=_client(fake))
+    # an even split of 2·E over two mechanisms gives this one E
+    assert fetched.snapshot.replace(commit_reveal=None).to_dict() == original.to_dict()
+    # the subnet-level terms aggregate both mechanisms: only the per-mechanism ones compare
+    assert sorted(fetched.expect) == ["bonds", "incentive"]
+    assert fetched.expect["incentive"] == expect["incentive"]
+    with pytest.raises(ValueError, match="no mechid 2"):
+        fetch_epoch(5, original.block, mechid=2, client=_client(fake))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
+from yuma.chain.ops import split_emissions
 from yuma.chain.snapshot import SubnetSnapshot
 from yuma.chain.storage import (
     METAGRAPH_CALL,
@@ -223,7 +224,7 @@ async def _read_epoch(
         "Yuma3On LiquidAlphaOn AlphaValues AlphaSigmoidSteepness MaxAllowedValidators "
         "CommitRevealWeightsEnabled LastMechansimStepBlock SubnetOwnerHotkey ValidatorPermit "
         "PendingServerEmission PendingValidatorEmission PendingRootAlphaDivs SubnetEpochIndex "
-        "RevealPeriodEpochs MechanismCountCurrent"
+        "RevealPeriodEpochs MechanismCountCurrent MechanismEmissionSplit LiquidAlphaConsensusMode"
     ).split()
     jobs: dict[str, Awaitable[Any]] = {}
     for name in per_netuid:
@@ -261,13 +262,24 @@ async def _read_epoch(
         for k in ("PendingServerEmission", "PendingValidatorEmission", "PendingRootAlphaDivs")
     ]
     accrual = max(sum(pending) - sum(earlier_pending), 0)
-    emission = sum(pending) + accrual
+    subnet_emission = min(sum(pending) + accrual, (1 << 64) - 1)
+    mechanisms = max(int(values.get("MechanismCountCurrent") or 1), 1)
+    if mechid >= mechanisms:
+        raise ValueError(f"subnet {netuid} has {mechanisms} mechanism(s): no mechid {mechid}")
+    split = values.get("MechanismEmissionSplit") or None
+    # epoch_with_mechanisms hands each mechanism its share of E (spec §9)
+    emission = split_emissions(subnet_emission, mechanisms, split)[mechid]
     notes.append(
-        f"E = {emission} is reconstructed (pending {sum(pending)} + one block's accrual "
+        f"E = {subnet_emission} is reconstructed (pending {sum(pending)} + one block's accrual "
         f"{accrual}); emission amounts may differ by rounding, u16 terms and bonds do not "
         "depend on E"
     )
-    mechanisms = int(values.get("MechanismCountCurrent") or 1)
+    mode = values.get("LiquidAlphaConsensusMode")
+    if values.get("LiquidAlphaOn") and mode is not None:
+        notes.append(
+            f"LiquidAlphaConsensusMode = {mode!r} is read but not modelled (the specified "
+            "epoch has one liquid-alpha rule)"
+        )
 
     reveals, reveal_notes = await _decrypt_due(bt, after, values)
     notes.extend(reveal_notes)

@@ -109,6 +109,8 @@ INPUT_ITEMS: tuple[StorageItem, ...] = (
     ),
     StorageItem("WeightCommits", "Vec<(H256, u64, u64, u64)>", "netuid_index, hotkey"),
     StorageItem("MechanismCountCurrent", "MechId", "netuid"),
+    StorageItem("MechanismEmissionSplit", "Vec<u16>", "netuid"),
+    StorageItem("LiquidAlphaConsensusMode", "ConsensusMode", "netuid"),
     StorageItem("Pulses", "Pulse", "round", pallet="Drand"),
 )
 
