@@ -1,7 +1,8 @@
 """The ``yuma`` command line: the jobs people do without writing Python.
 
-``yuma demo`` · ``yuma replay SNAPSHOTS.json [--float] [--json OUT]`` · ``yuma scenarios`` ·
-``yuma compare --variants yuma2,yuma3 [--plot out.png]`` · ``yuma bench``
+``yuma demo`` · ``yuma replay SNAPSHOTS.json [--float] [--json OUT]`` ·
+``yuma fetch --netuid N [--block B] [--network URL]`` · ``yuma verify SNAPSHOT.json`` ·
+``yuma scenarios`` · ``yuma compare --variants yuma2,yuma3 [--plot out.png]`` · ``yuma bench``
 """
 
 from __future__ import annotations
@@ -46,19 +47,74 @@ def _cmd_demo(_: argparse.Namespace) -> None:
 # --- replay --------------------------------------------------------------------------------------
 
 
-def _load_snapshots(path: Path) -> list[Any]:
-    """Snapshots from a JSON file: one snapshot object, a list of them, ``{"snapshots": [...]}``,
-    or a known-answer vector file (``{"epochs": [...]}``)."""
-    from yuma.chain import SubnetSnapshot
+# What a hostile or broken input file can raise while it is read and validated; each becomes
+# one line and exit status 2, never a traceback.
+_INPUT_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    MemoryError,
+)
 
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line (messages may carry newlines or whole inputs)."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large to hold in memory"
+    text = " ".join(str(exc).strip("'\"").split()) or type(exc).__name__
+    if isinstance(exc, KeyError):
+        text = f"missing key {text!r}"
+    elif isinstance(exc, OverflowError):
+        text = f"a number is out of range ({text})"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _read_json(path: Path) -> Any:
+    """Parse a JSON file; every way it can fail is a :class:`CommandError` naming the file."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise CommandError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CommandError(f"{path}: not valid JSON ({exc})") from None
+        raise CommandError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+    except RecursionError:
+        raise CommandError(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        # Python refuses int() of more than 4300 digits (sys.int_info.default_max_str_digits)
+        if "digits" in str(exc):
+            raise CommandError(f"{path}: an integer has too many digits") from None
+        raise CommandError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+    except MemoryError:
+        raise CommandError(f"{path}: too large to hold in memory") from None
+
+
+def _load_snapshots(path: Path) -> list[Any]:
+    """Snapshots from a JSON file: one snapshot object, a list of them, ``{"snapshots": [...]}``,
+    or a known-answer vector file (``{"epochs": [...]}``, also what ``yuma fetch`` writes)."""
+    from yuma.chain import SubnetSnapshot
+
+    doc = _read_json(path)
     try:
         if isinstance(doc, dict) and "epochs" in doc and "n" in doc:
+            if not isinstance(doc["epochs"], list) or not doc["epochs"]:
+                raise ValueError("epochs must be a non-empty list")
             return [SubnetSnapshot.from_vector_entry(doc, k) for k in range(len(doc["epochs"]))]
         if isinstance(doc, dict) and "snapshots" in doc:
             doc = doc["snapshots"]
@@ -66,8 +122,8 @@ def _load_snapshots(path: Path) -> list[Any]:
             return [SubnetSnapshot.from_dict(doc)]
         if isinstance(doc, list) and doc:
             return [SubnetSnapshot.from_dict(d) for d in doc]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CommandError(f"{path}: {exc}") from None
+    except _INPUT_ERRORS as exc:
+        raise CommandError(f"{path}: {_one_line(exc)}") from None
     raise CommandError(f"{path}: expected a snapshot object or a non-empty list of snapshots")
 
 
@@ -89,7 +145,11 @@ def _cmd_replay(args: argparse.Namespace) -> None:
     if len(snapshots) > 10:
         print(f"replaying {len(snapshots)} epochs ...", file=sys.stderr)
     outputs = []
-    for k, out in enumerate(replay(snapshots, arithmetic=arithmetic)):
+    try:
+        results = replay(snapshots, arithmetic=arithmetic)
+    except _INPUT_ERRORS as exc:
+        raise CommandError(f"{args.snapshots}: {_one_line(exc)}") from None
+    for k, out in enumerate(results):
         d = out.to_dict()
         outputs.append(d)
         if not args.quiet:
@@ -99,6 +159,198 @@ def _cmd_replay(args: argparse.Namespace) -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(outputs, indent=1), encoding="utf-8")
         print(f"wrote {len(outputs)} epoch output(s) to {args.json}")
+
+
+# --- fetch and verify (a real subnet, through the bittensor SDK) --------------------------------
+
+
+def _fetch(args: argparse.Namespace) -> Any:
+    """Read the epoch named by ``--netuid/--block/--network`` (a progress bar on stderr)."""
+    from yuma.chain.loader import ChainReadError, ChainUnreachable, fetch_epoch
+
+    bar: Any = None
+
+    def progress(step: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total > 1:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # pragma: no cover - tqdm is in the chain extra
+                return
+            bar = tqdm(total=total, desc="reading storage", file=sys.stderr, leave=False)
+        if bar is not None:
+            bar.set_postfix_str(step, refresh=False)
+            bar.update(1)
+
+    try:
+        return fetch_epoch(
+            args.netuid, args.block, network=args.network, mechid=args.mechid, progress=progress
+        )
+    except (ChainUnreachable, ChainReadError) as exc:
+        raise CommandError(_one_line(exc)) from None
+    except ImportError as exc:
+        raise CommandError(_one_line(exc)) from None
+    except _INPUT_ERRORS as exc:
+        raise CommandError(_one_line(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _cmd_fetch(args: argparse.Namespace) -> None:
+    fetched = _fetch(args)
+    out = Path(args.out or f"subnet{fetched.netuid}_block{fetched.block}.json")
+    try:
+        fetched.save(out)
+    except OSError as exc:
+        raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    s = fetched.snapshot
+    print(
+        f"wrote {out}: netuid {fetched.netuid} mechanism {fetched.mechid}, epoch at block "
+        f"{fetched.block}, {s.n} uids, {s.weights.nnz} weights, {s.bonds.nnz} bonds"
+    )
+    for note in fetched.notes:
+        print(f"note: {note}")
+
+
+#: Terms compared by ``yuma verify``, in the order the first difference is reported.
+_VERIFY_KEYS = (
+    "stake_weight",
+    "new_validator_permit",
+    "active",
+    "consensus",
+    "validator_trust",
+    "incentive",
+    "dividends",
+    "bonds",
+    "emission",
+)
+
+
+def _cmd_verify(args: argparse.Namespace) -> None:
+    from yuma.chain import run_epoch
+    from yuma.chain.commits import apply_commit_reveal
+
+    if args.snapshot:
+        if args.netuid is not None:
+            raise CommandError("give either SNAPSHOT.json or --netuid, not both")
+        path = Path(args.snapshot)
+        doc = _read_json(path)
+        try:
+            from yuma.chain.loader import load_fetched
+
+            fetched = load_fetched(doc) if isinstance(doc, dict) else None
+        except _INPUT_ERRORS as exc:
+            raise CommandError(f"{path}: {_one_line(exc)}") from None
+        if fetched is None:
+            raise CommandError(f"{path}: not a file written by 'yuma fetch'")
+    elif args.netuid is not None:
+        fetched = _fetch(args)
+    else:
+        raise CommandError("give SNAPSHOT.json or --netuid")
+
+    snap = fetched.snapshot
+    try:
+        effective, outcome = apply_commit_reveal(snap)
+        ours = run_epoch(effective, "float" if args.float else "exact").to_dict()
+    except _INPUT_ERRORS as exc:
+        raise CommandError(_one_line(exc)) from None
+    chain = fetched.expect
+    keys = [k for k in _VERIFY_KEYS if k in chain]
+    n = snap.n
+    first: list[str | None] = []
+    for uid in range(n):
+        diff = next((k for k in keys if _cell(ours[k], uid) != _cell(chain[k], uid)), None)
+        first.append(diff)
+    differing = [u for u in range(n) if first[u] is not None]
+
+    arithmetic = "float" if args.float else "exact"
+    print(
+        f"netuid {fetched.netuid} mechanism {fetched.mechid}, epoch at block {fetched.block} "
+        f"({n} uids, {arithmetic} arithmetic); compared: {', '.join(keys)}"
+    )
+    extra = _variant_terms(effective, args) if args.variant or args.params else None
+    header = (
+        f"{'uid':>5}  {'incentive':>9} {'chain':>6}  {'dividends':>9} {'chain':>6}  "
+        f"{'consensus':>9} {'chain':>6}"
+    )
+    if extra is not None:
+        header += f"  {'what-if inc':>11} {'div':>6}"
+    header += "  first difference"
+    print(header)
+    print("-" * len(header))
+    show = range(n) if (args.all or n <= 64) else differing
+    for uid in show:
+        cells = "  ".join(
+            f"{_cell(ours[k], uid)!s:>9} {_cell(chain.get(k), uid)!s:>6}"
+            for k in ("incentive", "dividends", "consensus")
+        )
+        line = f"{uid:>5}  {cells}"
+        if extra is not None:
+            line += f"  {extra['incentive'][uid]:>11} {extra['dividends'][uid]:>6}"
+        print(f"{line}  {first[uid] or '-'}")
+    if outcome.revealed or outcome.undecrypted or outcome.masked:
+        print(
+            f"commit-reveal: {len(outcome.revealed)} commit(s) revealed, "
+            f"{len(outcome.undecrypted)} not decryptable here (those rows keep their stored "
+            f"weights), {outcome.masked} weight(s) masked"
+        )
+    for note in fetched.notes:
+        print(f"note: {note}")
+    if differing:
+        print(f"{len(differing)} of {n} uids differ from the chain")
+        raise SystemExit(1)
+    print(f"bit-identical: all {n} uids match the chain on every compared term")
+
+
+def _cell(values: Any, uid: int) -> Any:
+    if values is None:
+        return ""
+    if uid >= len(values):
+        return None
+    v = values[uid]
+    return [tuple(p) for p in v] if isinstance(v, list) else v
+
+
+def _variant_terms(snapshot: Any, args: argparse.Namespace) -> dict[str, list[int]]:
+    """Incentive and dividends (u16) of one epoch of the snapshot under another variant or other
+    parameters: the chain's masked weights, active stake and stored bonds through
+    :func:`yuma.simulate` (permits from this epoch's stake)."""
+    import dataclasses
+
+    import numpy as np
+
+    import yuma
+    from yuma.chain.floatpath import float_inputs
+
+    kw = float_inputs(snapshot)
+    params = kw["params"]
+    if args.params:
+        try:
+            changes = json.loads(args.params)
+            if not isinstance(changes, dict):
+                raise ValueError("--params must be a JSON object of YumaParams fields")
+            params = dataclasses.replace(params, **changes)
+        except (ValueError, TypeError) as exc:
+            raise CommandError(f"--params: {_one_line(exc)}") from None
+    weights = kw["weights"]
+    dense = weights.toarray() if hasattr(weights, "toarray") else np.asarray(weights)
+    dense = np.where(kw["outdated"], 0.0, dense) * kw["validator_permit"][:, None]
+    stake = kw["stake"] * kw["active"]
+    bonds = kw["bonds"]
+    bonds = bonds.toarray() if hasattr(bonds, "toarray") else np.asarray(bonds)
+    try:
+        res = yuma.simulate(
+            dense, stake, params, variant=args.variant, bonds=bonds, epochs=1, layout="uid"
+        )
+    except (ValueError, KeyError) as exc:
+        raise CommandError(_one_line(exc)) from None
+    u16 = 65535
+
+    def q(x: Any) -> list[int]:
+        return [int(v) for v in np.clip(np.floor(np.asarray(x)[0] * u16), 0, u16)]
+
+    return {"incentive": q(res.incentive), "dividends": q(res.dividends)}
 
 
 # --- scenarios, compare, bench -------------------------------------------------------------------
@@ -230,6 +482,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print no tables")
     p.set_defaults(run=_cmd_replay)
 
+    p = sub.add_parser(
+        "fetch",
+        help="read a subnet's epoch from the chain into a snapshot file (bittensor SDK)",
+        description="Read the latest epoch of a subnet at or before a block: its inputs (the "
+        "state before the epoch block) and the outputs the chain stored. Needs the [chain] "
+        "extra and a network connection.",
+    )
+    _chain_args(p, required=True)
+    p.add_argument("-o", "--out", metavar="OUT", help="output file (default subnetN_blockB.json)")
+    p.set_defaults(run=_cmd_fetch)
+
+    p = sub.add_parser(
+        "verify",
+        help="replay a subnet's epoch and compare it with what the chain stored",
+        description="Replay a fetched epoch (SNAPSHOT.json from 'yuma fetch', or read it now "
+        "with --netuid) in exact arithmetic and print, per uid, our values beside the chain's "
+        "and the first term that differs. Exit status 0 when bit-identical, 1 otherwise.",
+    )
+    p.add_argument("snapshot", nargs="?", help="a file written by 'yuma fetch'")
+    _chain_args(p, required=False)
+    p.add_argument("--float", action="store_true", help="float64 arithmetic instead of exact")
+    p.add_argument("--all", action="store_true", help="print every uid, not only differences")
+    p.add_argument("--variant", help="also show incentive/dividends under this variant")
+    p.add_argument("--params", help="JSON of YumaParams fields to change for the what-if run")
+    p.set_defaults(run=_cmd_verify)
+
     p = sub.add_parser("scenarios", help="list the scenario library")
     p.set_defaults(run=_cmd_scenarios)
 
@@ -245,6 +523,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chain_args(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--netuid", type=int, required=required, help="the subnet")
+    p.add_argument("--block", type=int, help="replay the latest epoch at or before this block")
+    p.add_argument(
+        "--network", default="finney", help="finney, test, local or a ws(s):// URL (finney)"
+    )
+    p.add_argument("--mechid", type=int, default=0, help="mechanism (default 0)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -253,6 +540,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.run(args)
     except CommandError as exc:
         print(f"yuma {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except _INPUT_ERRORS as exc:  # a last net: one line, never a traceback
+        print(f"yuma {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

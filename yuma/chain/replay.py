@@ -51,7 +51,14 @@ def run_epoch(snapshot: SubnetSnapshot, arithmetic: Arithmetic = "exact") -> Cha
     ``arithmetic="exact"`` reproduces the chain's fixed-point numbers bit for bit;
     ``"float"`` maps the snapshot onto the float core :func:`yuma.epoch` and quantises its
     results like the chain (u16 = floor(x · 65535), u64 = floor(x · E)).
+
+    A snapshot carrying ``commit_reveal`` state has its due commits revealed and the
+    commit-reveal mask applied first (:func:`yuma.chain.commits.apply_commit_reveal`).
     """
+    if snapshot.commit_reveal is not None:
+        from yuma.chain.commits import apply_commit_reveal
+
+        snapshot = apply_commit_reveal(snapshot)[0]
     if arithmetic == "exact":
         return epoch_exact(snapshot)
     if arithmetic == "float":

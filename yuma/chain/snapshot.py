@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from yuma.chain.commits import CommitReveal
 from yuma.chain.ops import SparseRows
 
 __all__ = ["Hyperparameters", "PreEpochEvent", "SubnetSnapshot"]
@@ -227,6 +228,10 @@ class SubnetSnapshot:
         Which mechanism's ``Weights``/``LastUpdate``/``Bonds`` these are.
     pre_epoch_events : tuple of PreEpochEvent
         Storage changes since the previous epoch of a replay (applied by :func:`replay`).
+    commit_reveal : CommitReveal or None
+        Pending weight commits (``TimelockedWeightCommits``, ``WeightCommits``) read before the
+        epoch block; :func:`run_epoch` reveals and masks them as the chain does
+        (:func:`yuma.chain.commits.apply_commit_reveal`). ``None``: no commit state.
     """
 
     n: int
@@ -245,6 +250,7 @@ class SubnetSnapshot:
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     mechanism_id: int | None = None
     pre_epoch_events: tuple[PreEpochEvent, ...] = ()
+    commit_reveal: CommitReveal | None = None
 
     def __post_init__(self) -> None:
         n = _uint("n", self.n, U16_MAX)
@@ -297,6 +303,11 @@ class SubnetSnapshot:
             if e.uid >= n:
                 raise ValueError(f"pre_epoch_events.uid {e.uid} is not < n = {n}")
         set_(self, "pre_epoch_events", events)
+        cr = self.commit_reveal
+        if cr is not None and not isinstance(cr, CommitReveal):
+            if not isinstance(cr, Mapping):
+                raise ValueError("commit_reveal must be an object")
+            set_(self, "commit_reveal", CommitReveal.from_dict(cr))
 
     # --------------------------------------------------------------------------------------------
 
@@ -341,7 +352,7 @@ class SubnetSnapshot:
         hp.update(entry.get("hyperparameters", {}))
         d: dict[str, Any] = {k: entry[k] for k in _ENTRY_KEYS if k in entry}
         d.update(n=doc["n"], path=entry.get("path", doc.get("path", "sparse")), hyperparameters=hp)
-        for k in ("mechanism_id", "pre_epoch_events"):
+        for k in ("mechanism_id", "pre_epoch_events", "commit_reveal"):
             if k in entry:
                 d[k] = entry[k]
         return cls.from_dict(d)
@@ -368,6 +379,8 @@ class SubnetSnapshot:
             d["mechanism_id"] = self.mechanism_id
         if self.pre_epoch_events:
             d["pre_epoch_events"] = [e.to_dict() for e in self.pre_epoch_events]
+        if self.commit_reveal is not None:
+            d["commit_reveal"] = self.commit_reveal.to_dict()
         return d
 
     @classmethod
