@@ -39,8 +39,8 @@ from numba import njit, prange
 
 from yuma._threads import numba_parallel_guard
 from yuma.backends._nb_common import (
-    SAFE_SUM,
     MEDIAN_METHOD,
+    SAFE_SUM,
     SHRINK,
     alpha_sigmoid,
     as_c_float,
