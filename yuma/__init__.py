@@ -21,7 +21,7 @@ The float64 core reproduces one epoch of the chain (``opentensor/subtensor``,
 ========================  =================================================================
 """
 
-from yuma import scenarios, variants
+from yuma import attacks, scenarios, variants
 from yuma.batch import BatchResult, epoch_batch
 from yuma.clip import col_clip, col_clip_sparse
 from yuma.compare import Comparison, compare
