@@ -7,6 +7,8 @@ The float64 core reproduces one epoch of the chain (``opentensor/subtensor``,
 ``yuma.epoch``            one epoch (dense: the chain's dense path; sparse: its sparse path)
 ``yuma.epoch_batch``      a batch of independent dense epochs in one call (numba, jax, numpy)
 ``yuma.backends``         the numba and JAX backends and backend selection
+``yuma.pipeline``         the dense epoch as one named list of pure steps (``CHAIN``)
+``yuma.attacks``          adversarial subnets: cabals, weight copiers
 ``yuma.YumaParams``       hyperparameters, with ``YumaParams.from_chain`` for chain units
 ``yuma.EpochResult``      every output of an epoch
 ``yuma.median``           the stake-weighted median (scalar, dense columns, sparse columns)
@@ -57,6 +59,7 @@ __all__ = [
     "SimulationState",
     "YumaParams",
     "__version__",
+    "attacks",
     "alpha_sigmoid",
     "col_clip",
     "col_clip_sparse",

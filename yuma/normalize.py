@@ -88,11 +88,25 @@ def row_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
 
 def row_normalize_sparse(matrix: Any) -> sp.csr_array:
-    """Sparse :func:`row_normalize`; stored zeros stay stored (``inplace_row_normalize_sparse``)."""
+    """Sparse :func:`row_normalize`; stored zeros stay stored (``inplace_row_normalize_sparse``).
+
+    Overflow-safe as the dense form: a row whose entries could sum past the float64 range is
+    scaled by its maximum first.
+    """
     m = as_csr(matrix)
     rows = row_of_entries(m)
-    per_entry = np.bincount(rows, weights=m.data, minlength=m.shape[0])[rows]
-    return with_data(m, np.divide(m.data, per_entry, out=m.data.copy(), where=per_entry > 0))
+    data = m.data
+    if data.size:
+        counts = np.diff(m.indptr)
+        peaks = np.zeros(m.shape[0])
+        np.maximum.at(peaks, rows, data)
+        big = peaks > _SAFE_SUM / np.maximum(counts, 1)
+        if big.any():
+            scale = np.where(big, peaks, 1.0)[rows]
+            shrink = np.where(big, _SHRINK, 1.0)[rows]
+            data = (data * shrink) / (scale * shrink)
+    per_entry = np.bincount(rows, weights=data, minlength=m.shape[0])[rows]
+    return with_data(m, np.divide(data, per_entry, out=data.copy(), where=per_entry > 0))
 
 
 def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:

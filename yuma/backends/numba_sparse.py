@@ -36,6 +36,8 @@ from numba import njit, prange
 from yuma._sparse import as_csr, csr_from_parts
 from yuma.backends._nb_common import (
     MEDIAN_METHOD,
+    SAFE_SUM,
+    SHRINK,
     alpha_sigmoid,
     chunk_bounds,
     emission_into,
@@ -58,6 +60,26 @@ BUCKET_ENTRIES = 1 << 17
 # --------------------------------------------------------------------------------------------
 # Masks and row normalisation
 # --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _normalize_range(x: Any, lo: int, hi: int, total: float) -> None:
+    """Divide ``x[lo:hi]`` by its sum ``total`` when positive; entries that could sum past the
+    float64 range are first scaled by their maximum (as the reference's ``row_normalize``)."""
+    n = hi - lo
+    if n == 0:
+        return
+    peak = 0.0
+    for k in range(lo, hi):
+        peak = max(peak, x[k])
+    if peak > SAFE_SUM / n:
+        total = 0.0
+        for k in range(lo, hi):
+            x[k] = (x[k] * SHRINK) / (peak * SHRINK)
+            total += x[k]
+    if total > 0.0:
+        for k in range(lo, hi):
+            x[k] = x[k] / total
 
 
 @njit(cache=True, nogil=True)
@@ -153,9 +175,7 @@ def _mask_rows(
                     w_indices[q] = indices[k]
                     total += data[k]
                     q += 1
-            if total > 0.0:
-                for k in range(pos, q):
-                    w_data[k] = w_data[k] / total
+            _normalize_range(w_data, pos, q, total)
             continue
         cursor = out_indptr[i] if out_mode == 2 else 0
         total = 0.0
@@ -173,9 +193,8 @@ def _mask_rows(
                 kept += 1
         if not fill:
             counts[i] = kept
-        elif total > 0.0:
-            for k in range(pos, pos + kept):
-                w_data[k] = w_data[k] / total
+        else:
+            _normalize_range(w_data, pos, pos + kept, total)
 
 
 @njit(cache=True, parallel=True)
