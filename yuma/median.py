@@ -70,9 +70,10 @@ def weighted_median_col(
     leaves each running sum exactly as over the voters alone, and only a voter's position can
     be the first crossing. "bisect": the answer is the smallest voter score ``v`` with
     ``Σ_i u_i·[W_ij ≤ v] > m``; a bisection on the float's bit pattern (monotone for
-    non-negative floats) finds it exactly in 64 branch-free passes of compare-and-sum, which on
-    XLA is 3-10x faster than its sort. Both trace under ``jax.jit`` and agree exactly away
-    from knife-edge ties (the two sum the stakes in different orders).
+    non-negative floats) finds it exactly in at most 64 passes of compare-and-sum (about 24 with
+    its early finish), which on XLA is 5-15x faster than its sort. Both trace under
+    ``jax.jit`` and agree exactly away from knife-edge ties (they sum the stakes in different
+    orders).
     """
     xp = xp or namespace(stake, weights)
     w = xp.asarray(weights, dtype=xp.float64)
@@ -106,17 +107,28 @@ def _is_jax_namespace(xp: Namespace) -> bool:
     return getattr(xp, "__name__", "").startswith("jax")
 
 
+#: Halvings between two checks for an early finish (a check costs about two halvings).
+_CHECK_EVERY = 8
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
 def _bisect(u: Any, w: Any, voter: Any, minority: Any, xp: Namespace) -> Any:
-    """Smallest voter score per column whose cumulative stake exceeds ``minority``."""
+    """Smallest voter score per column whose cumulative stake exceeds ``minority``.
+
+    Invariant: ``C(lo) <= m < C(hi)`` (``C(v)`` the voters' stake scoring at most ``v``, on
+    the scores' bit patterns); ``hi`` starts at the largest voter score (the chain's answer when
+    round-off leaves no crossing), ``lo`` below every score. Every few halvings it checks
+    whether each column's voter scores in ``(lo, hi]`` are all one value: that value is then
+    the answer, typically after ~24 halvings instead of 64.
+    """
+    jax_ns = _is_jax_namespace(xp)
     bits: Any
-    if _is_jax_namespace(xp):
+    if jax_ns:
         import jax
 
         bits = jax.lax.bitcast_convert_type(w, xp.int64)
     else:
         bits = np.ascontiguousarray(w, dtype=np.float64).view(np.int64)
-    # Invariant: C(lo) <= m < C(hi); hi starts at the largest voter score (the chain's answer
-    # when round-off leaves no crossing), lo below every score.
     hi = xp.max(xp.where(voter[:, None], bits, 0), axis=0)
     lo = xp.full(hi.shape, -1, dtype=xp.int64)
     weight = u[:, None]
@@ -126,14 +138,34 @@ def _bisect(u: Any, w: Any, voter: Any, minority: Any, xp: Namespace) -> Any:
         crossed = xp.sum(xp.where(bits <= mid[None, :], weight, 0.0), axis=0) > minority
         return xp.where(crossed, lo, mid), xp.where(crossed, mid, hi)
 
-    if _is_jax_namespace(xp):
-        lo, hi = jax.lax.fori_loop(0, 64, lambda _, lh: halve(*lh), (lo, hi))
-        return jax.lax.bitcast_convert_type(hi, xp.float64)
-    for _ in range(64):
-        if not np.any(hi - lo > 1):
-            break
-        lo, hi = halve(lo, hi)
-    return np.ascontiguousarray(hi).view(np.float64)
+    def candidates(lo: Any, hi: Any) -> tuple[Any, Any]:
+        inside = voter[:, None] & (bits > lo[None, :]) & (bits <= hi[None, :])
+        return (
+            xp.min(xp.where(inside, bits, _INT64_MAX), axis=0),
+            xp.max(xp.where(inside, bits, -1), axis=0),
+        )
+
+    def rounds(state: tuple[Any, ...]) -> tuple[Any, ...]:
+        lo, hi, _, count = state
+        for _ in range(_CHECK_EVERY):
+            lo, hi = halve(lo, hi)
+        low, high = candidates(lo, hi)
+        return lo, hi, xp.all(low >= high), count + _CHECK_EVERY
+
+    state: tuple[Any, ...] = (lo, hi, xp.asarray(False), 0)
+    if jax_ns:
+        state = jax.lax.while_loop(lambda st: (~st[2]) & (st[3] < 64), rounds, state)
+    else:
+        while not bool(state[2]) and state[3] < 64:
+            state = rounds(state)
+    lo, hi = state[0], state[1]
+    low, high = candidates(lo, hi)
+    # No voter score left in (lo, hi]: hi itself (the initial largest score, or the bisection's
+    # exact end point).
+    answer = xp.where(low <= high, low, hi)
+    if jax_ns:
+        return jax.lax.bitcast_convert_type(answer, xp.float64)
+    return np.ascontiguousarray(answer).view(np.float64)
 
 
 def weighted_median_col_sparse(stake: Any, weights: Any, majority: float) -> FloatArray:
