@@ -59,7 +59,23 @@ def test_shares_bounds_and_finiteness(subnet: Subnet, sparse: bool) -> None:
     col_max = w.max(axis=0) if w.shape[0] else np.zeros(w.shape[1])
     assert np.all(r.consensus <= col_max + 1e-12)
     assert np.all(r.dense("clipped_weights") <= w + 1e-15)
-    assert np.all(r.dense("bonds") <= 1.0 + 1e-12) or subnet.bonds is not None
+    # Stored bonds (spec §4.11.7, §4.12.7, §6.6): a row with a new permit holds the new bonds,
+    # proportions in [0, 1] (Yuma3: an EMA of weights and of previous bonds, both in [0, 1];
+    # original Yuma: column-max-upscaled). Without a new permit the sparse path stores nothing;
+    # the dense path empties a row whose permit was lost and leaves any other row as it was.
+    assert subnet.bonds is None or subnet.bonds.max(initial=0.0) <= 1.0  # premise of the bound
+    bonds = r.dense("bonds")
+    permit = r.validator_permit
+    assert np.all(bonds[permit] <= 1.0 + 1e-12)
+    if sparse:
+        assert np.all(bonds[~permit] == 0)
+    else:
+        old_permit = np.asarray(subnet.kwargs.get("validator_permit", permit), dtype=bool)
+        previous = np.zeros_like(bonds) if subnet.bonds is None else subnet.bonds
+        lost = old_permit & ~permit
+        assert np.all(bonds[lost] == 0)
+        kept = ~old_permit & ~permit
+        np.testing.assert_array_equal(bonds[kept], previous[kept])
     # The emission shares split the same total: servers + validators = combined.
     assert r.server_emission.sum() + r.validator_emission.sum() == pytest.approx(
         r.combined_emission.sum(), abs=1e-12

@@ -194,28 +194,34 @@ def collect() -> list[Any]:
 
 
 def assert_close(result: Any, expect: Any, tolerance: float) -> None:
+    """``result`` equals ``expect``: sparse rows column for column, arrays shape for shape."""
     if sp.issparse(result):
         got = sparse_rows(result)
         want = [sorted((int(c), float(v)) for c, v in row) for row in expect]
-        # Matrices with no rows may come back as one empty row, and vice versa.
-        got = [row for row in got] if got or want else got
-        assert len(got) == len(want) or (not any(got) and not any(want))
+        if len(got) != len(want):
+            # A matrix with no rows may come back as one empty row, and vice versa: only
+            # allowed when neither side holds an entry.
+            assert not any(got) and not any(want), (got, want)
         for g, w in zip(got, want, strict=False):
             assert [c for c, _ in g] == [c for c, _ in w]
             assert_close(np.array([v for _, v in g]), [v for _, v in w], tolerance)
-        return
-    got_arr = np.asarray(result)
-    want_arr = np.asarray(expect)
-    if got_arr.dtype == bool or want_arr.dtype == bool:
-        assert got_arr.tolist() == want_arr.tolist()
-        return
-    if want_arr.size == 0:
-        assert got_arr.size == 0
-        return
-    got_arr = got_arr.reshape(want_arr.shape)
-    np.testing.assert_allclose(
-        got_arr, want_arr.astype(np.float64), rtol=1e-6, atol=max(tolerance, ABS_FLOOR)
-    )
+    else:
+        got_arr = np.asarray(result)
+        want_arr = np.asarray(expect)
+        if got_arr.dtype == bool or want_arr.dtype == bool:
+            assert got_arr.tolist() == want_arr.tolist()
+        elif want_arr.size == 0:
+            assert got_arr.size == 0, got_arr
+        else:
+            # A scalar may come back as a 0-d array, a dense matrix as nested lists; the
+            # number of elements must agree whatever the nesting.
+            assert got_arr.size == want_arr.size, (got_arr.shape, want_arr.shape)
+            np.testing.assert_allclose(
+                got_arr.reshape(want_arr.shape),
+                want_arr.astype(np.float64),
+                rtol=1e-6,
+                atol=max(tolerance, ABS_FLOOR),
+            )
 
 
 @requires_shared
@@ -225,8 +231,19 @@ def test_math_vector(function: str, case: dict[str, Any]) -> None:
         # The chain returns one of its inputs unchanged; the float core refuses bad shapes.
         with pytest.raises(ValueError, match="shape"):
             RUNNERS[function](case["args"])
-        return
-    assert_close(RUNNERS[function](case["args"]), case["expect"], float(case["tolerance"]))
+    else:
+        assert_close(RUNNERS[function](case["args"]), case["expect"], float(case["tolerance"]))
+
+
+@requires_shared
+def test_every_case_of_every_float_function_is_collected() -> None:
+    """The parametrised test sees every case (per the vectors' index) of the functions the
+    float core has, so an empty or truncated file fails instead of testing nothing."""
+    index = load_json("vectors/index.json")["math"]
+    wanted = sum(entry["cases"] for entry in index if entry["function"] in RUNNERS)
+    assert wanted > 0
+    assert len(collect()) == wanted
+    assert sum(1 for p in collect() if shape_mismatch(p.values[1])) < wanted // 10
 
 
 @requires_shared
