@@ -484,3 +484,71 @@ def test_hand_cases_match_oracle(name: str, sparse: bool) -> None:
     assert not knife_edge(_run(case, "numpy"), case["params"].kappa)
     want = _compare(case, sparse, SPARSE_BACKENDS if sparse else DENSE_BACKENDS)
     assert sum(want["incentive"]) > 0  # not emergency mode: consensus formed
+
+
+# --- step by step: the pipeline's intermediate state against the oracle's ---------------------
+
+#: Every named quantity the pipeline's steps produce that the oracle computes too.
+STEP_QUANTITIES = {
+    "stake": ("stake",),
+    "permits": ("validator_permit",),
+    "active_stake": ("active_stake",),
+    "weights": ("weights",),
+    "consensus": ("consensus",),
+    "clip": ("clipped_weights", "validator_trust"),
+    "incentive": ("ranks", "incentive"),
+    "bonds_penalty": ("weights_for_bonds",),
+    "masked_bonds": ("masked_bonds",),
+    "ema_rate": ("rate",),
+    "bonds": ("ema_bonds", "new_bonds"),
+    "dividends": ("dividends",),
+    "storage": ("bonds",),
+    "emission": ("server_emission", "validator_emission", "combined_emission"),
+}
+
+
+def _pipeline_trace(case: dict[str, Any], xp_name: str) -> list[tuple[str, dict[str, Any]]]:
+    from yuma.inputs import prepare_inputs
+    from yuma.pipeline import Config, chain, dense_state
+
+    inputs, params = prepare_inputs(
+        case["weights"], case["stake"], case["bonds"], case["params"],
+        layout="uid" if case["square"] else "bipartite", **case["kw"],
+    )  # fmt: skip
+    values = dense_state(
+        inputs.weights, inputs.stake, inputs.bonds, inputs.old_permit, inputs.active,
+        inputs.outdated, inputs.recently_registered,
+    )  # fmt: skip
+    config = Config.from_params(params, square=inputs.square)
+    if xp_name == "numpy":
+        _, record = chain(params.yuma3).run(values, config, trace=True)
+        return list(record)
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        _, record = chain(params.yuma3).run(
+            {k: jnp.asarray(v) for k, v in values.items()}, config, xp=jnp, trace=True
+        )
+        return [(n, {k: np.asarray(v) for k, v in out.items()}) for n, out in record]
+
+
+@FAST
+@given(case_st(sparse=False))
+def test_every_pipeline_step_matches_the_oracle(case: dict[str, Any]) -> None:
+    """Each step's own outputs (numpy, and JAX when installed) equal the oracle's intermediates:
+    a wrong step is named, not only a wrong final result."""
+    assume(not knife_edge(_run(case, "numpy"), case["params"].kappa))
+    want = _oracle(case, False)
+    for xp_name in ["numpy", *(["jax"] if "jax" in DENSE_BACKENDS else [])]:
+        record = _pipeline_trace(case, xp_name)
+        assert [name for name, _ in record] == list(STEP_QUANTITIES)
+        for step, outputs in record:
+            for name in STEP_QUANTITIES[step]:
+                got = np.asarray(outputs[name])
+                expected = np.broadcast_to(np.array(want[name]), got.shape)
+                where = f"{xp_name}: step {step!r}, {name}"
+                if got.dtype == np.bool_:
+                    np.testing.assert_array_equal(got, expected, err_msg=where)
+                else:
+                    np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL, err_msg=where)
