@@ -11,6 +11,7 @@ Shapes are drawn from a few fixed ones so that JAX compiles each shape once per 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from typing import Any
 
@@ -524,31 +525,57 @@ def _pipeline_trace(case: dict[str, Any], xp_name: str) -> list[tuple[str, dict[
         _, record = chain(params.yuma3).run(values, config, trace=True)
         return list(record)
     import jax
-    import jax.numpy as jnp
 
     with jax.enable_x64(True):
-        _, record = chain(params.yuma3).run(
-            {k: jnp.asarray(v) for k, v in values.items()}, config, xp=jnp, trace=True
-        )
-        return [(n, {k: np.asarray(v) for k, v in out.items()}) for n, out in record]
+        record = _jax_trace(params.yuma3)(values, config)
+        # (jit returns the record's dict with sorted keys: restore the pipeline's order)
+        order = [n for n in STEP_QUANTITIES if n in record]
+        return [(n, {k: np.asarray(v) for k, v in record[n].items()}) for n in order]
+
+
+@functools.cache
+def _jax_trace(yuma3: bool) -> Any:
+    """The chain pipeline's step-by-step record, jit-compiled (once per shape and flags)."""
+    import jax
+    import jax.numpy as jnp
+
+    import yuma.backends.jax_pipeline  # noqa: F401  (registers Config as a pytree)
+    from yuma.pipeline import chain
+
+    def trace(values: dict[str, Any], config: Any) -> dict[str, Any]:
+        _, record = chain(yuma3).run(values, config, xp=jnp, trace=True)
+        return dict(record)
+
+    return jax.jit(trace)
+
+
+def _check_steps(case: dict[str, Any], xp_name: str) -> None:
+    assume(not knife_edge(_run(case, "numpy"), case["params"].kappa))
+    want = _oracle(case, False)
+    record = _pipeline_trace(case, xp_name)
+    assert [name for name, _ in record] == list(STEP_QUANTITIES)
+    for step, outputs in record:
+        for name in STEP_QUANTITIES[step]:
+            got = np.asarray(outputs[name])
+            expected = np.broadcast_to(np.array(want[name]), got.shape)
+            where = f"{xp_name}: step {step!r}, {name}"
+            if got.dtype == np.bool_:
+                np.testing.assert_array_equal(got, expected, err_msg=where)
+            else:
+                np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL, err_msg=where)
 
 
 @FAST
-@given(case_st(sparse=False))
+@given(case=case_st(sparse=False))
 def test_every_pipeline_step_matches_the_oracle(case: dict[str, Any]) -> None:
-    """Each step's own outputs (numpy, and JAX when installed) equal the oracle's intermediates:
-    a wrong step is named, not only a wrong final result."""
-    assume(not knife_edge(_run(case, "numpy"), case["params"].kappa))
-    want = _oracle(case, False)
-    for xp_name in ["numpy", *(["jax"] if "jax" in DENSE_BACKENDS else [])]:
-        record = _pipeline_trace(case, xp_name)
-        assert [name for name, _ in record] == list(STEP_QUANTITIES)
-        for step, outputs in record:
-            for name in STEP_QUANTITIES[step]:
-                got = np.asarray(outputs[name])
-                expected = np.broadcast_to(np.array(want[name]), got.shape)
-                where = f"{xp_name}: step {step!r}, {name}"
-                if got.dtype == np.bool_:
-                    np.testing.assert_array_equal(got, expected, err_msg=where)
-                else:
-                    np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL, err_msg=where)
+    """Each step's own outputs equal the oracle's intermediates: a wrong step is named, not only
+    a wrong final result."""
+    _check_steps(case, "numpy")
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
+@settings(FAST, max_examples=10)  # one compile per shape and flag set
+@given(case=case_st(sparse=False))
+def test_every_pipeline_step_matches_the_oracle_on_jax(case: dict[str, Any]) -> None:
+    """The same steps traced with ``jax.numpy`` (the one pipeline, no second implementation)."""
+    _check_steps(case, "jax")
