@@ -15,6 +15,7 @@ import numpy as np
 
 from yuma._sparse import is_sparse
 from yuma._types import BoolArray, FloatArray
+from yuma._validate import as_numeric_array
 from yuma.backends import resolve_backend
 from yuma.inputs import EpochInputs, Layout
 from yuma.params import YumaParams
@@ -73,8 +74,10 @@ def _stack(name: str, value: Any, shape: tuple[int, ...], dtype: type) -> Any:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if is_sparse(value) or arr.dtype == object:
+    if is_sparse(value):
         raise ValueError(f"{name}: epoch_batch takes dense arrays only")
+    if dtype is not np.bool_:  # one dtype rule for every numeric input (yuma._validate)
+        arr = as_numeric_array(name, value)
     if arr.shape == shape[1:]:
         arr = np.broadcast_to(arr, shape)
     if arr.shape != shape:
@@ -193,9 +196,11 @@ def epoch_batch(
     O = None if outdated is None else _stack("outdated", outdated, (nb, n_rows, n_cols), np.bool_)
 
     if name == "numba":
+        from yuma._threads import numba_parallel_guard
         from yuma.backends.numba_batch import epoch_batch_numba
 
-        out = epoch_batch_numba(W, S, B, P, A, O, RR, square, params)
+        with numba_parallel_guard():  # the workqueue layer aborts on concurrent launches
+            out = epoch_batch_numba(W, S, B, P, A, O, RR, square, params)
     elif name == "jax":
         from yuma.backends.jax_dense import JaxConfig, epoch_batch_jax
 

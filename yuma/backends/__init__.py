@@ -70,13 +70,16 @@ def run_epoch(inputs: EpochInputs, params: YumaParams, backend: str | None = Non
     """One epoch on validated inputs with the chosen backend (see :func:`resolve_backend`)."""
     name = resolve_backend(backend, sparse=inputs.sparse)
     if name == "numba":
-        if inputs.sparse:
-            from yuma.backends.numba_sparse import epoch_sparse
+        from yuma._threads import numba_parallel_guard  # workqueue aborts on concurrent calls
 
-            return epoch_sparse(inputs, params)
-        from yuma.backends.numba_dense import epoch_dense
+        with numba_parallel_guard():
+            if inputs.sparse:
+                from yuma.backends.numba_sparse import epoch_sparse
 
-        return epoch_dense(inputs, params)
+                return epoch_sparse(inputs, params)
+            from yuma.backends.numba_dense import epoch_dense
+
+            return epoch_dense(inputs, params)
     if name == "jax":
         from yuma.backends.jax_dense import epoch_jax
 
