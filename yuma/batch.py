@@ -157,7 +157,7 @@ def epoch_batch(
     name = resolve_backend(backend, sparse=is_sparse(weights))
     if is_sparse(weights):
         raise ValueError("epoch_batch takes a dense (b, R, C) weight array")
-    w_arr = np.asarray(weights)
+    w_arr = as_numeric_array("weights", weights)
     if w_arr.ndim != 3:
         raise ValueError(f"weights must have shape (b, R, C), got {w_arr.shape}")
     nb, n_rows, n_cols = (int(x) for x in w_arr.shape)
