@@ -203,7 +203,8 @@ def _is_canonical(indices: IntArray, indptr: IntArray) -> bool:
     nnz = int(indices.shape[0])
     if nnz < 2:
         return True
-    rising = np.diff(indices.astype(np.int64, copy=False)) > 0
+    # Indices are signed and in [0, n_cols) here, so their differences fit their own dtype.
+    rising = np.diff(indices) > 0
     # A row boundary between entries p and p + 1 allows any step.
     starts = indptr[1:-1].astype(np.int64, copy=False)
     starts = starts[(starts > 0) & (starts < nnz)]
@@ -228,12 +229,14 @@ def _canonical(
 def _coo_to_csr(
     data: FloatArray, row: IntArray, col: IntArray, shape: tuple[int, int]
 ) -> sp.csr_array:
-    """Checked COO triplets as canonical CSR (a stable sort, O(nnz log nnz))."""
-    order = np.lexsort((col, row)) if row.size > 1 else np.arange(row.size)
-    counts = np.bincount(row, minlength=shape[0]) if row.size else np.zeros(shape[0], np.int64)
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return _canonical(data[order], col[order], indptr, shape)
+    """Checked COO triplets (float64 values) as canonical CSR.
+
+    scipy's converter is safe once every coordinate is known to be in range, and sums the
+    duplicates in float64 (the values' dtype here), so integer input cannot wrap around.
+    """
+    coo = sp.coo_array((data, (row, col)), shape=shape)
+    out = coo.tocsr()
+    return _canonical(np.asarray(out.data, dtype=np.float64), out.indices, out.indptr, shape)
 
 
 def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
@@ -255,9 +258,13 @@ def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
     if fmt == "csc":
         data, indices, indptr = _compressed_parts(name, matrix, cols, rows, "row")
         values = entries(name, data)
-        # Column j's entries are the COO triplets (indices[k], j): rows are the minor index.
-        col = np.repeat(np.arange(cols, dtype=np.int64), np.diff(indptr))
-        return _coo_to_csr(values, indices.astype(np.int64, copy=False), col, (rows, cols))
+        indices, indptr = _native_index((indices, indptr), max(rows, int(indptr[-1])))
+        # Safe now that every index is in range: scipy transposes in O(rows + cols + nnz);
+        # duplicates stay separate entries and are summed (in float64) by _canonical.
+        out = sp.csc_array((values, indices, indptr), shape=(rows, cols)).tocsr()
+        return _canonical(
+            np.asarray(out.data, dtype=np.float64), out.indices, out.indptr, (rows, cols)
+        )
     if fmt != "coo":
         try:
             matrix = matrix.tocoo()
@@ -281,9 +288,5 @@ def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
     _check_range(name, "row index", coo_row, rows)
     _check_range(name, "column index", coo_col, cols)
     values = entries(name, coo_data)
-    return _coo_to_csr(
-        values,
-        coo_row.astype(np.int64, copy=False),
-        coo_col.astype(np.int64, copy=False),
-        (rows, cols),
-    )
+    coo_row, coo_col = _native_index((coo_row, coo_col), max(rows, cols))
+    return _coo_to_csr(values, coo_row, coo_col, (rows, cols))
