@@ -6,6 +6,7 @@ absent, so every helper here keeps explicit zeros unless told to drop entries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from yuma._types import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "as_csr",
+    "checked_csr",
     "csr_from_parts",
     "is_sparse",
     "keep_entries",
@@ -105,3 +107,186 @@ def lookup(matrix: sp.csr_array, rows: IntArray, cols: IntArray) -> FloatArray:
 def is_sparse(x: Any) -> bool:
     """True for any scipy.sparse array or matrix (a plain bool, so types are not narrowed)."""
     return bool(sp.issparse(x))
+
+
+# --------------------------------------------------------------------------------------------
+# Full structural validation of user-supplied sparse input
+# --------------------------------------------------------------------------------------------
+#
+# scipy builds a CSR from (data, indices, indptr) with only a cheap check, and lets callers
+# replace ``.indices`` afterwards; its own C++ routines (canonical-format test, sorting, format
+# conversion) and our numba kernels then index memory with those numbers. So a user's matrix is
+# read here only through its plain numpy attributes, checked in O(nnz) with numpy, and only then
+# handed to scipy or a kernel. Nothing here allocates more than O(rows + cols + nnz).
+
+#: Checks the stored values (one per stored entry, before duplicates are summed) and returns
+#: them as float64; raises ValueError naming the field.
+EntryCheck = Callable[[str, np.ndarray[Any, Any]], FloatArray]
+
+
+def _shape_of(name: str, matrix: Any) -> tuple[int, int]:
+    shape = getattr(matrix, "shape", None)
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {shape!r}")
+    out = []
+    for k in shape:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"{name} has an invalid shape {shape!r}")
+        out.append(int(k))
+    return out[0], out[1]
+
+
+def _index_array(name: str, what: str, value: Any) -> IntArray:
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: sparse {what} must be 1-D, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name}: sparse {what} must be integers, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_range(name: str, what: str, idx: IntArray, bound: int) -> None:
+    """Every entry of ``idx`` in [0, bound) (negative indices are not wrapped around)."""
+    if idx.size == 0:
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    if lo < 0 or hi >= bound:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}: sparse {what} {bad} is out of range [0, {bound})")
+
+
+def _compressed_parts(
+    name: str, matrix: Any, n_major: int, n_minor: int, minor: str
+) -> tuple[np.ndarray[Any, Any], IntArray, IntArray]:
+    """(data, indices, indptr) of a CSR/CSC matrix, checked: indptr starts at 0, never
+    decreases, has one entry per major line plus one and ends at nnz <= len(indices); every
+    stored index lies in [0, n_minor). Arrays longer than nnz are cut to nnz (scipy allows it).
+    """
+    indptr = _index_array(name, "indptr", matrix.indptr)
+    indices = _index_array(name, "indices", matrix.indices)
+    data = np.asarray(matrix.data)
+    if data.ndim != 1:
+        raise ValueError(f"{name}: sparse data must be 1-D, got shape {data.shape}")
+    if indptr.shape[0] != n_major + 1:
+        raise ValueError(
+            f"{name}: sparse indptr has length {indptr.shape[0]}, expected {n_major + 1}"
+        )
+    if int(indptr[0]) != 0:
+        raise ValueError(f"{name}: sparse indptr must start at 0, got {int(indptr[0])}")
+    # Signed differences: unsigned ones would wrap around instead of going negative.
+    if n_major and np.any(np.diff(indptr.astype(np.int64, copy=False)) < 0):
+        raise ValueError(f"{name}: sparse indptr must be non-decreasing")
+    nnz = int(indptr[-1])
+    if nnz > indices.shape[0] or nnz > data.shape[0]:
+        raise ValueError(
+            f"{name}: sparse indptr ends at {nnz} but there are only "
+            f"{min(indices.shape[0], data.shape[0])} stored entries"
+        )
+    indices = indices[:nnz]
+    _check_range(name, f"{minor} index", indices, n_minor)
+    return data[:nnz], indices, indptr
+
+
+def _native_index(arrays: tuple[IntArray, ...], bound: int) -> tuple[IntArray, ...]:
+    """The index arrays as one native, contiguous signed dtype: int32 when ``bound`` fits (as
+    scipy chooses), else int64. The kernels are compiled per dtype, and scipy wants them equal;
+    arrays already in that form are not copied."""
+    dtype = np.int32 if bound <= np.iinfo(np.int32).max else np.int64
+    return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+
+
+def _is_canonical(indices: IntArray, indptr: IntArray) -> bool:
+    """True when the column indices strictly increase inside every row (sorted, no duplicates).
+
+    Computed from the arrays (O(nnz)); scipy's ``has_canonical_format`` flag can be stale.
+    """
+    nnz = int(indices.shape[0])
+    if nnz < 2:
+        return True
+    # Indices are signed and in [0, n_cols) here, so their differences fit their own dtype.
+    rising = np.diff(indices) > 0
+    # A row boundary between entries p and p + 1 allows any step.
+    starts = indptr[1:-1].astype(np.int64, copy=False)
+    starts = starts[(starts > 0) & (starts < nnz)]
+    rising[starts - 1] = True
+    return bool(rising.all())
+
+
+def _canonical(
+    data: FloatArray, indices: IntArray, indptr: IntArray, shape: tuple[int, int]
+) -> sp.csr_array:
+    """A canonical CSR from checked parts; duplicates summed (zeros kept) only when present."""
+    indices, indptr = _native_index((indices, indptr), max(shape[1], int(indptr[-1])))
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    if _is_canonical(indices, indptr):
+        return csr_from_parts(data, indices, indptr, shape)
+    # Safe now that every index is in range; copies, so the caller's arrays stay as they were.
+    out = sp.csr_array((data.copy(), indices.copy(), indptr.copy()), shape=shape)
+    out.sum_duplicates()
+    return csr_from_parts(np.asarray(out.data, dtype=np.float64), out.indices, out.indptr, shape)
+
+
+def _coo_to_csr(
+    data: FloatArray, row: IntArray, col: IntArray, shape: tuple[int, int]
+) -> sp.csr_array:
+    """Checked COO triplets (float64 values) as canonical CSR.
+
+    scipy's converter is safe once every coordinate is known to be in range, and sums the
+    duplicates in float64 (the values' dtype here), so integer input cannot wrap around.
+    """
+    coo = sp.coo_array((data, (row, col)), shape=shape)
+    out = coo.tocsr()
+    return _canonical(np.asarray(out.data, dtype=np.float64), out.indices, out.indptr, shape)
+
+
+def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
+    """Any scipy.sparse ``matrix`` as canonical float64 CSR, its structure fully checked first.
+
+    CSR, CSC and COO are checked from their own arrays (indptr starts at 0, never decreases and
+    ends at nnz; every index in [0, dim), negative ones included; the 2-D shape), before scipy or
+    a kernel reads memory through them; other formats (BSR, DIA, LIL, DOK) are converted to COO
+    by scipy's array code (which indexes nothing through them) and checked as COO. ``entries``
+    sees every stored value before duplicates are summed, so a negative entry cannot hide behind
+    a duplicate at the same cell (-1 + 2). Explicit zeros stay stored. O(rows + cols + nnz)
+    memory; raises ``ValueError`` naming ``name``.
+    """
+    rows, cols = _shape_of(name, matrix)
+    fmt = getattr(matrix, "format", None)
+    if fmt == "csr":
+        data, indices, indptr = _compressed_parts(name, matrix, rows, cols, "column")
+        return _canonical(entries(name, data), indices, indptr, (rows, cols))
+    if fmt == "csc":
+        data, indices, indptr = _compressed_parts(name, matrix, cols, rows, "row")
+        values = entries(name, data)
+        indices, indptr = _native_index((indices, indptr), max(rows, int(indptr[-1])))
+        # Safe now that every index is in range: scipy transposes in O(rows + cols + nnz);
+        # duplicates stay separate entries and are summed (in float64) by _canonical.
+        out = sp.csc_array((values, indices, indptr), shape=(rows, cols)).tocsr()
+        return _canonical(
+            np.asarray(out.data, dtype=np.float64), out.indices, out.indptr, (rows, cols)
+        )
+    if fmt != "coo":
+        try:
+            matrix = matrix.tocoo()
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ValueError(f"{name}: malformed sparse {fmt} matrix: {exc}") from None
+        if _shape_of(name, matrix) != (rows, cols):
+            raise ValueError(f"{name}: malformed sparse {fmt} matrix (shape changed)")
+    coords = getattr(matrix, "coords", None)
+    if coords is None:
+        coords = (matrix.row, matrix.col)
+    if len(coords) != 2:
+        raise ValueError(f"{name} must be 2-D, got {len(coords)} coordinate arrays")
+    coo_row = _index_array(name, "row index", coords[0])
+    coo_col = _index_array(name, "column index", coords[1])
+    coo_data = np.asarray(matrix.data)
+    if coo_data.ndim != 1 or not coo_row.shape == coo_col.shape == coo_data.shape:
+        raise ValueError(
+            f"{name}: sparse COO row, col and data differ in length "
+            f"({coo_row.shape}, {coo_col.shape}, {coo_data.shape})"
+        )
+    _check_range(name, "row index", coo_row, rows)
+    _check_range(name, "column index", coo_col, cols)
+    values = entries(name, coo_data)
+    coo_row, coo_col = _native_index((coo_row, coo_col), max(rows, cols))
+    return _coo_to_csr(values, coo_row, coo_col, (rows, cols))

@@ -1,37 +1,92 @@
-"""Calling numba's parallel kernels from several Python threads safely."""
+"""Calling the numba backend from several Python threads safely (`numba_parallel_guard`).
+
+numba runs ``parallel=True`` kernels on one of three threading layers, chosen once per process
+(``NUMBA_THREADING_LAYER``; by default the first that loads of TBB, OpenMP, workqueue). TBB and
+OpenMP accept parallel launches from several threads at once. The fallback, ``workqueue`` (used
+when neither TBB nor OpenMP is installed), does not: a second concurrent launch makes numba
+print "Concurrent access has been detected" and **abort the process**. Under that layer every
+guarded call here takes one process-wide lock, so concurrent calls run one after another; under
+the other layers the guard costs a function call and locks nothing.
+
+The lock is the one piece of process-wide state in the library, and it has to be: the threading
+layer it protects is itself process-wide. It is re-entrant, so a guarded call made inside
+another (an epoch inside a simulation) does not deadlock. Parallel numba code of your own that
+runs at the same time under workqueue is not covered: guard it with the same context manager.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import importlib.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
-__all__ = ["numba_parallel_guard"]
+__all__ = [
+    "UNSAFE_LAYERS",
+    "numba_parallel_guard",
+    "serialised",
+    "threading_layer",
+    "threading_layer_is_threadsafe",
+]
 
-_LOCK = threading.Lock()
+#: numba threading layers that abort on concurrent parallel launches from several threads.
+UNSAFE_LAYERS = frozenset({"workqueue"})
 
+#: Serialises parallel numba launches under an unsafe layer (see the module docstring).
+_LAUNCH_LOCK = threading.RLock()
 
-def _workqueue() -> bool:
-    try:
-        import numba
-
-        layer = getattr(numba.config, "THREADING_LAYER", "default")
-        if layer == "workqueue":
-            return True
-        try:
-            return bool(numba.threading_layer() == "workqueue")  # type: ignore[attr-defined]
-        except ValueError:  # no parallel region has run yet: the layer is not chosen
-            return False
-    except ImportError:  # pragma: no cover
-        return False
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@contextlib.contextmanager
+def threading_layer() -> str | None:
+    """The threading layer numba uses in this process ("tbb", "omp" or "workqueue"), or None
+    when numba is not installed.
+
+    numba picks the layer lazily, at the first parallel launch; this starts it the way that
+    launch would (``numba.get_num_threads()`` initialises the layer, once per process, under
+    numba's own lock) and then asks ``numba.threading_layer()``, so the answer is the layer
+    the kernels will really run on, not a guess from ``NUMBA_THREADING_LAYER``.
+    """
+    if importlib.util.find_spec("numba") is None:
+        return None
+    import numba
+
+    numba.get_num_threads()
+    layer: Any = getattr(numba, "threading_layer")  # noqa: B009 - not in numba's stubs' exports
+    return str(layer())
+
+
+def threading_layer_is_threadsafe() -> bool:
+    """False when the active numba layer aborts on concurrent launches (workqueue)."""
+    return threading_layer() not in UNSAFE_LAYERS
+
+
+@contextmanager
 def numba_parallel_guard() -> Iterator[None]:
-    """Serialise parallel numba regions when the threading layer is ``workqueue`` (which is not
-    thread-safe: concurrent regions abort the process); a no-op under OpenMP or TBB."""
-    if _workqueue():
-        with _LOCK:
-            yield
-    else:
+    """Context manager around a call that may launch numba parallel kernels.
+
+    Under the workqueue layer it holds a process-wide re-entrant lock for the duration (calls
+    from other threads wait their turn); under TBB or OpenMP, or without numba, it does
+    nothing. Results are the same either way: the lock only orders whole calls.
+
+    >>> with numba_parallel_guard():
+    ...     result = yuma.epoch(W, S, backend="numba")  # doctest: +SKIP
+    """
+    if threading_layer_is_threadsafe():
         yield
+        return
+    with _LAUNCH_LOCK:
+        yield
+
+
+def serialised(fn: F) -> F:
+    """Decorator form of :func:`numba_parallel_guard`: every call of ``fn`` runs guarded."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with numba_parallel_guard():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -16,6 +16,7 @@ import numpy as np
 from yuma._sparse import is_sparse
 from yuma._step import Config
 from yuma._types import BoolArray, FloatArray
+from yuma._validate import as_numeric_array
 from yuma.backends import check_backend, select
 from yuma.inputs import Layout
 from yuma.params import YumaParams
@@ -75,8 +76,10 @@ def _stack(name: str, value: Any, shape: tuple[int, ...], dtype: type) -> Any:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if is_sparse(value) or arr.dtype == object:
+    if is_sparse(value):
         raise ValueError(f"{name}: epoch_batch takes dense arrays only")
+    if dtype is not np.bool_:  # one dtype rule for every numeric input (yuma._validate)
+        arr = as_numeric_array(name, value)
     if arr.shape == shape[1:]:
         arr = np.broadcast_to(arr, shape)
     if arr.shape != shape:
@@ -162,7 +165,7 @@ def epoch_batch(
     check_backend(backend)
     if is_sparse(weights):
         raise ValueError("epoch_batch takes a dense (b, R, C) weight array")
-    w_arr = np.asarray(weights)
+    w_arr = as_numeric_array("weights", weights)
     if w_arr.ndim != 3:
         raise ValueError(f"weights must have shape (b, R, C), got {w_arr.shape}")
     nb, n_rows, n_cols = (int(x) for x in w_arr.shape)

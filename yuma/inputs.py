@@ -75,7 +75,13 @@ def prepare_inputs(
     """Validate the arguments of :func:`yuma.epoch` and fill in the defaults.
 
     Raises ``ValueError`` naming the argument for a wrong shape, a negative or non-finite value,
-    a bond matrix that does not match the weights, or an owner uid out of range.
+    a bond matrix that does not match the weights, or an owner uid out of range; for a dtype
+    that is not a real number (complex, strings, booleans, Python objects: nothing is coerced);
+    and for a malformed scipy.sparse matrix (an index out of range, negative ones included, an
+    indptr that does not start at 0, decreases or disagrees with the stored entries). Sparse
+    input in any scipy format is checked in full, in O(rows + cols + nnz) time and memory, before
+    any kernel reads it, and comes back as canonical CSR (duplicates summed after each stored
+    entry was checked on its own, explicit zeros kept).
     """
     if params is None:
         params = YumaParams()

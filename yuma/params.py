@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["U16_MAX", "YumaParams"]
 
 #: The chain stores proportions as ``u16`` values over this denominator.
@@ -51,32 +53,27 @@ class YumaParams:
     max_allowed_validators: int = 128
 
     def __post_init__(self) -> None:
-        def real(name: str) -> float:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{name} must be a real number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
-            return float(value)
+        # numpy scalars (np.float32, np.int64, np.bool_) are accepted and stored as the Python
+        # number they stand for, so every backend sees the same float64 / int / bool.
+        for name in _REAL_FIELDS:
+            object.__setattr__(self, name, _real(name, getattr(self, name)))
+        for name in ("yuma3", "liquid_alpha"):
+            object.__setattr__(self, name, _flag(name, getattr(self, name)))
+        k = self.max_allowed_validators
+        if not _is_integer(k) or k < 0:
+            raise ValueError(f"max_allowed_validators must be a non-negative int, got {k!r}")
+        object.__setattr__(self, "max_allowed_validators", int(k))
 
-        kappa = real("kappa")
-        if not 0.0 < kappa < 1.0:
-            raise ValueError(f"kappa must lie in the open interval (0, 1), got {kappa!r}")
+        if not 0.0 < self.kappa < 1.0:
+            raise ValueError(f"kappa must lie in the open interval (0, 1), got {self.kappa!r}")
         for name in ("bonds_moving_average", "bonds_penalty", "alpha_low", "alpha_high"):
-            value = real(name)
+            value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
         if self.alpha_low > self.alpha_high:
             raise ValueError(
                 f"alpha_low ({self.alpha_low!r}) must not exceed alpha_high ({self.alpha_high!r})"
             )
-        real("alpha_sigmoid_steepness")
-        for name in ("yuma3", "liquid_alpha"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        k = self.max_allowed_validators
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"max_allowed_validators must be a non-negative int, got {k!r}")
 
     @property
     def bonds_ema_rate(self) -> float:
@@ -104,32 +101,58 @@ class YumaParams:
         """
 
         def uint(name: str, value: int, hi: int) -> int:
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+            if not _is_integer(value) or not 0 <= value <= hi:
                 raise ValueError(f"{name} must be an integer in [0, {hi}], got {value!r}")
-            return value
+            return int(value)
 
-        uint("kappa", kappa, U16_MAX)
-        uint("bonds_penalty", bonds_penalty, U16_MAX)
-        uint("alpha_low", alpha_low, U16_MAX)
-        uint("alpha_high", alpha_high, U16_MAX)
-        uint("bonds_moving_average", bonds_moving_average, 1_000_000)
-        uint("max_allowed_validators", max_allowed_validators, U16_MAX)
-        if (
-            isinstance(alpha_sigmoid_steepness, bool)
-            or not isinstance(alpha_sigmoid_steepness, int)
-            or not -32768 <= alpha_sigmoid_steepness <= 32767
-        ):
-            raise ValueError(
-                f"alpha_sigmoid_steepness must be an i16 integer, got {alpha_sigmoid_steepness!r}"
-            )
+        steepness = alpha_sigmoid_steepness
+        if not _is_integer(steepness) or not -32768 <= steepness <= 32767:
+            raise ValueError(f"alpha_sigmoid_steepness must be an i16 integer, got {steepness!r}")
         return cls(
-            kappa=kappa / U16_MAX,
-            bonds_moving_average=bonds_moving_average / 1_000_000,
-            bonds_penalty=bonds_penalty / U16_MAX,
-            yuma3=bool(yuma3_enabled),
-            liquid_alpha=bool(liquid_alpha_enabled),
-            alpha_low=alpha_low / U16_MAX,
-            alpha_high=alpha_high / U16_MAX,
-            alpha_sigmoid_steepness=float(alpha_sigmoid_steepness),
-            max_allowed_validators=max_allowed_validators,
+            kappa=uint("kappa", kappa, U16_MAX) / U16_MAX,
+            bonds_moving_average=uint("bonds_moving_average", bonds_moving_average, 1_000_000)
+            / 1_000_000,
+            bonds_penalty=uint("bonds_penalty", bonds_penalty, U16_MAX) / U16_MAX,
+            yuma3=_flag("yuma3_enabled", yuma3_enabled),
+            liquid_alpha=_flag("liquid_alpha_enabled", liquid_alpha_enabled),
+            alpha_low=uint("alpha_low", alpha_low, U16_MAX) / U16_MAX,
+            alpha_high=uint("alpha_high", alpha_high, U16_MAX) / U16_MAX,
+            alpha_sigmoid_steepness=float(steepness),
+            max_allowed_validators=uint("max_allowed_validators", max_allowed_validators, U16_MAX),
         )
+
+
+#: The float fields of :class:`YumaParams`.
+_REAL_FIELDS = (
+    "kappa",
+    "bonds_moving_average",
+    "bonds_penalty",
+    "alpha_low",
+    "alpha_high",
+    "alpha_sigmoid_steepness",
+)
+
+
+def _is_integer(value: object) -> bool:
+    """A Python or numpy integer, not a bool (``True`` is an int to Python, not a count)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _real(name: str, value: object) -> float:
+    """A finite real number (Python or numpy int or float, not bool or complex) as a float."""
+    if not (_is_integer(value) or isinstance(value, (float, np.floating))):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # a Python int beyond float64's range
+        out = math.inf
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+def _flag(name: str, value: object) -> bool:
+    """``True``/``False`` or a numpy bool as a Python bool (0/1 and strings are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return bool(value)

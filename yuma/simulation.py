@@ -16,7 +16,7 @@ import numpy as np
 
 from yuma._step import Config
 from yuma._types import BoolArray, FloatArray
-from yuma._validate import check_matrix, check_vector
+from yuma._validate import as_numeric_array, check_matrix, check_vector
 from yuma.backends import select
 from yuma.params import YumaParams
 from yuma.pipeline import RESULT_FIELDS, Pipeline, dense_state
@@ -253,13 +253,9 @@ def _positive_int(name: str, value: Any) -> int:
 
 def _as_array(name: str, value: Any) -> FloatArray:
     # No copy: nothing here writes to its inputs, and a schedule broadcast over epochs (stride
-    # 0) stays one matrix in memory and is recognised as constant by the compiled loops.
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a rectangular numeric array (ragged schedules are refused): {exc}"
-        ) from None
+    # 0) stays one matrix in memory and is recognised as constant by the compiled loops. The
+    # dtype rule is the library's one (integers and floats; no bools, strings or complex).
+    return as_numeric_array(name, value, "array (ragged schedules are refused)")
 
 
 def _stake_schedule(stake: Any, epochs: int | None) -> tuple[FloatArray, int | None]:
@@ -662,13 +658,15 @@ def _scan(
     permit0 = _initial_carry(pipeline, config, weights[0], stakes[s_index[0]], b0)["old_permit"]
     resets = _reset_masks(opts, e, n)
     if name == "numba":
+        from yuma._threads import numba_parallel_guard
         from yuma.backends.numba_scan import run_scan
 
         assert flags is not None
-        out = run_scan(
-            weights, w_index, stakes, s_index, resets, b0, permit0, params,
-            square=config.square, yuma3=flags["yuma3"], liquid=flags["liquid"], keep=keep,
-        )  # fmt: skip
+        with numba_parallel_guard():
+            out = run_scan(
+                weights, w_index, stakes, s_index, resets, b0, permit0, params,
+                square=config.square, yuma3=flags["yuma3"], liquid=flags["liquid"], keep=keep,
+            )  # fmt: skip
     else:
         from yuma.backends.jax_pipeline import run_scan as run_jax_scan
 

@@ -143,9 +143,11 @@ def run_epoch(
     if inputs.sparse:
         name, _ = select(backend, pipeline, None, sparse=True)
         if name == "numba":
+            from yuma._threads import numba_parallel_guard
             from yuma.backends.numba_sparse import epoch_sparse
 
-            return epoch_sparse(inputs, params)
+            with numba_parallel_guard():  # the workqueue layer aborts on concurrent launches
+                return epoch_sparse(inputs, params)
         from yuma.sparse_epoch import sparse_epoch
 
         return sparse_epoch(inputs, params)
