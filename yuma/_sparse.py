@@ -32,11 +32,7 @@ def as_csr(matrix: Any, dtype: type = np.float64) -> sp.csr_array:
     A canonical ``csr_array`` of the right dtype is returned as it is (nothing here mutates a
     matrix it was given); anything else is copied before it is canonicalised.
     """
-    if (
-        isinstance(matrix, sp.csr_array)
-        and matrix.dtype == dtype
-        and matrix.has_canonical_format
-    ):
+    if isinstance(matrix, sp.csr_array) and matrix.dtype == dtype and matrix.has_canonical_format:
         return matrix
     out = sp.csr_array(matrix, dtype=dtype, copy=True)
     if not out.has_canonical_format:

@@ -188,3 +188,41 @@ def check_bool_matrix(name: str, mask: Any, shape: tuple[int, int]) -> Any:
         raise ValueError(f"{name} has shape {m.shape}, expected {shape}")
     _check_mask_dtype(name, m)
     return m.astype(bool)
+
+
+# --- direct calls of the public building blocks ------------------------------------------------
+
+
+def block_array(name: str, value: Any, ndim: int | None = None, *, signed: bool = False) -> Any:
+    """A building block's array argument, checked when a caller passes it directly (the
+    pipeline's own calls, with ``xp`` given, are validated once upstream): real numbers,
+    finite, non-negative unless ``signed``, and ``ndim`` dimensions when given."""
+    arr = as_numeric_array(name, value)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if signed:
+        if arr.size and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite (found NaN or infinity)")
+    else:
+        _check_values(name, arr)
+    return arr
+
+
+def block_sparse(name: str, value: Any) -> sp.csr_array:
+    """A building block's sparse argument: structure fully checked (O(nnz)), entries finite and
+    non-negative, as canonical float64 CSR."""
+    from yuma._sparse import checked_csr
+
+    return checked_csr(name, value, _value_entries)
+
+
+def block_fraction(name: str, value: Any, *, open_interval: bool = False) -> float:
+    """A scalar in [0, 1] (``(0, 1)`` when ``open_interval``), e.g. a rate or κ."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    x = float(value)
+    ok = 0.0 < x < 1.0 if open_interval else 0.0 <= x <= 1.0
+    if not ok:
+        interval = "(0, 1)" if open_interval else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return x

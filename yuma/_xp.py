@@ -12,7 +12,7 @@ from typing import Any
 import array_api_compat
 import array_api_compat.numpy as np_xp
 
-__all__ = ["Namespace", "namespace", "np_xp"]
+__all__ = ["Namespace", "direct_numpy_call", "namespace", "np_xp"]
 
 #: An array namespace module (``array_api_compat.numpy`` or ``jax.numpy``).
 Namespace = Any
@@ -28,3 +28,9 @@ def namespace(*arrays: Any) -> Namespace:
 
 def _is_jax(x: Any) -> bool:
     return bool(array_api_compat.is_jax_array(x))
+
+
+def direct_numpy_call(xp: Namespace | None, *arrays: Any) -> bool:
+    """True when a building block is called directly on numpy-like input (no ``xp`` given and
+    no JAX array): then it validates its arguments itself."""
+    return xp is None and not any(_is_jax(a) for a in arrays)

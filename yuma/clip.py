@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from yuma._sparse import as_csr, keep_entries
-from yuma._xp import Namespace, namespace
+from yuma._sparse import keep_entries
+from yuma._validate import block_array, block_sparse
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["col_clip", "col_clip_sparse"]
 
@@ -18,6 +19,13 @@ def col_clip(weights: Any, consensus: Any, *, xp: Namespace | None = None) -> An
 
     weights : (R, C); consensus : (C,). Returns a new (R, C) float64 array.
     """
+    if direct_numpy_call(xp, weights, consensus):
+        weights = block_array("weights", weights, 2)
+        consensus = block_array("consensus", consensus, 1)
+        if consensus.shape[0] != weights.shape[1]:
+            raise ValueError(
+                f"consensus has {consensus.shape[0]} columns, weights {weights.shape[1]}"
+            )
     xp = xp or namespace(weights, consensus)
     w = xp.asarray(weights, dtype=xp.float64)
     return xp.minimum(w, xp.asarray(consensus, dtype=xp.float64)[None, :])
@@ -30,7 +38,10 @@ def col_clip_sparse(weights: Any, consensus: Any) -> sp.csr_array:
     consensus is 0; other entries, stored zeros included, are kept unchanged. The removal matters
     later: a removed entry takes no part in the liquid-alpha bond EMA.
     """
-    w = as_csr(weights)
+    w = block_sparse("weights", weights)
+    consensus = block_array("consensus", consensus, 1)
+    if consensus.shape[0] != w.shape[1]:
+        raise ValueError(f"consensus has {consensus.shape[0]} columns, weights {w.shape[1]}")
     c = np.asarray(consensus, dtype=np.float64)[w.indices]
     above = c < w.data
     out = keep_entries(w, ~(above & (c <= 0)))

@@ -8,7 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr, keep_entries, lookup, row_of_entries, with_data
-from yuma._xp import Namespace, namespace
+from yuma._validate import block_array, block_fraction, block_sparse
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["mat_ema", "mat_ema_alpha", "mat_ema_alpha_sparse", "mat_ema_sparse"]
 
@@ -20,6 +21,9 @@ def _same_shape(name: str, new: Any, old: Any) -> None:
 
 def mat_ema(new: Any, old: Any, alpha: Any, *, xp: Namespace | None = None) -> Any:
     """``α·new + (1 − α)·old`` with one rate (chain: ``mat_ema``). new, old : (R, C)."""
+    if direct_numpy_call(xp, new, old):
+        new, old = block_array("new", new, 2, signed=True), block_array("old", old, 2, signed=True)
+        alpha = block_fraction("alpha", alpha)
     xp = xp or namespace(new, old)
     n = xp.asarray(new, dtype=xp.float64)
     o = xp.asarray(old, dtype=xp.float64)
@@ -32,8 +36,9 @@ def mat_ema_sparse(new: Any, old: Any, alpha: float) -> sp.csr_array:
 
     Chain: ``mat_ema_sparse``. new, old : (R, C) sparse. Returns canonical CSR.
     """
-    n = as_csr(new)
-    o = as_csr(old)
+    n = block_sparse("new", new)
+    o = block_sparse("old", old)
+    alpha = block_fraction("alpha", alpha)
     _same_shape("mat_ema_sparse", n, o)
     out = as_csr(n * alpha + o * (1.0 - alpha))
     out.data[out.data <= 0] = 0.0
@@ -47,6 +52,11 @@ def mat_ema_alpha(new: Any, old: Any, alpha: Any, *, xp: Namespace | None = None
     new, old, alpha : (R, C). Used by Yuma3 with liquid alpha on the dense path, where a bond
     whose weight is 0 decays by ``1 − α`` instead of being dropped.
     """
+    if direct_numpy_call(xp, new, old, alpha):
+        new, old = block_array("new", new, 2, signed=True), block_array("old", old, 2, signed=True)
+        alpha = block_array("alpha", alpha, 2)
+        if alpha.size and alpha.max() > 1.0:
+            raise ValueError("alpha must be in [0, 1] (found a rate above 1)")
     xp = xp or namespace(new, old, alpha)
     n = xp.asarray(new, dtype=xp.float64)
     o = xp.asarray(old, dtype=xp.float64)
@@ -65,8 +75,8 @@ def mat_ema_alpha_sparse(new: Any, old: Any, alpha: Any) -> sp.csr_array:
     new, old : (R, C) sparse. alpha : a dense (R, C) array, or a 1-D array aligned with the
     stored entries of ``new`` in canonical (row-major, sorted) order.
     """
-    n = as_csr(new)
-    o = as_csr(old)
+    n = block_sparse("new", new)
+    o = block_sparse("old", old)
     _same_shape("mat_ema_alpha_sparse", n, o)
     rows = row_of_entries(n)
     a = np.asarray(alpha, dtype=np.float64)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from yuma._xp import Namespace, namespace
+from yuma._validate import block_array
+from yuma._xp import Namespace, direct_numpy_call, namespace
 from yuma.normalize import normalize
 
 __all__ = ["emission_shares"]
@@ -30,6 +31,15 @@ def emission_shares(
     layout (R == C, combined per uid); otherwise combined is ``(R + C,)``, validators first.
     Returns ``(server (C,), validator (R,), combined)``.
     """
+    if direct_numpy_call(xp, incentive, dividends, stake, active_stake):
+        incentive = block_array("incentive", incentive, 1)
+        dividends = block_array("dividends", dividends, 1)
+        stake = block_array("stake", stake, 1)
+        active_stake = block_array("active_stake", active_stake, 1)
+        if not (dividends.shape == stake.shape == active_stake.shape):
+            raise ValueError("dividends, stake and active_stake must have one length (R,)")
+        if square and incentive.shape != dividends.shape:
+            raise ValueError("square=True needs incentive and dividends of one length")
     xp = xp or namespace(incentive, dividends, stake, active_stake)
     inc = xp.asarray(incentive, dtype=xp.float64)
     div = xp.asarray(dividends, dtype=xp.float64)

@@ -7,7 +7,8 @@ from typing import Any
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr
-from yuma._xp import Namespace, namespace
+from yuma._validate import block_array, block_fraction, block_sparse
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["interpolate", "interpolate_sparse"]
 
@@ -18,6 +19,12 @@ def interpolate(mat1: Any, mat2: Any, ratio: Any, *, xp: Namespace | None = None
     Chain: ``interpolate``; the epoch calls it as ``interpolate(W, W_clipped, bonds_penalty)`` to
     get the weights bonds are built from. mat1, mat2 : (R, C). Returns (R, C).
     """
+    if direct_numpy_call(xp, mat1, mat2):
+        mat1, mat2 = (
+            block_array("mat1", mat1, 2, signed=True),
+            block_array("mat2", mat2, 2, signed=True),
+        )
+        ratio = block_fraction("ratio", ratio)
     xp = xp or namespace(mat1, mat2)
     a = xp.asarray(mat1, dtype=xp.float64)
     b = xp.asarray(mat2, dtype=xp.float64)
@@ -32,8 +39,9 @@ def interpolate_sparse(mat1: Any, mat2: Any, ratio: float) -> sp.csr_array:
     ``ratio`` 0 or 1 copies ``A`` or ``B`` with their stored entries (zeros included); otherwise
     every cell of the union is computed (absent = 0) and only values > 0 are kept.
     """
-    a = as_csr(mat1)
-    b = as_csr(mat2)
+    a = block_sparse("mat1", mat1)
+    b = block_sparse("mat2", mat2)
+    ratio = block_fraction("ratio", ratio)
     if a.shape != b.shape:
         raise ValueError(f"interpolate_sparse: shapes {a.shape} and {b.shape} differ")
     if ratio == 0:

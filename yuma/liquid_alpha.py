@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from yuma._xp import Namespace, namespace
+import numpy as np
+
+from yuma._validate import block_array, block_fraction
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["alpha_sigmoid"]
 
@@ -35,6 +38,14 @@ def alpha_sigmoid(
     for bonds, b the previous bond as a proportion). steepness is in chain units (i16; 1000 ≈ a
     slope of 10). Returns α with the broadcast shape.
     """
+    if direct_numpy_call(xp, consensus, weight, bond):
+        consensus = block_array("consensus", consensus)
+        weight = block_array("weight", weight)
+        bond = block_array("bond", bond)
+        alpha_low = block_fraction("alpha_low", alpha_low)
+        alpha_high = block_fraction("alpha_high", alpha_high)
+        if not np.isfinite(steepness):
+            raise ValueError(f"steepness must be finite, got {steepness!r}")
     xp = xp or namespace(consensus, weight, bond)
     c = xp.asarray(consensus, dtype=xp.float64)
     w = xp.asarray(weight, dtype=xp.float64)

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from yuma._sparse import as_csr, row_of_entries
+from yuma._sparse import row_of_entries
 from yuma._types import FloatArray
-from yuma._xp import Namespace, namespace
+from yuma._validate import block_array, block_fraction, block_sparse
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["weighted_median", "weighted_median_col", "weighted_median_col_sparse"]
 
@@ -30,8 +31,12 @@ def weighted_median(stake: Any, score: Any, minority: float) -> float:
     stake, score : (k,) non-negative. minority : the stake ``m`` that must be exceeded.
     Returns 0.0 for empty input.
     """
-    s = np.asarray(stake, dtype=np.float64)
-    v = np.asarray(score, dtype=np.float64)
+    s = block_array("stake", stake, 1)
+    v = block_array("score", score, 1)
+    if s.shape != v.shape:
+        raise ValueError(f"stake {s.shape} and score {v.shape} differ in shape")
+    if not np.isfinite(minority):
+        raise ValueError(f"minority must be finite, got {minority!r}")
     if v.size == 0:
         return 0.0
     order = np.argsort(v, kind="stable")
@@ -39,6 +44,14 @@ def weighted_median(stake: Any, score: Any, minority: float) -> float:
     if not hit.any():
         return float(v[order[-1]])
     return float(v[order[int(np.argmax(hit))]])
+
+
+def _rows_of(stake: Any, n_rows: int) -> Any:
+    """The stake of each row, as the chain pairs them (a zip): rows without a stake have none,
+    stakes without a row are ignored."""
+    if stake.shape[0] >= n_rows:
+        return stake[:n_rows]
+    return np.concatenate((stake, np.zeros(n_rows - stake.shape[0])))
 
 
 def _majority_stake(stake: Any) -> tuple[FloatArray, float]:
@@ -75,6 +88,11 @@ def weighted_median_col(
     ``jax.jit`` and agree exactly away from knife-edge ties (they sum the stakes in different
     orders).
     """
+    if direct_numpy_call(xp, stake, weights):
+        weights = block_array("weights", weights, 2)
+        stake = block_array("stake", stake, 1)
+        stake = _rows_of(stake, weights.shape[0])
+        majority = block_fraction("majority (kappa)", majority)
     xp = xp or namespace(stake, weights)
     w = xp.asarray(weights, dtype=xp.float64)
     s = xp.asarray(stake, dtype=xp.float64)
@@ -177,8 +195,11 @@ def weighted_median_col_sparse(stake: Any, weights: Any, majority: float) -> Flo
 
     stake : (R,); weights : (R, C) scipy.sparse; majority : κ. Returns (C,) consensus.
     """
-    w = as_csr(weights)
+    w = block_sparse("weights", weights)
     n_cols = int(w.shape[1])
+    stake = block_array("stake", stake, 1)
+    stake = _rows_of(stake, int(w.shape[0]))
+    majority = block_fraction("majority (kappa)", majority)
     u, total = _majority_stake(stake)
     if total == 0 or n_cols == 0:
         return np.zeros(n_cols)

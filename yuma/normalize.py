@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from yuma._sparse import as_csr, row_of_entries, with_data
+from yuma._sparse import row_of_entries, with_data
 from yuma._types import FloatArray
-from yuma._xp import Namespace, namespace
+from yuma._validate import block_array, block_sparse
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = [
     "col_max_upscale",
@@ -48,6 +49,8 @@ def normalize(x: Any, *, xp: Namespace | None = None) -> Any:
     x : (n,) non-negative. Returns a new (n,) float64 array. Overflow-safe: a sum beyond the
     float64 range is taken over ``x`` divided by its maximum.
     """
+    if direct_numpy_call(xp, x):
+        x = block_array("x", x, 1, signed=True)
     xp = xp or namespace(x)
     v = xp.asarray(x, dtype=xp.float64)
     return _normalize_along(v, None, xp, strict=False)
@@ -82,6 +85,8 @@ def row_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
     matrix : (R, C) dense. Returns a new (R, C) float64 array (overflow-safe, as
     :func:`normalize`).
     """
+    if direct_numpy_call(xp, matrix):
+        matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
     return _normalize_along(m, 1, xp, strict=True)
@@ -93,7 +98,7 @@ def row_normalize_sparse(matrix: Any) -> sp.csr_array:
     Overflow-safe as the dense form: a row whose entries could sum past the float64 range is
     scaled by its maximum first.
     """
-    m = as_csr(matrix)
+    m = block_sparse("matrix", matrix)
     rows = row_of_entries(m)
     data = m.data
     if data.size:
@@ -114,6 +119,8 @@ def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
     matrix : (R, C) dense. Returns a new (R, C) float64 array.
     """
+    if direct_numpy_call(xp, matrix):
+        matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
     return _safe_divide(m, xp.sum(m, axis=0, keepdims=True), xp)
@@ -121,7 +128,7 @@ def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
 def col_normalize_sparse(matrix: Any) -> sp.csr_array:
     """Sparse :func:`col_normalize` (chain: ``inplace_col_normalize_sparse``)."""
-    m = as_csr(matrix)
+    m = block_sparse("matrix", matrix)
     sums = np.bincount(m.indices, weights=m.data, minlength=m.shape[1]).astype(np.float64)
     return with_data(m, _np_safe_divide(m.data, sums[m.indices]))
 
@@ -132,6 +139,8 @@ def col_max_upscale(matrix: Any, *, xp: Namespace | None = None) -> Any:
     Chain: ``inplace_col_max_upscale``; this is how original-Yuma bonds are stored (the largest
     bond of each column becomes 1). matrix : (R, C) dense, non-negative.
     """
+    if direct_numpy_call(xp, matrix):
+        matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
     if m.shape[0] == 0:
@@ -141,7 +150,7 @@ def col_max_upscale(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
 def col_max_upscale_sparse(matrix: Any) -> sp.csr_array:
     """Sparse :func:`col_max_upscale` (chain: ``inplace_col_max_upscale_sparse``)."""
-    m = as_csr(matrix)
+    m = block_sparse("matrix", matrix)
     maxima = np.zeros(m.shape[1])
     np.maximum.at(maxima, m.indices, m.data)
     return with_data(m, _np_safe_divide(m.data, maxima[m.indices]))

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from yuma._xp import Namespace, namespace
+import numpy as np
+
+from yuma._validate import block_array
+from yuma._xp import Namespace, direct_numpy_call, namespace
 
 __all__ = ["is_topk", "is_topk_nonzero"]
+
+
+def _direct(values: Any, k: Any) -> Any:
+    values = block_array("values", values, 1, signed=True)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be a non-negative int, got {k!r}")
+    return values
 
 
 def _keep_top(values: Any, start: Any, k: Any, xp: Namespace) -> Any:
@@ -23,6 +33,8 @@ def is_topk(values: Any, k: Any, *, xp: Namespace | None = None) -> Any:
 
     values : (n,). Ties at the cut go to the higher index.
     """
+    if direct_numpy_call(xp, values):
+        values = _direct(values, k)
     xp = xp or namespace(values)
     v = xp.asarray(values, dtype=xp.float64)
     return _keep_top(v, xp.ones(v.shape, dtype=xp.bool), k, xp)
@@ -34,6 +46,8 @@ def is_topk_nonzero(values: Any, k: Any, *, xp: Namespace | None = None) -> Any:
     This is how the epoch computes new validator permits from normalised stake with
     ``k = max_allowed_validators``.
     """
+    if direct_numpy_call(xp, values):
+        values = _direct(values, k)
     xp = xp or namespace(values)
     v = xp.asarray(values, dtype=xp.float64)
     return _keep_top(v, v != 0, k, xp)

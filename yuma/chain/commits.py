@@ -113,9 +113,7 @@ class TimelockedCommit:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TimelockedCommit:
-        _known(
-            "timelocked", d, {"uid", "commit_epoch", "commit_block", "reveal_round", "weights"}
-        )
+        _known("timelocked", d, {"uid", "commit_epoch", "commit_block", "reveal_round", "weights"})
         for key in ("commit_epoch", "commit_block"):
             if key not in d:
                 raise ValueError(f"timelocked.{key} is required")

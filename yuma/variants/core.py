@@ -120,9 +120,7 @@ class Variant:
         pipeline = self.pipeline
         if self.uses_rate and rule_of(pipeline["ema_rate"]) in _BUILTIN_RATES:
             mode = liquid_alpha_mode(self, options, params)
-            rate: Step = (
-                rate_fixed if mode == "off" else LiquidAlpha(mode, options.alpha_consensus)
-            )
+            rate: Step = rate_fixed if mode == "off" else LiquidAlpha(mode, options.alpha_consensus)
             pipeline = pipeline.replace(ema_rate=rate)
         elif options.liquid_alpha not in (None, "off") and self.uses_rate:
             raise ValueError(
