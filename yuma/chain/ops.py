@@ -33,6 +33,8 @@ from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
 __all__ = [
     "SparseRows",
     "check_vec_max_limited",
+    "dense_bond_storage",
+    "full_rows",
     "col_clip_sparse",
     "inplace_col_clip",
     "inplace_col_max_upscale",
@@ -43,6 +45,7 @@ __all__ = [
     "inplace_mask_diag",
     "inplace_mask_diag_except_index",
     "inplace_mask_matrix",
+    "inplace_mask_outdated",
     "inplace_mask_rows",
     "inplace_mask_vector",
     "inplace_normalize_64",
@@ -173,8 +176,7 @@ class SparseRows:
     def to_dense(self, n_cols: int) -> I64Array:
         """Dense ``(R, n_cols)``; later entries of a repeated column win, columns ≥ n_cols drop."""
         out = np.zeros((self.n_rows, n_cols), dtype=np.int64)
-        keep = self.indices < n_cols
-        out[self.row_ids()[keep], self.indices[keep]] = self.data[keep]
+        _to_dense_kernel(self.indptr, self.indices, self.data, out)
         return out
 
     def filter(self, keep: BoolArray) -> SparseRows:
@@ -254,6 +256,92 @@ def _divide_by_group(vals: Any, group: Any, divisor: Any, positive: bool) -> Any
             out[e] = q if ok else 0
         else:
             out[e] = vals[e]
+    return out
+
+
+@nb.njit(cache=True)
+def _to_dense_kernel(indptr: Any, indices: Any, data: Any, out: Any) -> None:
+    n_cols = out.shape[1]
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < n_cols:
+                out[i, j] = data[e]
+
+
+def full_rows(m: I64Array) -> SparseRows:
+    """Every cell of a dense (R, C) matrix as an entry, columns ascending, **sharing** ``m``'s
+    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies."""
+    r, c = m.shape
+    indptr = np.arange(r + 1, dtype=np.int64) * c
+    return SparseRows(indptr, np.tile(np.arange(c, dtype=np.int64), r), m.reshape(-1))
+
+
+@nb.njit(cache=True)
+def _dense_storage_kernel(
+    full: Any, emptied: Any, new: Any, old_ptr: Any, old_idx: Any, old_val: Any
+) -> tuple[Any, Any, Any]:
+    n_rows, n_cols = new.shape
+    cap = 0
+    for i in range(n_rows):
+        if full[i]:
+            cap += n_cols
+        elif not emptied[i]:
+            cap += old_ptr[i + 1] - old_ptr[i]
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    idx = np.empty(cap, dtype=np.int64)
+    val = np.empty(cap, dtype=np.int64)
+    k = 0
+    for i in range(n_rows):
+        if full[i]:
+            for j in range(n_cols):
+                idx[k] = j
+                val[k] = new[i, j]
+                k += 1
+        elif not emptied[i]:
+            for e in range(old_ptr[i], old_ptr[i + 1]):
+                idx[k] = old_idx[e]
+                val[k] = old_val[e]
+                k += 1
+        ptr[i + 1] = k
+    return ptr, idx, val
+
+
+def dense_bond_storage(
+    new: I64Array, full: BoolArray, emptied: BoolArray, old: SparseRows
+) -> SparseRows:
+    """The dense path's bond storage (spec §6.6): rows in ``full`` become the whole row of
+    ``new`` (u16, columns ascending), rows in ``emptied`` become empty, every other row keeps
+    its old entries."""
+    ptr, idx, val = _dense_storage_kernel(
+        np.asarray(full, dtype=np.bool_),
+        np.asarray(emptied, dtype=np.bool_),
+        np.ascontiguousarray(new, dtype=np.int64),
+        old.indptr,
+        old.indices,
+        old.data,
+    )
+    return SparseRows(ptr, idx, val)
+
+
+@nb.njit(cache=True)
+def _mask_outdated_kernel(m: Any, last_update: Any, reg: Any, out: Any) -> None:
+    r, c = m.shape
+    for i in range(r):
+        for j in range(c):
+            out[i, j] = 0 if last_update[i] <= reg[j] else m[i, j]
+
+
+def inplace_mask_outdated(m: I64Array, last_update: ArrayLike, registration: ArrayLike) -> I64Array:
+    """``inplace_mask_matrix(outdated, m)`` with ``outdated_ij = LU_i ≤ reg_j`` (u64 blocks),
+    without materialising the (R, C) boolean mask. ``last_update`` (R,), ``registration`` (C,)."""
+    a = _mat(m)
+    lu = np.asarray(last_update, dtype=np.uint64)
+    reg = np.asarray(registration, dtype=np.uint64)
+    if lu.size != a.shape[0] or reg.size != a.shape[1]:
+        raise ValueError("last_update and registration must match the matrix shape")
+    out = np.empty(a.shape, dtype=np.int64)
+    _mask_outdated_kernel(a, lu, reg, out)
     return out
 
 
