@@ -33,9 +33,9 @@ from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
 __all__ = [
     "SparseRows",
     "check_vec_max_limited",
+    "col_clip_sparse",
     "dense_bond_storage",
     "full_rows",
-    "col_clip_sparse",
     "inplace_col_clip",
     "inplace_col_max_upscale",
     "inplace_col_max_upscale_sparse",
@@ -1144,7 +1144,13 @@ def _row_union_kernel(
 
 
 def _row_union(
-    n_rows: int, columns: int, m1: SparseRows, v1: I64Array, m2: SparseRows, v2: I64Array, last: bool
+    n_rows: int,
+    columns: int,
+    m1: SparseRows,
+    v1: I64Array,
+    m2: SparseRows,
+    v2: I64Array,
+    last: bool,
 ) -> tuple[I64Array, I64Array, I64Array, I64Array]:
     return _row_union_kernel(  # type: ignore[no-any-return]
         int(n_rows),
