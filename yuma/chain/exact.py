@@ -24,6 +24,7 @@ __all__ = [
     "Masks",
     "StakeTerms",
     "check_dense_size",
+    "check_epoch_domain",
     "epoch_exact",
     "masks",
     "stake_terms",
@@ -33,6 +34,24 @@ __all__ = [
 #: chain's ``epoch_dense_mechanism`` (512 MiB each at this size). The sparse path, which is what
 #: the chain runs, is O(nnz) and takes any legal n.
 DENSE_MAX_N = 8192
+
+
+def check_epoch_domain(s: SubnetSnapshot) -> None:
+    """What both arithmetics refuse, before allocating anything.
+
+    * a dense-path snapshot whose (n, n) matrices would not fit (:data:`DENSE_MAX_N`);
+    * ``bonds_moving_average > 1_000_000``: only root can set it (subnet owners are capped at
+      975 000), and the chain's EMA rate ``1 − BMA/1e6`` is then negative: bonds extrapolate
+      away from the weights, dividends go negative and the epoch can pay out more than E (on
+      the Yuma3 path a BMA past 2^31 · 1e6 even panics in ``I32F32::from_num``).
+    """
+    if s.hyperparameters.bonds_moving_average > 1_000_000:
+        raise ValueError(
+            "hyperparameters.bonds_moving_average must be <= 1000000, got "
+            f"{s.hyperparameters.bonds_moving_average}: above it the chain's EMA rate "
+            "1 - BMA/1e6 is negative and its epoch can pay out more than the emission"
+        )
+    check_dense_size(s)
 
 
 def check_dense_size(s: SubnetSnapshot) -> None:
@@ -186,8 +205,8 @@ def epoch_exact(s: SubnetSnapshot) -> ChainEpochOutput:
     Returns the stored terms; on the sparse path also the raw active stake and normalised
     weights (``active_stake_raw``, ``weights_normalized_raw``).
     """
+    check_epoch_domain(s)
     if s.path == "dense":
-        check_dense_size(s)
         return _epoch_dense(s)
     return _epoch_sparse(s)
 
@@ -253,7 +272,8 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
             ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
         ema_norm = ops.inplace_col_normalize_sparse(ema, n)
         tb = ops.row_sum_sparse(ops.mat_vec_mul_sparse(ema_norm, incentive))
-        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
         stored = ema
     else:
         # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
@@ -263,7 +283,8 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
         ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
         ema = ops.inplace_col_normalize_sparse(ema, n)
-        dividends = ops.normalize(ops.matmul_transpose_sparse(ema, incentive))
+        div_raw = ops.matmul_transpose_sparse(ema, incentive)
+        dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale_sparse(ema, n)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
@@ -286,6 +307,7 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         bonds=bonds_u16,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
+        dividends_raw=tuple(div_raw.tolist()),
         weights_normalized_raw=w,
     )
 
@@ -341,7 +363,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
             ema = ops.mat_ema(wb, b, _fixed_alpha(hp.bonds_moving_average))
         ema_norm = ops.inplace_col_normalize(ema)
         tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
-        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
         stored = ema
     else:
         b = s.bonds.with_data(s.bonds.data << 32).to_dense(n)
@@ -351,7 +374,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         ema = ops.inplace_col_normalize(
             ops.mat_ema(delta, b, _fixed_alpha(hp.bonds_moving_average))
         )
-        dividends = ops.normalize(ops.matmul_transpose(ema, incentive))
+        div_raw = ops.matmul_transpose(ema, incentive)
+        dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale(ema)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
@@ -380,5 +404,6 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         bonds=bonds,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
+        dividends_raw=tuple(div_raw.tolist()),
         weights_normalized_raw=ops.full_rows(w),
     )

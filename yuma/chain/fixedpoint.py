@@ -318,7 +318,8 @@ def _alpha_sigmoid_scalar(c: Any, w: Any, b: Any, lo: Any, hi: Any, steep: Any) 
     den = _sat_add(one, _exp_safe_scalar(arg))
     sig = _sat_div(one, den)
     alpha = _sat_add(lo, _sat_mul(sig, _sat_sub(hi, lo)))
-    return min(max(alpha, lo), hi)
+    # clamp_value: min with high first, then max with low (low wins when low > high)
+    return max(min(alpha, hi), lo)
 
 
 @nb.njit(cache=True)
@@ -659,7 +660,8 @@ def alpha_sigmoid(
 
     ``x = clamp(w − c, 0, 1)`` if ``w ≥ b`` else ``clamp(b − w, 0, 1)``;
     ``sig = 1 ⊘ (1 + exp_safe((steep ⊘ −100) ⊗ (x − ½)))``;
-    ``alpha = clamp(lo + sig ⊗ (hi − lo), lo, hi)``. ``steepness`` is the raw I32F32 of the i16.
+    ``alpha = max(min(lo + sig ⊗ (hi − lo), hi), lo)`` (the chain's ``clamp_value``, so ``lo``
+    when ``lo > hi``). ``steepness`` is the raw I32F32 of the i16.
     """
     c, w = np.broadcast_arrays(i32(consensus), i32(weight))
     c, w, b = np.broadcast_arrays(c, w, i32(bond))

@@ -9,9 +9,8 @@ resolution decides (:data:`FLOAT_DOMAIN`).
 
 Hyperparameters are mapped as the chain uses them: ``alpha_low > alpha_high`` gives the chain's
 ``clamp_value(α, low, high) = low`` for every pair, which the float core reproduces with
-``alpha_high = alpha_low``; a ``bonds_moving_average`` above 1 000 000 (settable by root) makes
-the chain's EMA rate negative, which the float core cannot express, so the float path refuses it
-(``arithmetic="exact"`` runs it as the chain does).
+``alpha_high = alpha_low``; a ``bonds_moving_average`` above 1 000 000 (root only) is refused by
+both arithmetics (:func:`yuma.chain.exact.check_epoch_domain`).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from yuma.chain import ops
-from yuma.chain.exact import check_dense_size, masks, stake_terms
+from yuma.chain.exact import check_epoch_domain, masks, stake_terms
 from yuma.chain.fixedpoint import U16_MAX
 from yuma.chain.ops import SparseRows
 from yuma.chain.output import ChainEpochOutput
@@ -69,13 +68,8 @@ def float_inputs(s: SubnetSnapshot) -> dict[str, Any]:
     hp = s.hyperparameters
     n = s.n
     sparse = s.path == "sparse"
-    check_dense_size(s)
-    if hp.bonds_moving_average > 1_000_000:
-        raise ValueError(
-            "hyperparameters.bonds_moving_average must be <= 1000000 in float arithmetic, got "
-            f"{hp.bonds_moving_average}: above it the chain's EMA rate 1 - BMA/1e6 is negative, "
-            "which only arithmetic='exact' reproduces"
-        )
+    # the same refusals as the exact path (dense size, BMA past 1e6)
+    check_epoch_domain(s)
     mk = masks(s)
     st = stake_terms(s)
     # threshold-filtered stake (owner exempt on the sparse path); the core normalises it
