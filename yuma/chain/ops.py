@@ -765,18 +765,37 @@ def row_sum(m: I64Array) -> I64Array:
     return fp.i32(_mat(m).sum(axis=1))
 
 
+@nb.njit(cache=True)
+def _dense_divide_kernel(a: Any, d: Any, by_row: bool, positive: bool, out: Any) -> None:
+    """``out_ij = a_ij ⊘ d_k`` (safe_div; k = i by row, j by column) where ``d_k`` is non-zero
+    (``positive``: greater than zero), else ``a_ij``."""
+    r, c = a.shape
+    for i in range(r):
+        for j in range(c):
+            dk = d[i] if by_row else d[j]
+            if (dk > 0) if positive else (dk != 0):
+                q, ok = fp._div_raw(a[i, j], dk)
+                out[i, j] = q if ok else 0
+            else:
+                out[i, j] = a[i, j]
+
+
+def _dense_divide(a: I64Array, d: I64Array, by_row: bool, positive: bool) -> I64Array:
+    out = np.empty(a.shape, dtype=np.int64)
+    _dense_divide_kernel(a, np.ascontiguousarray(d, dtype=np.int64), by_row, positive, out)
+    return out
+
+
 def inplace_row_normalize(m: I64Array) -> I64Array:
     """``inplace_row_normalize``: rows with a positive sum are divided by it."""
     a = _mat(m)
-    s = a.sum(axis=1, keepdims=True)
-    return np.where(s > 0, fp.safe_div(a, np.where(s > 0, s, 1)), a)
+    return _dense_divide(a, a.sum(axis=1), True, True)
 
 
 def inplace_col_normalize(m: I64Array) -> I64Array:
     """``inplace_col_normalize``: entries divided by their column sum where it is non-zero."""
     a = _mat(m)
-    s = a.sum(axis=0, keepdims=True)
-    return np.where(s != 0, fp.safe_div(a, np.where(s != 0, s, 1)), a)
+    return _dense_divide(a, a.sum(axis=0), False, False)
 
 
 def inplace_col_max_upscale(m: I64Array) -> I64Array:
@@ -784,8 +803,7 @@ def inplace_col_max_upscale(m: I64Array) -> I64Array:
     a = _mat(m)
     if a.size == 0:
         return a.copy()
-    mx = np.maximum(a.max(axis=0, keepdims=True), 0)
-    return np.where(mx != 0, fp.safe_div(a, np.where(mx != 0, mx, 1)), a)
+    return _dense_divide(a, np.maximum(a.max(axis=0), 0), False, False)
 
 
 def inplace_col_clip(m: I64Array, threshold: ArrayLike) -> I64Array:
@@ -892,7 +910,18 @@ def mat_ema(new: I64Array, old: I64Array, alpha: int) -> I64Array:
     """``mat_ema``: ``α ⊗ new + (1 − α) ⊗ old`` per cell."""
     a, b = _mat(new), _mat(old)
     oma = int(fp.saturating_sub(ONE, alpha))
-    return fp.saturating_add(fp.saturating_mul(alpha, a), fp.saturating_mul(oma, b))
+    if a.shape != b.shape:
+        return fp.saturating_add(fp.saturating_mul(alpha, a), fp.saturating_mul(oma, b))
+    out = np.empty(a.shape, dtype=np.int64)
+    _mat_ema_kernel(a, b, int(alpha), oma, out)
+    return out
+
+
+@nb.njit(cache=True)
+def _mat_ema_kernel(a: Any, b: Any, alpha: int, oma: int, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = fp._sat_add(fp._sat_mul(alpha, a[i, j]), fp._sat_mul(oma, b[i, j]))
 
 
 def mat_ema_alpha(new: I64Array, old: I64Array, alpha: I64Array) -> I64Array:
