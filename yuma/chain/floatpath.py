@@ -31,12 +31,18 @@ __all__ = ["FLOAT_DOMAIN", "epoch_float", "float_inputs"]
 
 #: Where float mode can differ from exact by more than one u16 unit, besides median ties.
 FLOAT_DOMAIN = (
-    "float64 has no I32F32 resolution: a product or quotient that the chain floors to a few "
-    "units of 2^-32 (or to 0) is kept exactly in float. When such a value is later divided by "
-    "a sum or maximum of equally tiny values (the Yuma2 column normalisation and max-upscale of "
-    "bonds, the Yuma3 column normalisation before dividends), the chain's quotient is decided "
-    "by its rounding, not by the ratio: typically with weights below 256 (u16) combined with "
-    "stake ratios over 100, or EMA rates that shrink a term below ~2^-20."
+    "float64 has no I32F32 resolution: every chain product is floored to a multiple of 2^-32, "
+    "so a quantity that is later normalised carries a relative error of about (terms + 1) / S, "
+    "S being its raw sum (the real sum times 2^32). Two normalisations expose it. (1) Original "
+    "Yuma (yuma3_enabled=False) column-normalises dB = W_b * a: bond column j of float mode "
+    "may differ by up to 1 + 2^17 (1 + rows_j) / S_j u16 units, S_j the raw column sum of dB "
+    "and rows_j its non-zero entries; if every product of a column floors to 0 while some "
+    "w > 0 and a > 0, the chain's column is empty and float's is not (any difference). (2) The "
+    "final dividends normalisation: dividends may differ by up to 1 + 2^17 (1 + n) / D units, D "
+    "the raw sum of the dividends before it (ChainEpochOutput.dividends_raw), plus the bond "
+    "error of (1) weighted by incentive. Both need tiny products: weights under 256 (u16) with "
+    "stake ratios over 100, or an EMA rate that leaves bonds of a few 2^-32. Elsewhere float "
+    "agrees within one unit (tests/test_chain_properties.py)."
 )
 
 
