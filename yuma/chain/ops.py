@@ -655,12 +655,18 @@ def _median_sparse_kernel(
     for j in range(columns):
         start[j + 1] += start[j]
     fill = start[:-1].copy()
-    order = np.empty(start[columns], dtype=np.int64)
+    # the entries' slot and value in column order (sequential reads below)
+    s_slot = np.empty(start[columns], dtype=np.int64)
+    s_val = np.empty(start[columns], dtype=np.int64)
     for e in range(cols.size):
         j = cols[e]
-        if 0 <= j < columns and slot[rows[e]] >= 0:
-            order[fill[j]] = e
-            fill[j] += 1
+        if 0 <= j < columns:
+            r = slot[rows[e]]
+            if r >= 0:
+                q = fill[j]
+                s_slot[q] = r
+                s_val[q] = data[e]
+                fill[j] = q + 1
     seen = np.full(k, -1, dtype=np.int64)
     v = np.empty(k + 1, dtype=np.int64)
     w = np.empty(k + 1, dtype=np.int64)
@@ -669,11 +675,10 @@ def _median_sparse_kernel(
         present = 0
         # walk backwards so the first time a row is seen is its last entry
         for q in range(start[j + 1] - 1, start[j] - 1, -1):
-            e = order[q]
-            r = slot[rows[e]]
+            r = s_slot[q]
             if seen[r] != j:
                 seen[r] = j
-                v[m] = data[e]
+                v[m] = s_val[q]
                 w[m] = u[r]
                 present += u[r]
                 m += 1
