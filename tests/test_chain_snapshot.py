@@ -4,7 +4,6 @@ and the speed of a 256-uid epoch."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +88,15 @@ def test_defaults_and_hyperparameters() -> None:
         ({"validator_permit": [True] * 4}, "validator_permit"),
         ({"validator_permit": [1, 0, 0]}, "validator_permit[0]"),
         ({"weights": [[], []]}, "weights"),
-        ({"weights": [[[3, 1]], [], []]}, "weights: uid 3"),
-        ({"weights": [[[1, 65536]], [], []]}, "weights: value 65536"),
+        ({"weights": [[[3, 1]], [], []]}, "weights[0][0]: uid 3"),
+        ({"weights": [[[1, 65536]], [], []]}, "weights[0][0]: value 65536"),
+        ({"weights": [[[1, 1.0]], [], []]}, "weights[0][0]: value must be an integer"),
+        ({"weights": [[["1", 1]], [], []]}, "weights[0][0]: uid must be an integer"),
+        ({"bonds": [[[1, True]], [], []]}, "bonds[0][0]: value must be an integer"),
+        ({"bonds": [[[1, 2**70]], [], []]}, "bonds[0][0]: value 1180591620717411303424"),
+        ({"alpha_stake": [0, 0, 10**5000]}, "alpha_stake[2] must lie in"),
         ({"weights": [[[1]], [], []]}, "weights"),
-        ({"bonds": [[[0, -1]], [], []]}, "bonds: value -1"),
+        ({"bonds": [[[0, -1]], [], []]}, "bonds[0][0]: value -1"),
         ({"owner_uid": 3}, "owner_uid"),
         ({"block": -1}, "block"),
         ({"emission": 1.5}, "emission"),
@@ -183,14 +187,14 @@ def snapshot_256(seed: int = 0, validators: int = 256, path: str = "sparse") -> 
 
 
 @pytest.mark.parametrize("path", ["sparse", "dense"])
-def test_256_uid_epoch_is_fast(path: str) -> None:
+def test_256_uid_epoch_pays_out_and_stores_full_rows(path: str) -> None:
+    # speed of this epoch is measured in benchmarks/test_bench_replay.py
     s = snapshot_256(path=path)
-    run_epoch(s)  # compile / warm up
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        run_epoch(s)
-        times.append(time.perf_counter() - t0)
-    # measured ≈ 20 ms (sparse) and 11 ms (dense) on the development machine; generous bound
-    # for a shared CI runner
-    assert min(times) < 0.1
+    out = run_epoch(s)
+    assert 0 < sum(out.emission) <= s.emission
+    if path == "dense":
+        # every permitted row is stored whole
+        assert out.bonds.nnz == 256 * 256
+    else:
+        # zero bonds are not stored: most, not all, cells
+        assert 0.9 * 256 * 256 < out.bonds.nnz < 256 * 256

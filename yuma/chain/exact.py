@@ -16,11 +16,52 @@ import numpy as np
 from yuma.chain import fixedpoint as fp
 from yuma.chain import ops
 from yuma.chain.fixedpoint import ONE, BoolArray, I64Array
-from yuma.chain.ops import SparseRows
 from yuma.chain.output import ChainEpochOutput
 from yuma.chain.snapshot import SubnetSnapshot
 
-__all__ = ["Masks", "StakeTerms", "epoch_exact", "masks", "stake_terms"]
+__all__ = [
+    "DENSE_MAX_N",
+    "Masks",
+    "StakeTerms",
+    "check_dense_size",
+    "check_epoch_domain",
+    "epoch_exact",
+    "masks",
+    "stake_terms",
+]
+
+#: Largest ``n`` the dense path runs: it materialises several (n, n) int64 matrices like the
+#: chain's ``epoch_dense_mechanism`` (512 MiB each at this size). The sparse path, which is what
+#: the chain runs, is O(nnz) and takes any legal n.
+DENSE_MAX_N = 8192
+
+
+def check_epoch_domain(s: SubnetSnapshot) -> None:
+    """What both arithmetics refuse, before allocating anything.
+
+    * a dense-path snapshot whose (n, n) matrices would not fit (:data:`DENSE_MAX_N`);
+    * ``bonds_moving_average > 1_000_000``: only root can set it (subnet owners are capped at
+      975 000), and the chain's EMA rate ``1 − BMA/1e6`` is then negative: bonds extrapolate
+      away from the weights, dividends go negative and the epoch can pay out more than E (on
+      the Yuma3 path a BMA past 2^31 · 1e6 even panics in ``I32F32::from_num``).
+    """
+    if s.hyperparameters.bonds_moving_average > 1_000_000:
+        raise ValueError(
+            "hyperparameters.bonds_moving_average must be <= 1000000, got "
+            f"{s.hyperparameters.bonds_moving_average}: above it the chain's EMA rate "
+            "1 - BMA/1e6 is negative and its epoch can pay out more than the emission"
+        )
+    check_dense_size(s)
+
+
+def check_dense_size(s: SubnetSnapshot) -> None:
+    """Refuse a dense-path snapshot whose (n, n) matrices would not fit, before allocating."""
+    if s.path == "dense" and s.n > DENSE_MAX_N:
+        gib = 8 * s.n * s.n / 2**30
+        raise ValueError(
+            f"path='dense' materialises (n, n) matrices: n = {s.n} needs {gib:.1f} GiB for each "
+            f"(limit n <= {DENSE_MAX_N}); use path='sparse', the chain's O(nnz) epoch"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,9 +102,16 @@ def stake_terms(s: SubnetSnapshot) -> StakeTerms:
     filtered = [
         0 if (uid != owner and (v >> 64) < hp.stake_threshold) else v for uid, v in enumerate(total)
     ]
-    # inplace_normalize_64: the I64F64 sum is a plain add (it cannot exceed the type with real
-    # stakes; wrap like the release build if it does, so extreme inputs never raise)
-    ssum = ((sum(filtered) - fp.I128_MIN) % (1 << 128)) + fp.I128_MIN
+    # inplace_normalize_64 sums with a plain I64F64 add (substrate-fixed's Sum folds with Add),
+    # which a release runtime wraps. No reachable chain state gets there (the total issuance is
+    # far below 2^63 rao); a wrapped sum would pay more than E or nothing, so refuse instead.
+    ssum = sum(filtered)
+    if ssum > fp.I64F64_MAX:
+        raise ValueError(
+            "alpha_stake/tao_stake: the filtered total stake "
+            f"{ssum >> 64} rao reaches 2^63, where the chain's I64F64 stake sum overflows "
+            "(a release runtime wraps it); no reachable chain state has such stakes"
+        )
     norm = _norm64(filtered, ssum)
     stake = np.array([fp.fixed64_to_fixed32(v) for v in norm], dtype=np.int64)
     return StakeTerms(total, raw_stake, filtered, stake)
@@ -157,6 +205,7 @@ def epoch_exact(s: SubnetSnapshot) -> ChainEpochOutput:
     Returns the stored terms; on the sparse path also the raw active stake and normalised
     weights (``active_stake_raw``, ``weights_normalized_raw``).
     """
+    check_epoch_domain(s)
     if s.path == "dense":
         return _epoch_dense(s)
     return _epoch_sparse(s)
@@ -223,7 +272,8 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
             ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
         ema_norm = ops.inplace_col_normalize_sparse(ema, n)
         tb = ops.row_sum_sparse(ops.mat_vec_mul_sparse(ema_norm, incentive))
-        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
         stored = ema
     else:
         # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
@@ -233,7 +283,8 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
         ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
         ema = ops.inplace_col_normalize_sparse(ema, n)
-        dividends = ops.normalize(ops.matmul_transpose_sparse(ema, incentive))
+        div_raw = ops.matmul_transpose_sparse(ema, incentive)
+        dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale_sparse(ema, n)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
@@ -256,6 +307,7 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         bonds=bonds_u16,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
+        dividends_raw=tuple(div_raw.tolist()),
         weights_normalized_raw=w,
     )
 
@@ -283,8 +335,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         w = ops.inplace_mask_diag_except_index(w, s.owner_uid)
     # §6.2: the dense path masks the whole diagonal again, the owner's cell included
     w = ops.inplace_mask_diag(w)
-    outdated = mk.last_update[:, None] <= mk.block_at_registration[None, :]
-    w = ops.inplace_mask_matrix(outdated, w)
+    # inplace_mask_matrix(outdated, w) with outdated_ij = LU_i ≤ reg_j, never materialised
+    w = ops.inplace_mask_outdated(w, mk.last_update, mk.block_at_registration)
     w = ops.inplace_row_normalize(w)
 
     kappa = _u16_ratio(hp.kappa)
@@ -311,7 +363,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
             ema = ops.mat_ema(wb, b, _fixed_alpha(hp.bonds_moving_average))
         ema_norm = ops.inplace_col_normalize(ema)
         tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
-        dividends = ops.normalize(ops.vec_mul(tb, active_stake))
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
         stored = ema
     else:
         b = s.bonds.with_data(s.bonds.data << 32).to_dense(n)
@@ -321,7 +374,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         ema = ops.inplace_col_normalize(
             ops.mat_ema(delta, b, _fixed_alpha(hp.bonds_moving_average))
         )
-        dividends = ops.normalize(ops.matmul_transpose(ema, incentive))
+        div_raw = ops.matmul_transpose(ema, incentive)
+        dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale(ema)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
@@ -334,19 +388,7 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     full[:k] = new_permits[:k]
     emptied = np.zeros(n, dtype=np.bool_)
     emptied[:k] = ~new_permits[:k] & np.array(vp, dtype=np.bool_)
-    untouched = ~full & ~emptied
-    old = s.bonds
-    new_full = SparseRows.from_dense(fp.fixed_proportion_to_u16(stored))
-    keep_old = untouched[old.row_ids()]
-    keep_new = full[new_full.row_ids()]
-    rows = np.concatenate([old.row_ids()[keep_old], new_full.row_ids()[keep_new]])
-    order = np.argsort(rows, kind="stable")
-    bonds = SparseRows.from_entries(
-        n,
-        rows[order],
-        np.concatenate([old.indices[keep_old], new_full.indices[keep_new]])[order],
-        np.concatenate([old.data[keep_old], new_full.data[keep_new]])[order],
-    )
+    bonds = ops.dense_bond_storage(fp.fixed_proportion_to_u16(stored), full, emptied, s.bonds)
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
@@ -362,5 +404,6 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         bonds=bonds,
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
-        weights_normalized_raw=SparseRows.from_dense(w),
+        dividends_raw=tuple(div_raw.tolist()),
+        weights_normalized_raw=ops.full_rows(w),
     )

@@ -318,7 +318,8 @@ def _alpha_sigmoid_scalar(c: Any, w: Any, b: Any, lo: Any, hi: Any, steep: Any) 
     den = _sat_add(one, _exp_safe_scalar(arg))
     sig = _sat_div(one, den)
     alpha = _sat_add(lo, _sat_mul(sig, _sat_sub(hi, lo)))
-    return min(max(alpha, lo), hi)
+    # clamp_value: min with high first, then max with low (low wins when low > high)
+    return max(min(alpha, hi), lo)
 
 
 @nb.njit(cache=True)
@@ -327,85 +328,128 @@ def _alpha_sigmoid_kernel(c: Any, w: Any, b: Any, lo: int, hi: int, steep: int, 
         out[k] = _alpha_sigmoid_scalar(c[k], w[k], b[k], lo, hi, steep)
 
 
-@nb.njit(cache=True)
-def _sat_add_kernel(a: Any, b: Any, out: Any) -> None:
-    for k in range(a.size):
-        out[k] = _sat_add(a[k], b[k])
+# Element-wise kernels over 2-D views. Operands are broadcast (zero strides, no copies) and
+# every element goes through the scalar-faithful helpers above, so a whole matrix costs one pass
+# and no temporaries.
 
 
 @nb.njit(cache=True)
-def _sat_sub_kernel(a: Any, b: Any, out: Any) -> None:
-    for k in range(a.size):
-        out[k] = _sat_sub(a[k], b[k])
+def _mul2d(a: Any, b: Any, out: Any, ok: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j], ok[i, j] = _mul_raw(a[i, j], b[i, j])
+
+
+@nb.njit(cache=True)
+def _sat_mul2d(a: Any, b: Any, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = _sat_mul(a[i, j], b[i, j])
+
+
+@nb.njit(cache=True)
+def _div2d(a: Any, b: Any, out: Any, ok: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j], ok[i, j] = _div_raw(a[i, j], b[i, j])
+
+
+@nb.njit(cache=True)
+def _safe_div2d(a: Any, b: Any, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v, ok = _div_raw(a[i, j], b[i, j])
+            out[i, j] = v if ok else 0
+
+
+@nb.njit(cache=True)
+def _sat_div2d(a: Any, b: Any, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = _sat_div(a[i, j], b[i, j])
+
+
+@nb.njit(cache=True)
+def _sat_add2d(a: Any, b: Any, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = _sat_add(a[i, j], b[i, j])
+
+
+@nb.njit(cache=True)
+def _sat_sub2d(a: Any, b: Any, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = _sat_sub(a[i, j], b[i, j])
 
 
 # ------------------------------------------------------------------------------------------------
 # Public vectorised primitives (I32F32 raw int64 arrays).
 
 
-def _pair(a: ArrayLike, b: ArrayLike) -> tuple[I64Array, I64Array, tuple[int, ...]]:
-    x, y = np.broadcast_arrays(i32(a), i32(b))
+def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Any, Any, tuple[int, ...]]:
+    """Broadcast two operands to 2-D views (no copy where numpy can avoid one) and the shape."""
+    x, y = (v.view() for v in np.broadcast_arrays(i32(a), i32(b)))
+    # read-only views: numba then never asks whether a broadcast view may be written
+    x.flags.writeable = False
+    y.flags.writeable = False
     shape = x.shape
-    return np.ascontiguousarray(x).ravel(), np.ascontiguousarray(y).ravel(), shape
+    if x.ndim != 2:
+        cols = shape[-1] if x.ndim else 1
+        x = x.reshape(-1, cols) if x.size else np.zeros((0, 1), dtype=np.int64)
+        y = y.reshape(-1, cols) if y.size else np.zeros((0, 1), dtype=np.int64)
+    return x, y, shape
+
+
+def _run(kernel: Any, a: ArrayLike, b: ArrayLike) -> I64Array:
+    x, y, shape = _pair(a, b)
+    out = np.empty(x.shape, dtype=np.int64)
+    kernel(x, y, out)
+    return out.reshape(shape)
+
+
+def _run_checked(kernel: Any, a: ArrayLike, b: ArrayLike) -> tuple[I64Array, BoolArray]:
+    x, y, shape = _pair(a, b)
+    out = np.empty(x.shape, dtype=np.int64)
+    ok = np.empty(x.shape, dtype=np.bool_)
+    kernel(x, y, out, ok)
+    return out.reshape(shape), ok.reshape(shape)
 
 
 def checked_mul(a: ArrayLike, b: ArrayLike) -> tuple[I64Array, BoolArray]:
     """I32F32 ``checked_mul``: ``(floor(a·b / 2**32), ok)``; where not ok the value is 0."""
-    x, y, shape = _pair(a, b)
-    out = np.empty(x.size, dtype=np.int64)
-    ok = np.empty(x.size, dtype=np.bool_)
-    _mul_kernel(x, y, out, ok)
-    return out.reshape(shape), ok.reshape(shape)
+    return _run_checked(_mul2d, a, b)
 
 
 def saturating_mul(a: ArrayLike, b: ArrayLike) -> I64Array:
     """I32F32 ``saturating_mul``: floor of the product, clamped (sign = sign(a)·sign(b))."""
-    x, y, shape = _pair(a, b)
-    out, ok = checked_mul(x, y)
-    neg = (x < 0) != (y < 0)
-    sat = np.where(neg, np.int64(I32F32_MIN), np.int64(I32F32_MAX))
-    return np.where(ok, out, sat).reshape(shape)
+    return _run(_sat_mul2d, a, b)
 
 
 def checked_div(a: ArrayLike, b: ArrayLike) -> tuple[I64Array, BoolArray]:
     """I32F32 ``checked_div``: ``(trunc(a·2**32 / b), ok)``; not ok for ``b == 0`` or overflow."""
-    x, y, shape = _pair(a, b)
-    out = np.empty(x.size, dtype=np.int64)
-    ok = np.empty(x.size, dtype=np.bool_)
-    _div_kernel(x, y, out, ok)
-    return out.reshape(shape), ok.reshape(shape)
+    return _run_checked(_div2d, a, b)
 
 
 def safe_div(a: ArrayLike, b: ArrayLike) -> I64Array:
     """``safe_math::safe_div``: the truncated quotient, or 0 on division by zero or overflow."""
-    out, _ = checked_div(a, b)
-    return out
+    return _run(_safe_div2d, a, b)
 
 
 def saturating_div(a: ArrayLike, b: ArrayLike) -> I64Array:
     """I32F32 ``saturating_div`` (truncates, clamps on overflow). The chain panics on ``b == 0``;
     here a zero divisor saturates like an overflow."""
-    x, y, shape = _pair(a, b)
-    out, ok = checked_div(x, y)
-    neg = (x < 0) != (y < 0)
-    sat = np.where(neg, np.int64(I32F32_MIN), np.int64(I32F32_MAX))
-    return np.where(ok, out, sat).reshape(shape)
+    return _run(_sat_div2d, a, b)
 
 
 def saturating_add(a: ArrayLike, b: ArrayLike) -> I64Array:
     """I32F32 ``saturating_add``."""
-    x, y, shape = _pair(a, b)
-    out = np.empty(x.size, dtype=np.int64)
-    _sat_add_kernel(x, y, out)
-    return out.reshape(shape)
+    return _run(_sat_add2d, a, b)
 
 
 def saturating_sub(a: ArrayLike, b: ArrayLike) -> I64Array:
     """I32F32 ``saturating_sub``."""
-    x, y, shape = _pair(a, b)
-    out = np.empty(x.size, dtype=np.int64)
-    _sat_sub_kernel(x, y, out)
-    return out.reshape(shape)
+    return _run(_sat_sub2d, a, b)
 
 
 def checked_sum(x: ArrayLike, bits: int = 64, signed: bool = False) -> int | None:
@@ -483,9 +527,26 @@ def u16_to_fixed(x: ArrayLike) -> I64Array:
 def u16_proportion_to_fixed(x: ArrayLike) -> I64Array:
     """``u16_proportion_to_fixed``: ``safe_div(I32F32(x), I32F32(65535))``.
 
-    That is ``raw = floor(x · 2**32 / 65535)``.
+    That is ``raw = floor(x · 2**32 / 65535)`` (u16 input).
     """
-    return (np.asarray(x, dtype=np.int64) << FRAC) // U16_MAX
+    arr = np.array(x, dtype=np.int64, order="C", copy=None)
+    out = np.empty(arr.shape, dtype=np.int64)
+    _u16_prop_kernel(arr.reshape(-1), out.reshape(-1))
+    return out
+
+
+@nb.njit(cache=True)
+def _u16_prop_kernel(x: Any, out: Any) -> None:
+    for k in range(x.size):
+        out[k] = (x[k] << np.int64(32)) // np.int64(65535)
+
+
+@nb.njit(cache=True)
+def _prop_to_u16_kernel(x: Any, out: Any) -> None:
+    u16max = np.int64(65535) << np.int64(32)
+    for k in range(x.size):
+        v = _sat_mul(x[k], u16max) >> np.int64(32)
+        out[k] = 0 if v < 0 else (65535 if v > 65535 else v)
 
 
 def fixed_to_u16(x: ArrayLike) -> I64Array:
@@ -500,7 +561,10 @@ def fixed_to_u64(x: ArrayLike) -> I64Array:
 
 def fixed_proportion_to_u16(x: ArrayLike) -> I64Array:
     """``fixed_proportion_to_u16``: ``to_u16(saturating_mul(x, 65535))`` — this floors."""
-    return fixed_to_u16(saturating_mul(x, np.int64(U16_MAX) << FRAC))
+    arr = np.array(x, dtype=np.int64, order="C", copy=None)
+    out = np.empty(arr.shape, dtype=np.int64)
+    _prop_to_u16_kernel(arr.reshape(-1), out.reshape(-1))
+    return out
 
 
 def fixed64_to_fixed32(x: int) -> int:
@@ -596,7 +660,8 @@ def alpha_sigmoid(
 
     ``x = clamp(w − c, 0, 1)`` if ``w ≥ b`` else ``clamp(b − w, 0, 1)``;
     ``sig = 1 ⊘ (1 + exp_safe((steep ⊘ −100) ⊗ (x − ½)))``;
-    ``alpha = clamp(lo + sig ⊗ (hi − lo), lo, hi)``. ``steepness`` is the raw I32F32 of the i16.
+    ``alpha = max(min(lo + sig ⊗ (hi − lo), hi), lo)`` (the chain's ``clamp_value``, so ``lo``
+    when ``lo > hi``). ``steepness`` is the raw I32F32 of the i16.
     """
     c, w = np.broadcast_arrays(i32(consensus), i32(weight))
     c, w, b = np.broadcast_arrays(c, w, i32(bond))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numba as nb
@@ -33,6 +34,8 @@ __all__ = [
     "SparseRows",
     "check_vec_max_limited",
     "col_clip_sparse",
+    "dense_bond_storage",
+    "full_rows",
     "inplace_col_clip",
     "inplace_col_max_upscale",
     "inplace_col_max_upscale_sparse",
@@ -42,6 +45,7 @@ __all__ = [
     "inplace_mask_diag",
     "inplace_mask_diag_except_index",
     "inplace_mask_matrix",
+    "inplace_mask_outdated",
     "inplace_mask_rows",
     "inplace_mask_vector",
     "inplace_normalize_64",
@@ -117,8 +121,14 @@ class SparseRows:
         return int(self.data.size)
 
     def row_ids(self) -> I64Array:
-        """(nnz,) row index of every entry."""
-        return np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
+        """(nnz,) row index of every entry (computed once, read-only)."""
+        return self._row_ids
+
+    @cached_property
+    def _row_ids(self) -> I64Array:
+        r = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
+        r.flags.writeable = False
+        return r
 
     @classmethod
     def empty(cls, n_rows: int) -> SparseRows:
@@ -166,18 +176,173 @@ class SparseRows:
     def to_dense(self, n_cols: int) -> I64Array:
         """Dense ``(R, n_cols)``; later entries of a repeated column win, columns ≥ n_cols drop."""
         out = np.zeros((self.n_rows, n_cols), dtype=np.int64)
-        keep = self.indices < n_cols
-        out[self.row_ids()[keep], self.indices[keep]] = self.data[keep]
+        _to_dense_kernel(self.indptr, self.indices, self.data, out)
         return out
 
     def filter(self, keep: BoolArray) -> SparseRows:
         """Keep the entries where ``keep`` is true (order preserved)."""
-        rows = self.row_ids()[keep]
-        return SparseRows.from_entries(self.n_rows, rows, self.indices[keep], self.data[keep])
+        if bool(np.all(keep)):
+            # nothing dropped: the arrays are never written, so they can be shared
+            return self
+        ptr, idx, val = _filter_kernel(self.indptr, self.indices, self.data, keep)
+        return SparseRows(ptr, idx, val)
 
     def with_data(self, data: I64Array) -> SparseRows:
         """Same pattern, new values."""
-        return SparseRows(self.indptr, self.indices, np.asarray(data, dtype=np.int64))
+        out = SparseRows(self.indptr, self.indices, np.asarray(data, dtype=np.int64))
+        if "_row_ids" in self.__dict__:
+            # same pattern, so the same row of every entry
+            out.__dict__["_row_ids"] = self.__dict__["_row_ids"]
+        return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry-wise kernels (one pass, no temporaries)
+
+
+@nb.njit(cache=True)
+def _filter_kernel(indptr: Any, indices: Any, data: Any, keep: Any) -> tuple[Any, Any, Any]:
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    count = 0
+    for e in range(keep.size):
+        if keep[e]:
+            count += 1
+    idx = np.empty(count, dtype=np.int64)
+    val = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(n_rows):
+        for e in range(indptr[i], indptr[i + 1]):
+            if keep[e]:
+                idx[k] = indices[e]
+                val[k] = data[e]
+                k += 1
+        ptr[i + 1] = k
+    return ptr, idx, val
+
+
+@nb.njit(cache=True)
+def _scatter_sum(idx: Any, vals: Any, size: int) -> Any:
+    """``out[j] = Σ vals[e]`` over entries with ``idx[e] = j < size`` (exact int64 adds)."""
+    out = np.zeros(size, dtype=np.int64)
+    for e in range(idx.size):
+        j = idx[e]
+        if 0 <= j < size:
+            out[j] += vals[e]
+    return out
+
+
+@nb.njit(cache=True)
+def _scatter_max(idx: Any, vals: Any, size: int) -> Any:
+    """``out[j] = max(0, max vals[e])`` over entries with ``idx[e] = j < size``."""
+    out = np.zeros(size, dtype=np.int64)
+    for e in range(idx.size):
+        j = idx[e]
+        if 0 <= j < size and vals[e] > out[j]:
+            out[j] = vals[e]
+    return out
+
+
+@nb.njit(cache=True)
+def _divide_by_group(vals: Any, group: Any, divisor: Any, positive: bool) -> Any:
+    """``vals[e] ⊘ divisor[group[e]]`` (safe_div) where that divisor is non-zero (``positive``:
+    greater than zero), else ``vals[e]`` unchanged; a group outside ``divisor`` keeps it too."""
+    out = np.empty(vals.size, dtype=np.int64)
+    for e in range(vals.size):
+        g = group[e]
+        d = divisor[g] if 0 <= g < divisor.size else 0
+        if (d > 0) if positive else (d != 0):
+            q, ok = fp._div_raw(vals[e], d)
+            out[e] = q if ok else 0
+        else:
+            out[e] = vals[e]
+    return out
+
+
+@nb.njit(cache=True)
+def _to_dense_kernel(indptr: Any, indices: Any, data: Any, out: Any) -> None:
+    n_cols = out.shape[1]
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < n_cols:
+                out[i, j] = data[e]
+
+
+def full_rows(m: I64Array) -> SparseRows:
+    """Every cell of a dense (R, C) matrix as an entry, columns ascending, **sharing** ``m``'s
+    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies."""
+    r, c = m.shape
+    indptr = np.arange(r + 1, dtype=np.int64) * c
+    return SparseRows(indptr, np.tile(np.arange(c, dtype=np.int64), r), m.reshape(-1))
+
+
+@nb.njit(cache=True)
+def _dense_storage_kernel(
+    full: Any, emptied: Any, new: Any, old_ptr: Any, old_idx: Any, old_val: Any
+) -> tuple[Any, Any, Any]:
+    n_rows, n_cols = new.shape
+    cap = 0
+    for i in range(n_rows):
+        if full[i]:
+            cap += n_cols
+        elif not emptied[i]:
+            cap += old_ptr[i + 1] - old_ptr[i]
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    idx = np.empty(cap, dtype=np.int64)
+    val = np.empty(cap, dtype=np.int64)
+    k = 0
+    for i in range(n_rows):
+        if full[i]:
+            for j in range(n_cols):
+                idx[k] = j
+                val[k] = new[i, j]
+                k += 1
+        elif not emptied[i]:
+            for e in range(old_ptr[i], old_ptr[i + 1]):
+                idx[k] = old_idx[e]
+                val[k] = old_val[e]
+                k += 1
+        ptr[i + 1] = k
+    return ptr, idx, val
+
+
+def dense_bond_storage(
+    new: I64Array, full: BoolArray, emptied: BoolArray, old: SparseRows
+) -> SparseRows:
+    """The dense path's bond storage (spec §6.6): rows in ``full`` become the whole row of
+    ``new`` (u16, columns ascending), rows in ``emptied`` become empty, every other row keeps
+    its old entries."""
+    ptr, idx, val = _dense_storage_kernel(
+        np.asarray(full, dtype=np.bool_),
+        np.asarray(emptied, dtype=np.bool_),
+        np.ascontiguousarray(new, dtype=np.int64),
+        old.indptr,
+        old.indices,
+        old.data,
+    )
+    return SparseRows(ptr, idx, val)
+
+
+@nb.njit(cache=True)
+def _mask_outdated_kernel(m: Any, last_update: Any, reg: Any, out: Any) -> None:
+    r, c = m.shape
+    for i in range(r):
+        for j in range(c):
+            out[i, j] = 0 if last_update[i] <= reg[j] else m[i, j]
+
+
+def inplace_mask_outdated(m: I64Array, last_update: ArrayLike, registration: ArrayLike) -> I64Array:
+    """``inplace_mask_matrix(outdated, m)`` with ``outdated_ij = LU_i ≤ reg_j`` (u64 blocks),
+    without materialising the (R, C) boolean mask. ``last_update`` (R,), ``registration`` (C,)."""
+    a = _mat(m)
+    lu = np.asarray(last_update, dtype=np.uint64)
+    reg = np.asarray(registration, dtype=np.uint64)
+    if lu.size != a.shape[0] or reg.size != a.shape[1]:
+        raise ValueError("last_update and registration must match the matrix shape")
+    out = np.empty(a.shape, dtype=np.int64)
+    _mask_outdated_kernel(a, lu, reg, out)
+    return out
 
 
 def _mask_get(mask: Sequence[bool] | BoolArray, size: int, default: bool = True) -> BoolArray:
@@ -409,6 +574,122 @@ def _median_columns(u: I64Array, scores: I64Array, minority: int) -> I64Array:
     return fp.i32(np.where(cond.any(axis=0), srt[first, cols], srt[-1]))
 
 
+@nb.njit(cache=True)
+def _select(v: Any, w: Any, m: int, minority: int) -> Any:
+    """Weighted selection on ``v[:m]`` with weights ``w[:m]`` (both reordered in place).
+
+    Returns the smallest value whose cumulative weight (of all values ≤ it) exceeds
+    ``minority``, else the largest value: the closed form of :func:`_median_columns`, found by
+    a three-way quickselect in expected O(m). Invariant: no value below the candidate range
+    ``[lo, hi)`` qualifies, and ``below`` is the weight of those values.
+    """
+    lo = 0
+    hi = m
+    below = 0
+    while True:
+        a, b, c = v[lo], v[lo + (hi - lo) // 2], v[hi - 1]
+        # median of three as pivot (any pivot gives the same answer)
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c
+        pivot = a if a > b else b
+        # Dutch-flag partition: [lo, lt) < pivot, [lt, i) == pivot, [gt, hi) > pivot
+        lt = lo
+        i = lo
+        gt = hi
+        less = 0
+        equal = 0
+        while i < gt:
+            x = v[i]
+            if x < pivot:
+                less += w[i]
+                v[i], v[lt] = v[lt], v[i]
+                w[i], w[lt] = w[lt], w[i]
+                lt += 1
+                i += 1
+            elif x > pivot:
+                gt -= 1
+                v[i], v[gt] = v[gt], v[i]
+                w[i], w[gt] = w[gt], w[i]
+            else:
+                equal += w[i]
+                i += 1
+        if below + less > minority and lt > lo:
+            hi = lt
+        elif below + less + equal > minority or gt == hi:
+            return pivot
+        else:
+            below += less + equal
+            lo = gt
+
+
+@nb.njit(cache=True)
+def _median_dense_kernel(u: Any, scores: Any, minority: int, out: Any) -> None:
+    k, c = scores.shape
+    v = np.empty(k, dtype=np.int64)
+    w = np.empty(k, dtype=np.int64)
+    for j in range(c):
+        for r in range(k):
+            v[r] = scores[r, j]
+            w[r] = u[r]
+        out[j] = _select(v, w, k, minority)
+
+
+@nb.njit(cache=True)
+def _median_sparse_kernel(
+    u: Any, slot: Any, rows: Any, cols: Any, data: Any, columns: int, minority: int, out: Any
+) -> None:
+    """Per column, the entries of rows with ``slot ≥ 0`` (the last entry of a repeated
+    ``(row, column)`` wins) plus every other positive-stake row scoring 0. O(nnz + columns)."""
+    k = u.size
+    total = 0
+    for r in range(k):
+        total += u[r]
+    # counting sort of the usable entries by column, stable
+    start = np.zeros(columns + 1, dtype=np.int64)
+    for e in range(cols.size):
+        j = cols[e]
+        if 0 <= j < columns and slot[rows[e]] >= 0:
+            start[j + 1] += 1
+    for j in range(columns):
+        start[j + 1] += start[j]
+    fill = start[:-1].copy()
+    # the entries' slot and value in column order (sequential reads below)
+    s_slot = np.empty(start[columns], dtype=np.int64)
+    s_val = np.empty(start[columns], dtype=np.int64)
+    for e in range(cols.size):
+        j = cols[e]
+        if 0 <= j < columns:
+            r = slot[rows[e]]
+            if r >= 0:
+                q = fill[j]
+                s_slot[q] = r
+                s_val[q] = data[e]
+                fill[j] = q + 1
+    seen = np.full(k, -1, dtype=np.int64)
+    v = np.empty(k + 1, dtype=np.int64)
+    w = np.empty(k + 1, dtype=np.int64)
+    for j in range(columns):
+        m = 0
+        present = 0
+        # walk backwards so the first time a row is seen is its last entry
+        for q in range(start[j + 1] - 1, start[j] - 1, -1):
+            r = s_slot[q]
+            if seen[r] != j:
+                seen[r] = j
+                v[m] = s_val[q]
+                w[m] = u[r]
+                present += u[r]
+                m += 1
+        if m < k:
+            # the rows without an entry in this column score 0
+            v[m] = 0
+            w[m] = total - present
+            m += 1
+        out[j] = _select(v, w, m, minority) if m else 0
+
+
 def _median_stake(stake: ArrayLike, majority: int) -> tuple[BoolArray, I64Array, int]:
     st = fp.i32(stake)
     pos = st > 0
@@ -420,7 +701,8 @@ def _median_stake(stake: ArrayLike, majority: int) -> tuple[BoolArray, I64Array,
 def weighted_median_col(stake: ArrayLike, score: I64Array, majority: int) -> I64Array:
     """``weighted_median_col`` (dense): per column, median over rows with positive stake.
 
-    ``stake`` (R,) raw, ``score`` (R, C) raw, ``majority`` = κ raw. Returns (C,).
+    ``stake`` (R,) raw, ``score`` (R, C) raw, ``majority`` = κ raw. Returns (C,). Same answer
+    as the sort-based closed form :func:`_median_columns`, by a quickselect per column.
     """
     sc = np.asarray(score, dtype=np.int64)
     if sc.ndim != 2:
@@ -428,13 +710,39 @@ def weighted_median_col(stake: ArrayLike, score: I64Array, majority: int) -> I64
     st = fp.i32(stake)
     r = min(st.size, sc.shape[0])
     pos, u, minority = _median_stake(st[:r], majority)
-    return _median_columns(u, sc[:r][pos], minority)
+    out = np.zeros(sc.shape[1], dtype=np.int64)
+    if u.size:
+        _median_dense_kernel(u, sc[:r][pos], minority, out)
+    return out
 
 
 def weighted_median_col_sparse(
     stake: ArrayLike, score: SparseRows, columns: int, majority: int
 ) -> I64Array:
-    """``weighted_median_col_sparse``: absent entries score 0; returns (columns,)."""
+    """``weighted_median_col_sparse``: absent entries score 0; returns (columns,).
+
+    O(nnz + columns) memory: the chain densifies the positive-stake rows, here the absent
+    cells of a column are one pseudo-entry of score 0 carrying their stake.
+    """
+    st = fp.i32(stake)
+    r = min(st.size, score.n_rows)
+    pos, u, minority = _median_stake(st, majority)
+    pos_r = pos[:r]
+    slot = np.full(score.n_rows, -1, dtype=np.int64)
+    slot[:r][pos_r] = np.arange(int(pos_r.sum()))
+    out = np.zeros(columns, dtype=np.int64)
+    if u.size:
+        _median_sparse_kernel(
+            u, slot, score.row_ids(), score.indices, score.data, int(columns), minority, out
+        )
+    return out
+
+
+def _weighted_median_col_sparse_reference(
+    stake: ArrayLike, score: SparseRows, columns: int, majority: int
+) -> I64Array:
+    """The chain's literal densification of the positive-stake rows, then the closed form
+    (O(rows × columns) memory: small inputs and tests only)."""
     st = fp.i32(stake)
     r = min(st.size, score.n_rows)
     pos, u, minority = _median_stake(st, majority)
@@ -462,18 +770,37 @@ def row_sum(m: I64Array) -> I64Array:
     return fp.i32(_mat(m).sum(axis=1))
 
 
+@nb.njit(cache=True)
+def _dense_divide_kernel(a: Any, d: Any, by_row: bool, positive: bool, out: Any) -> None:
+    """``out_ij = a_ij ⊘ d_k`` (safe_div; k = i by row, j by column) where ``d_k`` is non-zero
+    (``positive``: greater than zero), else ``a_ij``."""
+    r, c = a.shape
+    for i in range(r):
+        for j in range(c):
+            dk = d[i] if by_row else d[j]
+            if (dk > 0) if positive else (dk != 0):
+                q, ok = fp._div_raw(a[i, j], dk)
+                out[i, j] = q if ok else 0
+            else:
+                out[i, j] = a[i, j]
+
+
+def _dense_divide(a: I64Array, d: I64Array, by_row: bool, positive: bool) -> I64Array:
+    out = np.empty(a.shape, dtype=np.int64)
+    _dense_divide_kernel(a, np.ascontiguousarray(d, dtype=np.int64), by_row, positive, out)
+    return out
+
+
 def inplace_row_normalize(m: I64Array) -> I64Array:
     """``inplace_row_normalize``: rows with a positive sum are divided by it."""
     a = _mat(m)
-    s = a.sum(axis=1, keepdims=True)
-    return np.where(s > 0, fp.safe_div(a, np.where(s > 0, s, 1)), a)
+    return _dense_divide(a, a.sum(axis=1), True, True)
 
 
 def inplace_col_normalize(m: I64Array) -> I64Array:
     """``inplace_col_normalize``: entries divided by their column sum where it is non-zero."""
     a = _mat(m)
-    s = a.sum(axis=0, keepdims=True)
-    return np.where(s != 0, fp.safe_div(a, np.where(s != 0, s, 1)), a)
+    return _dense_divide(a, a.sum(axis=0), False, False)
 
 
 def inplace_col_max_upscale(m: I64Array) -> I64Array:
@@ -481,8 +808,7 @@ def inplace_col_max_upscale(m: I64Array) -> I64Array:
     a = _mat(m)
     if a.size == 0:
         return a.copy()
-    mx = np.maximum(a.max(axis=0, keepdims=True), 0)
-    return np.where(mx != 0, fp.safe_div(a, np.where(mx != 0, mx, 1)), a)
+    return _dense_divide(a, np.maximum(a.max(axis=0), 0), False, False)
 
 
 def inplace_col_clip(m: I64Array, threshold: ArrayLike) -> I64Array:
@@ -589,7 +915,18 @@ def mat_ema(new: I64Array, old: I64Array, alpha: int) -> I64Array:
     """``mat_ema``: ``α ⊗ new + (1 − α) ⊗ old`` per cell."""
     a, b = _mat(new), _mat(old)
     oma = int(fp.saturating_sub(ONE, alpha))
-    return fp.saturating_add(fp.saturating_mul(alpha, a), fp.saturating_mul(oma, b))
+    if a.shape != b.shape:
+        return fp.saturating_add(fp.saturating_mul(alpha, a), fp.saturating_mul(oma, b))
+    out = np.empty(a.shape, dtype=np.int64)
+    _mat_ema_kernel(a, b, int(alpha), oma, out)
+    return out
+
+
+@nb.njit(cache=True)
+def _mat_ema_kernel(a: Any, b: Any, alpha: int, oma: int, out: Any) -> None:
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = fp._sat_add(fp._sat_mul(alpha, a[i, j]), fp._sat_mul(oma, b[i, j]))
 
 
 def mat_ema_alpha(new: I64Array, old: I64Array, alpha: I64Array) -> I64Array:
@@ -613,34 +950,23 @@ def row_sum_sparse(m: SparseRows) -> I64Array:
 
 def inplace_row_normalize_sparse(m: SparseRows) -> SparseRows:
     """``inplace_row_normalize_sparse``: rows with a positive sum divided by it (zeros kept)."""
-    s = row_sum_sparse(m)[m.row_ids()]
-    pos = s > 0
-    return m.with_data(np.where(pos, fp.safe_div(m.data, np.where(pos, s, 1)), m.data))
+    return m.with_data(_divide_by_group(m.data, m.row_ids(), row_sum_sparse(m), True))
 
 
 def _col_sums(m: SparseRows, columns: int) -> I64Array:
-    keep = m.indices < columns
-    out = np.zeros(columns, dtype=np.int64)
-    np.add.at(out, m.indices[keep], m.data[keep])
-    return out
+    return _scatter_sum(m.indices, m.data, int(columns))  # type: ignore[no-any-return]
 
 
 def inplace_col_normalize_sparse(m: SparseRows, columns: int) -> SparseRows:
     """``inplace_col_normalize_sparse``: divide by the column sum (columns < ``columns``) where
     that sum is non-zero."""
-    s = _vec_get(_col_sums(m, columns), m.indices)
-    nz = s != 0
-    return m.with_data(np.where(nz, fp.safe_div(m.data, np.where(nz, s, 1)), m.data))
+    return m.with_data(_divide_by_group(m.data, m.indices, _col_sums(m, columns), False))
 
 
 def inplace_col_max_upscale_sparse(m: SparseRows, columns: int) -> SparseRows:
     """``inplace_col_max_upscale_sparse``: divide by the column max (starting at 0) where ≠ 0."""
-    keep = m.indices < columns
-    mx = np.zeros(columns, dtype=np.int64)
-    np.maximum.at(mx, m.indices[keep], m.data[keep])
-    d = _vec_get(mx, m.indices)
-    nz = d != 0
-    return m.with_data(np.where(nz, fp.safe_div(m.data, np.where(nz, d, 1)), m.data))
+    mx = _scatter_max(m.indices, m.data, int(columns))
+    return m.with_data(_divide_by_group(m.data, m.indices, mx, False))
 
 
 def col_clip_sparse(m: SparseRows, threshold: ArrayLike) -> SparseRows:
@@ -674,36 +1000,45 @@ def vec_mask_sparse_matrix(
 ) -> SparseRows:
     """``vec_mask_sparse_matrix``: drop ``(i, j)`` where ``f(first[i], second[j])``; ``f`` is
     ``"eq"``, ``"lt"`` or ``"le"``; missing values read as 0. Values are u64 (Python ints ok)."""
-    a = _u64_get(first, m.row_ids())
-    b = _u64_get(second, m.indices)
-    return m.filter(~_compare(a, b, f))
+    a = np.asarray(first, dtype=np.uint64)
+    b = np.asarray(second, dtype=np.uint64)
+    masked = _vec_mask_kernel(m.row_ids(), m.indices, a, b, _MODES[f] if f in _MODES else -1)
+    if masked is None:
+        raise ValueError(f"f: unknown comparison {f!r}")
+    return m.filter(~masked)
+
+
+_MODES = {"eq": 0, "lt": 1, "le": 2}
+
+
+@nb.njit(cache=True)
+def _vec_mask_kernel(rows: Any, cols: Any, first: Any, second: Any, mode: int) -> Any:
+    """``f(first[rows[e]], second[cols[e]])`` per entry (missing values read as 0)."""
+    if mode < 0:
+        return None
+    out = np.empty(cols.size, dtype=np.bool_)
+    zero = np.uint64(0)
+    for e in range(cols.size):
+        r = rows[e]
+        c = cols[e]
+        x = first[r] if 0 <= r < first.size else zero
+        y = second[c] if 0 <= c < second.size else zero
+        out[e] = (x == y) if mode == 0 else (x < y) if mode == 1 else (x <= y)
+    return out
 
 
 def scalar_vec_mask_sparse_matrix(
     m: SparseRows, scalar: int, second: ArrayLike, f: str
 ) -> SparseRows:
     """``scalar_vec_mask_sparse_matrix``: drop ``(i, j)`` where ``f(scalar, second[j])``."""
-    b = _u64_get(second, m.indices)
-    a = np.full(b.shape, np.uint64(int(scalar)), dtype=np.uint64)
-    return m.filter(~_compare(a, b, f))
-
-
-def _u64_get(v: ArrayLike, idx: I64Array) -> Any:
-    arr = np.asarray(v, dtype=np.uint64)
-    ok = idx < arr.size
-    out = np.zeros(idx.shape, dtype=np.uint64)
-    out[ok] = arr[idx[ok]]
-    return out
-
-
-def _compare(a: Any, b: Any, f: str) -> BoolArray:
-    if f == "eq":
-        return np.asarray(a == b, dtype=np.bool_)
-    if f == "lt":
-        return np.asarray(a < b, dtype=np.bool_)
-    if f == "le":
-        return np.asarray(a <= b, dtype=np.bool_)
-    raise ValueError(f"f: unknown comparison {f!r}")
+    a = np.array([int(scalar)], dtype=np.uint64)
+    b = np.asarray(second, dtype=np.uint64)
+    masked = _vec_mask_kernel(
+        np.zeros(m.nnz, dtype=np.int64), m.indices, a, b, _MODES[f] if f in _MODES else -1
+    )
+    if masked is None:
+        raise ValueError(f"f: unknown comparison {f!r}")
+    return m.filter(~masked)
 
 
 def row_hadamard_sparse(m: SparseRows, v: ArrayLike) -> SparseRows:
@@ -719,10 +1054,7 @@ def matmul_sparse(m: SparseRows, v: ArrayLike, columns: int) -> I64Array:
     """``matmul_sparse``: ``out_j = Σ_i v_i ⊗ M_ij`` over entries with ``j < columns``."""
     x = _vec_get(v, np.arange(m.n_rows, dtype=np.int64))
     prod = fp.saturating_mul(x[m.row_ids()], m.data)
-    keep = m.indices < columns
-    out = np.zeros(columns, dtype=np.int64)
-    np.add.at(out, m.indices[keep], prod[keep])
-    return out
+    return _scatter_sum(m.indices, prod, int(columns))  # type: ignore[no-any-return]
 
 
 def matmul_transpose_sparse(m: SparseRows, v: ArrayLike) -> I64Array:
@@ -733,11 +1065,20 @@ def matmul_transpose_sparse(m: SparseRows, v: ArrayLike) -> I64Array:
 
 def mat_vec_mul_sparse(m: SparseRows, v: ArrayLike) -> SparseRows:
     """``mat_vec_mul_sparse``: ``M_ij ⊗ v_j`` for ``j < len(v)``; zero products dropped."""
-    x = fp.i32(v)
-    inside = m.indices < x.size
-    prod = np.zeros(m.nnz, dtype=np.int64)
-    prod[inside] = fp.saturating_mul(m.data[inside], x[m.indices[inside]])
-    return m.with_data(prod).filter(inside & (prod != 0))
+    prod, keep = _mat_vec_mul_kernel(m.indices, m.data, fp.i32(v))
+    return m.with_data(prod).filter(keep)
+
+
+@nb.njit(cache=True)
+def _mat_vec_mul_kernel(idx: Any, data: Any, x: Any) -> tuple[Any, Any]:
+    prod = np.zeros(data.size, dtype=np.int64)
+    keep = np.zeros(data.size, dtype=np.bool_)
+    for e in range(data.size):
+        j = idx[e]
+        if 0 <= j < x.size:
+            prod[e] = fp._sat_mul(data[e], x[j])
+            keep[e] = prod[e] != 0
+    return prod, keep
 
 
 def _last_by_key(keys: I64Array, vals: I64Array) -> tuple[I64Array, I64Array]:
@@ -764,6 +1105,104 @@ def _from_keys(n_rows: int, columns: int, keys: I64Array, vals: I64Array) -> Spa
     return SparseRows.from_entries(n_rows, keys // columns, keys % columns, vals)
 
 
+@nb.njit(cache=True)
+def _row_union_kernel(
+    n_rows: int,
+    columns: int,
+    p1: Any,
+    c1: Any,
+    v1: Any,
+    p2: Any,
+    c2: Any,
+    v2: Any,
+    last: bool,
+) -> tuple[Any, Any, Any, Any]:
+    """Row by row, the union of the columns ``< columns`` of two sparse matrices, ascending,
+    with each side's value there: the last stored entry (``last``) or the sum of all of them
+    (0 where a side has none). Rows of the second matrix past its own count are empty.
+    O(nnz + rows · log(row length)) time, O(columns) scratch: the chain's densified row."""
+    cap = v1.size + v2.size
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    oc = np.empty(cap, dtype=np.int64)
+    oa = np.empty(cap, dtype=np.int64)
+    ob = np.empty(cap, dtype=np.int64)
+    acc1 = np.zeros(columns, dtype=np.int64)
+    acc2 = np.zeros(columns, dtype=np.int64)
+    seen = np.full(columns, -1, dtype=np.int64)
+    touched = np.empty(columns, dtype=np.int64)
+    rows2 = p2.size - 1
+    k = 0
+    for i in range(n_rows):
+        t = 0
+        for e in range(p1[i], p1[i + 1]):
+            j = c1[e]
+            if j < 0 or j >= columns:
+                continue
+            if seen[j] != i:
+                seen[j] = i
+                acc1[j] = 0
+                acc2[j] = 0
+                touched[t] = j
+                t += 1
+            acc1[j] = v1[e] if last else acc1[j] + v1[e]
+        if i < rows2:
+            for e in range(p2[i], p2[i + 1]):
+                j = c2[e]
+                if j < 0 or j >= columns:
+                    continue
+                if seen[j] != i:
+                    seen[j] = i
+                    acc1[j] = 0
+                    acc2[j] = 0
+                    touched[t] = j
+                    t += 1
+                acc2[j] = v2[e] if last else acc2[j] + v2[e]
+        if t * 16 < columns:
+            ts = np.sort(touched[:t])
+            for q in range(t):
+                j = ts[q]
+                oc[k] = j
+                oa[k] = acc1[j]
+                ob[k] = acc2[j]
+                k += 1
+        else:
+            # a dense row: one scan of the columns is cheaper than a sort
+            for j in range(columns):
+                if seen[j] == i:
+                    oc[k] = j
+                    oa[k] = acc1[j]
+                    ob[k] = acc2[j]
+                    k += 1
+        ptr[i + 1] = k
+    return ptr, oc[:k], oa[:k], ob[:k]
+
+
+def _row_union(
+    n_rows: int,
+    columns: int,
+    m1: SparseRows,
+    v1: I64Array,
+    m2: SparseRows,
+    v2: I64Array,
+    last: bool,
+) -> tuple[I64Array, I64Array, I64Array, I64Array]:
+    return _row_union_kernel(  # type: ignore[no-any-return]
+        int(n_rows),
+        int(columns),
+        m1.indptr,
+        m1.indices,
+        fp.i32(v1),
+        m2.indptr,
+        m2.indices,
+        fp.i32(v2),
+        last,
+    )
+
+
+def _keep_positive(ptr: I64Array, cols: I64Array, v: I64Array) -> SparseRows:
+    return SparseRows(ptr, cols, v).filter(v > 0)
+
+
 def interpolate_sparse(m1: SparseRows, m2: SparseRows, columns: int, ratio: int) -> SparseRows:
     """``interpolate_sparse``: ratio 0 → ``m1``, 1 → ``m2`` (copies); else for every column
     ``j < columns`` (ascending) ``v = A + ratio ⊗ (B − A)`` (absent = 0, later duplicates win),
@@ -776,23 +1215,27 @@ def interpolate_sparse(m1: SparseRows, m2: SparseRows, columns: int, ratio: int)
         return m2
     if columns == 0:
         return SparseRows.empty(m1.n_rows)
-    k1 = m1.row_ids() * columns + m1.indices
-    k2 = m2.row_ids() * columns + m2.indices
-    in1, in2 = m1.indices < columns, m2.indices < columns
-    u1, v1 = _last_by_key(k1[in1], m1.data[in1])
-    u2, v2 = _last_by_key(k2[in2], m2.data[in2])
-    keys = np.union1d(u1, u2)
-    a = _lookup(u1, v1, keys)
-    b = _lookup(u2, v2, keys)
+    ptr, cols, a, b = _row_union(m1.n_rows, columns, m1, m1.data, m2, m2.data, True)
     v = fp.saturating_add(a, fp.saturating_mul(ratio, fp.saturating_sub(b, a)))
-    keep = v > 0
-    return _from_keys(m1.n_rows, columns, keys[keep], v[keep])
+    return _keep_positive(ptr, cols, v)
 
 
 def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
     """``mat_ema_sparse``: rows densified to ``n = len(new)`` columns,
     ``α ⊗ new + (1 − α) ⊗ old`` (an old entry with no new entry decays), positive values kept,
     each row sorted by column."""
+    n = new.n_rows
+    if n == 0:
+        return SparseRows.empty(0)
+    oma = int(fp.saturating_sub(ONE, alpha))
+    ptr, cols, a, b = _row_union(
+        n, n, new, fp.saturating_mul(alpha, new.data), old, fp.saturating_mul(oma, old.data), False
+    )
+    return _keep_positive(ptr, cols, a + b)
+
+
+def _mat_ema_sparse_reference(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
+    """:func:`mat_ema_sparse` by sorting row-major keys (the readable reference)."""
     n = new.n_rows
     if n == 0:
         return SparseRows.empty(0)
@@ -821,6 +1264,31 @@ def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
     return _from_keys(n, n, uk[keep], sums[keep])
 
 
+def _interpolate_sparse_reference(
+    m1: SparseRows, m2: SparseRows, columns: int, ratio: int
+) -> SparseRows:
+    """:func:`interpolate_sparse` by sorting row-major keys (the readable reference)."""
+    if ratio == 0:
+        return m1
+    if ratio == ONE:
+        return m2
+    if m1.n_rows != m2.n_rows:
+        return m2
+    if columns == 0:
+        return SparseRows.empty(m1.n_rows)
+    k1 = m1.row_ids() * columns + m1.indices
+    k2 = m2.row_ids() * columns + m2.indices
+    in1, in2 = m1.indices < columns, m2.indices < columns
+    u1, v1 = _last_by_key(k1[in1], m1.data[in1])
+    u2, v2 = _last_by_key(k2[in2], m2.data[in2])
+    keys = np.union1d(u1, u2)
+    a = _lookup(u1, v1, keys)
+    b = _lookup(u2, v2, keys)
+    v = fp.saturating_add(a, fp.saturating_mul(ratio, fp.saturating_sub(b, a)))
+    keep = v > 0
+    return _from_keys(m1.n_rows, columns, keys[keep], v[keep])
+
+
 @nb.njit(cache=True)
 def _merge_read_kernel(
     w_ptr: Any,
@@ -836,7 +1304,63 @@ def _merge_read_kernel(
     """The chain's liquid-alpha merge: walking j = 0..columns, each row iterator skips entries
     with column < j and reads the value only if the next entry's column equals j. Rows that are
     not sorted by column therefore read some entries as 0. Writes, for every entry of ``W``, the
-    (w, b) pair the chain reads at that entry's column."""
+    (w, b) pair the chain reads at that entry's column.
+
+    The walk is simulated by jumping: at the iterator's entry of column c ≥ j the columns
+    j..c−1 read 0, column c reads that entry, and the walk resumes at c + 1, so a row costs
+    O(its length) instead of O(columns)."""
+    n_rows = w_ptr.size - 1
+    b_rows = b_ptr.size - 1
+    w_read = np.zeros(columns, dtype=np.int64)
+    b_read = np.zeros(columns, dtype=np.int64)
+    w_stamp = np.full(columns, -1, dtype=np.int64)
+    b_stamp = np.full(columns, -1, dtype=np.int64)
+    for i in range(n_rows):
+        ws, we = w_ptr[i], w_ptr[i + 1]
+        if ws == we:
+            continue
+        j = 0
+        for p in range(ws, we):
+            c = w_idx[p]
+            if c < j or c >= columns:
+                # skipped by the iterator (or past the walk's end)
+                if c >= columns:
+                    break
+                continue
+            w_read[c] = w_val[p]
+            w_stamp[c] = i
+            j = c + 1
+        if i < b_rows:
+            j = 0
+            for p in range(b_ptr[i], b_ptr[i + 1]):
+                c = b_idx[p]
+                if c < j or c >= columns:
+                    if c >= columns:
+                        break
+                    continue
+                b_read[c] = b_val[p]
+                b_stamp[c] = i
+                j = c + 1
+        for k in range(ws, we):
+            c = w_idx[k]
+            if 0 <= c < columns:
+                w_out[k] = w_read[c] if w_stamp[c] == i else 0
+                b_out[k] = b_read[c] if b_stamp[c] == i else 0
+
+
+@nb.njit(cache=True)
+def _merge_read_kernel_reference(
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    columns: int,
+    w_out: Any,
+    b_out: Any,
+) -> None:
+    """The literal column walk of :func:`_merge_read_kernel` (O(rows × columns))."""
     n_rows = w_ptr.size - 1
     w_read = np.zeros(columns, dtype=np.int64)
     b_read = np.zeros(columns, dtype=np.int64)

@@ -48,6 +48,9 @@ class ChainEpochOutput:
         ``floor`` of the total stake per uid (u64), unfiltered (voting power).
     active_stake_raw : (n,) tuple of int or None
         I32F32 raw active stake (exact arithmetic only).
+    dividends_raw : (n,) tuple of int or None
+        Exact arithmetic: I32F32 raw dividends before their normalisation (their sum is what
+        decides how far float mode may differ, see ``yuma.chain.floatpath.FLOAT_DOMAIN``).
     weights_normalized_raw : SparseRows or None
         Exact arithmetic: weights after the masks and row normalisation (I32F32 raw; the dense
         path lists every cell).
@@ -67,6 +70,7 @@ class ChainEpochOutput:
     stake: tuple[int, ...] = ()
     active_stake_raw: tuple[int, ...] | None = None
     weights_normalized_raw: SparseRows | None = None
+    dividends_raw: tuple[int, ...] | None = None
 
     def to_dict(self, include_raw: bool = False) -> dict[str, Any]:
         """The ``expect`` keys of the vector files as plain lists (bonds as ``[[uid, u16], …]``
@@ -81,6 +85,8 @@ class ChainEpochOutput:
         if include_raw:
             if self.active_stake_raw is not None:
                 d["active_stake_raw"] = list(self.active_stake_raw)
+            if self.dividends_raw is not None:
+                d["dividends_raw"] = list(self.dividends_raw)
             if self.weights_normalized_raw is not None:
                 d["weights_normalized_raw"] = self.weights_normalized_raw.to_rows()
         return d

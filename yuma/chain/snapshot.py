@@ -24,18 +24,33 @@ U16_MAX = 65535
 U64_MAX = (1 << 64) - 1
 
 
+def _show(value: Any) -> str:
+    """A short repr for error messages (a 5000-digit integer or a huge list stays one line)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, (list, tuple, dict)) and len(value) > 8:
+        return f"a {type(value).__name__} of length {len(value)}"
+    r = repr(value)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    """The one rule for integer fields: a Python or numpy integer, never a bool, float or str."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
 def _uint(name: str, value: Any, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not _is_int(value):
+        raise ValueError(f"{name} must be an integer, got {_show(value)}")
     v = int(value)
     if not 0 <= v <= hi:
-        raise ValueError(f"{name} must lie in [0, {hi}], got {v}")
+        raise ValueError(f"{name} must lie in [0, {hi}], got {_show(v)}")
     return v
 
 
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
+        raise ValueError(f"{name} must be a bool, got {_show(value)}")
     return bool(value)
 
 
@@ -136,30 +151,83 @@ class PreEpochEvent:
 
 
 def _u16_rows(name: str, rows: Any, n: int) -> SparseRows:
-    """Validate ``[[uid, u16], ...]`` rows (n of them, uids < n) into a read-only SparseRows."""
+    """Validate ``[[uid, u16], ...]`` rows (n of them, uids < n) into a read-only SparseRows.
+
+    Every uid and value follows the rule of the other integer fields (:func:`_uint`): an
+    integer (no bool, float or string), in range; a :class:`SparseRows` must have integer
+    arrays and a consistent ``indptr``. O(nnz).
+    """
     if isinstance(rows, SparseRows):
-        sp = rows
+        sp = _check_sparse_rows(name, rows, n)
     else:
         if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)):
-            raise ValueError(f"{name} must be a list of rows")
-        try:
-            sp = SparseRows.from_rows(rows)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name} must hold rows of [uid, u16] pairs: {exc}") from None
-    if sp.n_rows != n:
-        raise ValueError(f"{name} must have n = {n} rows, got {sp.n_rows}")
-    if sp.nnz:
-        bad = (sp.indices < 0) | (sp.indices >= n)
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}: uid {int(sp.indices[k])} is not < n = {n}")
-        bad = (sp.data < 0) | (sp.data > U16_MAX)
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}: value {int(sp.data[k])} is not a u16")
+            raise ValueError(f"{name} must be a list of n = {n} rows")
+        if len(rows) != n:
+            raise ValueError(f"{name} must have n = {n} rows, got {len(rows)}")
+        sp = _parse_rows(name, rows, n)
     for arr in (sp.indptr, sp.indices, sp.data):
         arr.flags.writeable = False
     return sp
+
+
+def _parse_rows(name: str, rows: Sequence[Any], n: int) -> SparseRows:
+    lengths = np.zeros(n, dtype=np.int64)
+    cols: list[int] = []
+    vals: list[int] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Sequence) or isinstance(row, (str, bytes)):
+            raise ValueError(f"{name}[{i}] must be a list of [uid, u16] pairs")
+        for k, pair in enumerate(row):
+            if not isinstance(pair, Sequence) or isinstance(pair, (str, bytes)) or len(pair) != 2:
+                raise ValueError(f"{name}[{i}][{k}] must be a [uid, u16] pair, got {_show(pair)}")
+            uid, value = pair
+            # type(x) is int is the fast path for what JSON gives
+            if type(uid) is not int or not 0 <= uid < n:
+                if not _is_int(uid):
+                    raise ValueError(f"{name}[{i}][{k}]: uid must be an integer, got {_show(uid)}")
+                if not 0 <= int(uid) < n:
+                    raise ValueError(f"{name}[{i}][{k}]: uid {_show(int(uid))} is not < n = {n}")
+            if type(value) is not int or not 0 <= value <= U16_MAX:
+                if not _is_int(value):
+                    raise ValueError(
+                        f"{name}[{i}][{k}]: value must be an integer, got {_show(value)}"
+                    )
+                if not 0 <= int(value) <= U16_MAX:
+                    raise ValueError(
+                        f"{name}[{i}][{k}]: value {_show(int(value))} is not a u16 (0..65535)"
+                    )
+            cols.append(int(uid))
+            vals.append(int(value))
+        lengths[i] = len(row)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return SparseRows(indptr, np.array(cols, dtype=np.int64), np.array(vals, dtype=np.int64))
+
+
+def _check_sparse_rows(name: str, m: SparseRows, n: int) -> SparseRows:
+    arrays = []
+    for part in ("indptr", "indices", "data"):
+        arr = np.asarray(getattr(m, part))
+        if arr.ndim != 1 or arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name}.{part} must be a 1-d integer array, got {arr.dtype}")
+        arrays.append(arr.astype(np.int64, copy=True))
+    indptr, indices, data = arrays
+    if indptr.size != n + 1:
+        raise ValueError(f"{name} must have n = {n} rows, got {indptr.size - 1}")
+    if indices.size != data.size:
+        raise ValueError(f"{name}: indices and data differ in length")
+    if indptr[0] != 0 or indptr[-1] != data.size or np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{name}.indptr must rise from 0 to nnz = {data.size}")
+    if data.size:
+        bad = (indices < 0) | (indices >= n)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}: uid {int(indices[k])} is not < n = {n}")
+        bad = (data < 0) | (data > U16_MAX)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}: value {int(data[k])} is not a u16 (0..65535)")
+    return SparseRows(indptr, indices, data)
 
 
 def _u64_vec(name: str, v: Any, n: int) -> tuple[int, ...]:
@@ -170,6 +238,8 @@ def _u64_vec(name: str, v: Any, n: int) -> tuple[int, ...]:
             raise ValueError(f"{name} must be a list of n = {n} integers")
     if len(v) != n:
         raise ValueError(f"{name} must have length n = {n}, got {len(v)}")
+    if all(type(x) is int and 0 <= x <= U64_MAX for x in v):
+        return tuple(v)
     return tuple(_uint(f"{name}[{i}]", x, U64_MAX) for i, x in enumerate(v))
 
 
@@ -409,4 +479,6 @@ def _event(e: Any) -> PreEpochEvent:
         raise ValueError(f"pre_epoch_events: unknown key(s) {unknown}")
     if "event" not in e or "uid" not in e:
         raise ValueError("pre_epoch_events entries need 'event' and 'uid'")
-    return PreEpochEvent(str(e["event"]), e["uid"], e.get("block"))
+    if not isinstance(e["event"], str):
+        raise ValueError(f"pre_epoch_events.event must be a string, got {_show(e['event'])}")
+    return PreEpochEvent(e["event"], e["uid"], e.get("block"))
