@@ -335,7 +335,10 @@ def _variant_terms(snapshot: Any, args: argparse.Namespace) -> dict[str, list[in
             raise CommandError(f"--params: {_one_line(exc)}") from None
     weights = kw["weights"]
     dense = weights.toarray() if hasattr(weights, "toarray") else np.asarray(weights)
-    dense = np.where(kw["outdated"], 0.0, dense) * kw["validator_permit"][:, None]
+    outdated = kw["outdated"]
+    # The sparse path's mask covers the stored entries only (O(nnz)); absent cells are 0 anyway.
+    outdated = outdated.toarray() != 0 if hasattr(outdated, "toarray") else outdated
+    dense = np.where(outdated, 0.0, dense) * kw["validator_permit"][:, None]
     stake = kw["stake"] * kw["active"]
     bonds = kw["bonds"]
     bonds = bonds.toarray() if hasattr(bonds, "toarray") else np.asarray(bonds)
