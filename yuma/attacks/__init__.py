@@ -9,7 +9,7 @@ from yuma.attacks.cabal import (
     retention_map,
     retention_threshold,
 )
-from yuma.attacks.copier import CopierOutcome, copier_weights, weight_copier
+from yuma.attacks.copier import CopierOutcome, copier_experiment, copier_weights, drifting_quality
 
 __all__ = [
     "CabalOutcome",
@@ -21,5 +21,6 @@ __all__ = [
     "copier_weights",
     "retention_map",
     "retention_threshold",
-    "weight_copier",
+    "copier_experiment",
+    "drifting_quality",
 ]
