@@ -74,7 +74,7 @@ def copier_weights(
     seed: int,
     *,
     delay: int = 1,
-    honest_stake: Sequence[float] | None = None,
+    honest_stake: Sequence[float] | FloatArray | None = None,
     params: YumaParams | None = None,
     variant: str = "yuma3",
 ) -> WeightsFn:

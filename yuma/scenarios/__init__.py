@@ -26,12 +26,12 @@ __all__ = [
     "STAKE_DISTRIBUTIONS",
     "Scenario",
     "Strategy",
+    "copier_strategy",
     "get",
     "list",
     "random_subnet",
     "stake_distribution",
     "switches",
-    "copier_strategy",
 ]
 
 
