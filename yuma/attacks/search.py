@@ -457,7 +457,10 @@ def _search(
     final_e, final_i, final_d = study.shares(utility, best_x[None, :], template)
     return WorstCabal(
         strategy=CabalStrategy.from_vector(best_x, template),
-        honest_emission=float(final_e[0]),
+        # A batch of one may differ from the search's batch in the last bit; the search's
+        # score of the same strategy bounds it (so the uniform incumbent is never beaten by
+        # round-off).
+        honest_emission=min(float(final_e[0]), best_e),
         honest_incentive=float(final_i[0]),
         honest_dividends=float(final_d[0]),
         uniform_self_weight=uniform_w,
