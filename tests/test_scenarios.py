@@ -185,7 +185,8 @@ def test_copier_strategy_pays_less_the_faster_the_ranking_moves() -> None:
     fast = scenarios.copier_strategy(period=3, commit_reveal=1).simulate("yuma3")
     assert fast.total_relative_dividends()[-1] < slow.total_relative_dividends()[-1] < 1.0
     c = yuma.compare(
-        [scenarios.copier_strategy(period=5, commit_reveal=d) for d in (0, 1, 2)], ["yuma2", "yuma3"]
+        [scenarios.copier_strategy(period=5, commit_reveal=d) for d in (0, 1, 2)],
+        ["yuma2", "yuma3"],
     )
     copier = c.table["relative_dividends"][np.asarray(c.table["base"], dtype=bool)]
     assert copier.shape == (6,) and np.all(copier < 1.0)
