@@ -83,9 +83,17 @@ def test_retention_map_and_threshold() -> None:
     assert np.all((m.emission >= 0) & (m.emission <= 1 + 1e-12))
     thresholds = m.thresholds()
     assert set(thresholds.tolist()) <= set(grid)
-    assert thresholds[0] == retention_threshold(
-        0.6, honest_utilities=grid, cabal_self_weights=grid, **SMALL
-    )
+    found = retention_threshold(0.6, honest_utilities=grid, cabal_self_weights=grid, **SMALL)
+    assert found.grid_point == thresholds[0]
+    # The interpolated crossing lies within the grid step below the first retaining point.
+    assert found.grid_point - found.grid_step < found.value <= found.grid_point
+    assert found.grid_step == pytest.approx(0.25)
+    assert m.thresholds(interpolate=True)[0] == float(found)
+    # At the interpolated crossing the margin's straight line through the two points is 0.
+    k = grid.index(found.grid_point)
+    lo, hi = m.margins()[0, k - 1], m.margins()[0, k]
+    assert lo < 0 <= hi
+    assert lo + (hi - lo) * (found.value - grid[k - 1]) / 0.25 == pytest.approx(0.0, abs=1e-12)
     # Honest utility 1 always retains (cabal below kappa): the threshold exists.
     assert not np.isnan(thresholds).any()
 

@@ -170,8 +170,8 @@ def test_random_subnet_bad_arguments() -> None:
 # --- adaptive: the weight copier ------------------------------------------------------------
 
 
-def test_weight_copier_strategy_copies_the_last_consensus() -> None:
-    st = scenarios.weight_copier(period=4, commit_reveal=0, epochs=12)
+def test_copier_strategy_strategy_copies_the_last_consensus() -> None:
+    st = scenarios.copier_strategy(period=4, commit_reveal=0, epochs=12)
     r = st.simulate("yuma3")
     assert r.validators[-1] == st.base_validator == "copier (0.1)"
     # With no delay the copier's weights at t are the consensus of t - 1, row-normalised.
@@ -180,21 +180,22 @@ def test_weight_copier_strategy_copies_the_last_consensus() -> None:
         np.testing.assert_allclose(r.weights[t][-1], expected, rtol=1e-12)
 
 
-def test_weight_copier_pays_less_the_faster_the_ranking_moves() -> None:
-    slow = scenarios.weight_copier(period=12, commit_reveal=1).simulate("yuma3")
-    fast = scenarios.weight_copier(period=3, commit_reveal=1).simulate("yuma3")
+def test_copier_strategy_pays_less_the_faster_the_ranking_moves() -> None:
+    slow = scenarios.copier_strategy(period=12, commit_reveal=1).simulate("yuma3")
+    fast = scenarios.copier_strategy(period=3, commit_reveal=1).simulate("yuma3")
     assert fast.total_relative_dividends()[-1] < slow.total_relative_dividends()[-1] < 1.0
     c = yuma.compare(
-        [scenarios.weight_copier(period=5, commit_reveal=d) for d in (0, 1, 2)], ["yuma2", "yuma3"]
+        [scenarios.copier_strategy(period=5, commit_reveal=d) for d in (0, 1, 2)],
+        ["yuma2", "yuma3"],
     )
     copier = c.table["relative_dividends"][np.asarray(c.table["base"], dtype=bool)]
     assert copier.shape == (6,) and np.all(copier < 1.0)
 
 
-def test_weight_copier_bad_arguments() -> None:
+def test_copier_strategy_bad_arguments() -> None:
     with pytest.raises(ValueError, match="period"):
-        scenarios.weight_copier(period=0)
+        scenarios.copier_strategy(period=0)
     with pytest.raises(ValueError, match="miners"):
-        scenarios.weight_copier(miners=1)
+        scenarios.copier_strategy(miners=1)
     with pytest.raises(ValueError, match="at least one honest"):
-        scenarios.weight_copier(stake=(1.0,))
+        scenarios.copier_strategy(stake=(1.0,))

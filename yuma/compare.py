@@ -154,7 +154,7 @@ def compare(
     scenarios : name, Scenario, Strategy, "all", or a sequence of them
         Scenario-library names (``yuma.scenarios.list()``), :class:`Scenario` objects
         (``yuma.scenarios.random_subnet(...)`` for synthetic ones) or adaptive
-        :class:`Strategy` objects (``yuma.scenarios.weight_copier(...)``).
+        :class:`Strategy` objects (``yuma.scenarios.copier_strategy(...)``).
     variants : VariantSpec or a sequence of them
         Variant names, :class:`Variant` objects, or ``(label, variant, options)`` triples.
     params : YumaParams, optional

@@ -23,6 +23,7 @@ __all__ = [
     "CabalOutcome",
     "CabalSubnet",
     "RetentionMap",
+    "Threshold",
     "cabal",
     "cabal_subnet",
     "retention_map",
@@ -346,6 +347,53 @@ def cabal(
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """The least honest utility that keeps the honest side's stake share, read off a grid.
+
+    value : the crossing, linearly interpolated between the last grid utility that loses and
+        the first that retains (the grid point itself when the grid's first utility retains);
+        NaN when no utility on the grid retains.
+    grid_point : the first grid utility that retains (NaN when none does).
+    grid_step : the grid's spacing there: the crossing lies in
+        ``(grid_point - grid_step, grid_point]`` (0 when the first grid utility retains).
+    """
+
+    value: float
+    grid_point: float
+    grid_step: float
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def crossing(utilities: FloatArray, margin: FloatArray, tolerance: float = 1e-9) -> Threshold:
+    """Where ``margin`` (the honest emission minus the stake share, one per utility, worst over
+    the cabal's choices) first reaches 0 along the increasing grid ``utilities``.
+
+    The first grid point with ``margin >= -tolerance`` is the grid answer; the interpolated value
+    is the zero of the straight line through it and the point before (margins between grid
+    points are not measured, so the interpolation is accurate to second order in the step).
+    """
+    u = np.asarray(utilities, dtype=np.float64)
+    m = np.asarray(margin, dtype=np.float64)
+    if u.ndim != 1 or u.shape != m.shape or u.size == 0:
+        raise ValueError("utilities and margin must be non-empty vectors of the same length")
+    if np.any(np.diff(u) <= 0):
+        raise ValueError("utilities must increase strictly")
+    hits = np.flatnonzero(m >= -tolerance)
+    if hits.size == 0:
+        return Threshold(float("nan"), float("nan"), float("nan"))
+    k = int(hits[0])
+    if k == 0:
+        return Threshold(float(u[0]), float(u[0]), 0.0)
+    lo, hi = m[k - 1], max(float(m[k]), 0.0)
+    # m[k - 1] < -tolerance <= m[k]: the line through the two crosses zero inside the step.
+    frac = -lo / (hi - lo) if hi > lo else 1.0
+    value = float(u[k - 1] + frac * (u[k] - u[k - 1]))
+    return Threshold(value, float(u[k]), float(u[k] - u[k - 1]))
+
+
+@dataclass(frozen=True)
 class RetentionMap:
     """Honest emission share over (honest stake, honest utility, cabal self-weight).
 
@@ -366,16 +414,24 @@ class RetentionMap:
         """
         return self.emission >= self.honest_stakes[:, None, None] - tolerance
 
-    def thresholds(self, tolerance: float = 1e-9) -> FloatArray:
+    def margins(self) -> FloatArray:
+        """(S, U): the honest emission minus the stake share against the cabal's best
+        self-weight on the grid (negative where the honest side loses part of its share)."""
+        return np.asarray(self.emission.min(axis=2) - self.honest_stakes[:, None])
+
+    def thresholds(self, tolerance: float = 1e-9, *, interpolate: bool = False) -> FloatArray:
         """(S,): the least honest utility retaining the stake share against every cabal
-        self-weight on the grid (NaN where none does)."""
-        ok = np.asarray(self.retained(tolerance).all(axis=2))
-        out = np.full(len(self.honest_stakes), np.nan)
-        for s in range(len(self.honest_stakes)):
-            hits = np.flatnonzero(ok[s])
-            if hits.size:
-                out[s] = self.honest_utilities[hits[0]]
-        return out
+        self-weight on the grid (NaN where none does).
+
+        By default the first grid utility that retains (up to one grid step above the
+        crossing); ``interpolate=True`` gives the interpolated crossing (:func:`crossing`).
+        """
+        found = self.threshold_list(tolerance)
+        return np.array([t.value if interpolate else t.grid_point for t in found])
+
+    def threshold_list(self, tolerance: float = 1e-9) -> list[Threshold]:
+        """One :class:`Threshold` per honest stake: interpolated value, grid point, grid step."""
+        return [crossing(self.honest_utilities, m, tolerance) for m in self.margins()]
 
 
 def retention_map(
@@ -456,9 +512,14 @@ def retention_threshold(
     honest_utilities: Sequence[float] | FloatArray = DEFAULT_GRID,
     cabal_self_weights: Sequence[float] | FloatArray = DEFAULT_GRID,
     **kwargs: Any,
-) -> float:
+) -> Threshold:
     """The least honest utility at which the honest side keeps at least its stake share,
-    whatever cabal self-weight the cabal picks (NaN if no utility on the grid does)."""
+    whatever uniform cabal self-weight the cabal picks.
+
+    Returns a :class:`Threshold`: the crossing interpolated between grid utilities
+    (``float(result)``), the first grid utility that retains and the grid's step there (NaN
+    if no utility on the grid retains). ``kwargs`` go to :func:`retention_map`.
+    """
     grid = retention_map(
         [honest_stake],
         honest_utilities,
@@ -472,4 +533,4 @@ def retention_threshold(
         draws=draws,
         **kwargs,
     )
-    return float(grid.thresholds()[0])
+    return grid.threshold_list()[0]

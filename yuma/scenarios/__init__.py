@@ -3,7 +3,7 @@
 ``yuma.scenarios.list()`` names the public cases in order; ``yuma.scenarios.get(name)`` builds
 one (a :class:`Scenario` with ``weights`` [epochs, V, N], ``stake`` [epochs, V], labels, and the
 bond reset the case asks for). ``get`` also takes the public key (``"case02"``) or title.
-:func:`random_subnet` makes synthetic subnets of any size, and :func:`weight_copier` an adaptive
+:func:`random_subnet` makes synthetic subnets of any size, and :func:`copier_strategy` an adaptive
 scenario (a :class:`Strategy`) where one validator copies the consensus it saw.
 
 Example::
@@ -19,19 +19,19 @@ import builtins
 
 from yuma.scenarios.base import Scenario, switches
 from yuma.scenarios.cases import CASES, build_case
-from yuma.scenarios.strategies import Strategy, weight_copier
+from yuma.scenarios.strategies import Strategy, copier_strategy
 from yuma.scenarios.synthetic import STAKE_DISTRIBUTIONS, random_subnet, stake_distribution
 
 __all__ = [
     "STAKE_DISTRIBUTIONS",
     "Scenario",
     "Strategy",
+    "copier_strategy",
     "get",
     "list",
     "random_subnet",
     "stake_distribution",
     "switches",
-    "weight_copier",
 ]
 
 

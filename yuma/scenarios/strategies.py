@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from yuma.simulation import SimulationResult, SimulationState, WeightsFn
     from yuma.variants import Variant
 
-__all__ = ["Strategy", "weight_copier"]
+__all__ = ["Strategy", "copier_strategy"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Strategy:
         )
 
 
-def weight_copier(
+def copier_strategy(
     period: int = 5,
     *,
     miners: int = 2,
@@ -129,7 +129,7 @@ def weight_copier(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if len(stake) < 2:
-        raise ValueError("weight_copier needs at least one honest validator and the copier")
+        raise ValueError("copier_strategy needs at least one honest validator and the copier")
     n_validators = len(stake)
 
     def weights(epoch: int, state: SimulationState) -> FloatArray:
@@ -144,7 +144,7 @@ def weight_copier(
     validators = tuple(f"honest {i} ({s:g})" for i, s in enumerate(stake[:-1]))
     validators += (f"copier ({stake[-1]:g})",)
     return Strategy(
-        name=f"weight_copier_p{period}_d{commit_reveal}",
+        name=f"copier_p{period}_d{commit_reveal}",
         title=f"Weight copier, best miner changes every {period} epochs, reveal delay "
         f"{commit_reveal}",
         weights=weights,
