@@ -58,6 +58,8 @@ def as_numeric_array(name: str, value: Any, what: str = "array") -> FloatArray:
 
     Checks the dtype only, not the shape or the values. Raises ``ValueError`` naming ``name``.
     """
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        return value  # the common case, and already the answer
     if is_sparse(value):
         raise ValueError(f"{name} must be a dense {what} here, got a scipy.sparse matrix")
     try:
@@ -73,14 +75,16 @@ def as_numeric_array(name: str, value: Any, what: str = "array") -> FloatArray:
         return np.asarray(arr, dtype=np.float64)
 
 
+#: The largest finite float64 (an infinity is above it, a NaN compares False).
+_FINITE_MAX = float(np.finfo(np.float64).max)
+
+
 def _check_values(name: str, values: FloatArray) -> None:
     if values.size == 0:
         return
     # Two reductions and no temporary in the common case; the exact checks only on suspicion
-    # (a NaN poisons both, an infinity the sum, a very large finite sum overflows to inf).
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = values.sum()
-    if values.min() >= 0 and np.isfinite(total):
+    # (a NaN fails both comparisons, an infinity the bound on the largest value).
+    if values.min() >= 0 and values.max() <= _FINITE_MAX:
         return
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite (found NaN or infinity)")

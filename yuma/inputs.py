@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from yuma._sparse import as_csr, is_sparse
 from yuma._types import BoolArray, FloatArray, Matrix
 from yuma._validate import check_bool_matrix, check_bool_vector, check_matrix, check_vector
+from yuma._xp import np_xp
 from yuma.normalize import normalize
 from yuma.params import YumaParams
 from yuma.permits import is_topk_nonzero
@@ -128,7 +129,8 @@ def prepare_inputs(
     out = None if outdated is None else check_bool_matrix("outdated", outdated, (rows, cols))
     owner_rules = sparse_input and owner_uid is not None
     if validator_permit is None:
-        permit = is_topk_nonzero(normalize(s), params.max_allowed_validators)
+        # s is validated: the numpy namespace directly, no second check
+        permit = is_topk_nonzero(normalize(s, xp=np_xp), params.max_allowed_validators, xp=np_xp)
     else:
         permit = check_bool_vector("validator_permit", validator_permit, rows)
     if owner_rules:

@@ -31,6 +31,7 @@ in fixed point). Away from such ties every backend takes the reference's decisio
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from typing import Any
 
@@ -76,10 +77,19 @@ def check_backend(backend: str | None) -> None:
 
 def kernel_flags(pipeline: Pipeline, config: Config) -> tuple[dict[str, Any] | None, str]:
     """The numba dense kernel's flags for ``pipeline``, or ``(None, reason)``."""
+    flags, reason = _kernel_flags(pipeline, config.liquid_alpha)
+    return (None if flags is None else dict(flags)), reason
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_flags(pipeline: Pipeline, liquid_alpha: bool) -> tuple[Any, str]:
+    # The declarations read only the liquid-alpha flag of the config (rate.chain); pipelines
+    # hash by their steps, so a repeated request is a dictionary lookup.
     from yuma.backends.kernels import DENSE_KERNEL, match
 
+    config = Config.from_params(YumaParams(liquid_alpha=liquid_alpha), square=True)
     m = match(DENSE_KERNEL, pipeline, config)
-    return (dict(m.flags) if m.flags is not None else None), m.reason
+    return (None if m.flags is None else tuple(sorted(m.flags.items()))), m.reason
 
 
 def select(

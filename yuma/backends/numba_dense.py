@@ -131,15 +131,17 @@ def _rows_weights(
                 w[i, j] = W[i, j]
         if square and i < n_cols:
             w[i, i] = 0.0
-        peak = 0.0
-        for j in range(n_cols):
-            peak = max(peak, w[i, j])
-        if peak > SAFE_SUM / n_cols:
-            # Weights that could sum past the float64 range: scale by the row's maximum
-            # first, as the reference does, so the shares do not depend on the unit.
-            for j in range(n_cols):
-                w[i, j] = (w[i, j] * SHRINK) / (peak * SHRINK)
         total = _sum(w[i])
+        # The reference scales a row whose largest weight exceeds SAFE_SUM / n (its sum could
+        # overflow); such a row's sum exceeds that bound too, so only then look at the peak.
+        if not total <= SAFE_SUM / n_cols:
+            peak = 0.0
+            for j in range(n_cols):
+                peak = max(peak, w[i, j])
+            if peak > SAFE_SUM / n_cols:
+                for j in range(n_cols):
+                    w[i, j] = (w[i, j] * SHRINK) / (peak * SHRINK)
+                total = _sum(w[i])
         if total > 0.0:
             for j in range(n_cols):
                 w[i, j] = w[i, j] / total
@@ -568,8 +570,8 @@ def epoch_dense(
     )  # fmt: skip
     p = dense_params(params, square=inputs.square, yuma3=yuma3, liquid=liquid)
     o = allocate(n_rows, n_cols, inputs.square)
-    threads = numba.get_num_threads()
-    if n_rows * n_cols < PARALLEL_MIN_CELLS or threads == 1:
+    threads = 1 if n_rows * n_cols < PARALLEL_MIN_CELLS else numba.get_num_threads()
+    if threads == 1:
         epoch_serial(x, p, o, 1)
     else:
         with numba_parallel_guard():
