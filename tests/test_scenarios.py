@@ -24,7 +24,7 @@ def meta() -> dict[str, Any]:
 
 
 def test_list_has_the_24_public_cases_in_order() -> None:
-    names = scenarios.list()
+    names = scenarios.names()
     assert len(names) == 24 and len(set(names)) == 24
     assert [scenarios.get(n).key for n in names] == [f"case{i:02d}" for i in range(1, 25)]
 
@@ -117,7 +117,7 @@ def test_scenario_simulate_uses_its_bond_reset() -> None:
 
 
 def test_every_scenario_runs_under_every_variant() -> None:
-    for name in scenarios.list():
+    for name in scenarios.names():
         sc = scenarios.get(name)
         for variant in ("yuma2", "yuma3", "yuma2c"):
             r = sc.simulate(variant)

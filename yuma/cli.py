@@ -364,7 +364,7 @@ def _cmd_scenarios(_: argparse.Namespace) -> None:
         from yuma import scenarios
     except ImportError:
         raise CommandError("the scenario library is not available in this installation") from None
-    for name in scenarios.list():
+    for name in scenarios.names():
         print(name)
 
 
@@ -380,7 +380,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     names = (
         [s.strip() for s in args.scenarios.split(",") if s.strip()]
         if args.scenarios
-        else list(scenarios.list())
+        else list(scenarios.names())
     )
     if args.plot:
         import matplotlib

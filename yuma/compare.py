@@ -17,7 +17,7 @@ import numpy as np
 from yuma.params import YumaParams
 from yuma.scenarios import Scenario, Strategy
 from yuma.scenarios import get as get_scenario
-from yuma.scenarios import list as list_scenarios
+from yuma.scenarios import names as list_scenarios
 from yuma.simulation import PLOT_KINDS, SimulationResult
 from yuma.variants import Variant
 from yuma.variants import get as get_variant
@@ -152,7 +152,7 @@ def compare(
     Parameters
     ----------
     scenarios : name, Scenario, Strategy, "all", or a sequence of them
-        Scenario-library names (``yuma.scenarios.list()``), :class:`Scenario` objects
+        Scenario-library names (``yuma.scenarios.names()``), :class:`Scenario` objects
         (``yuma.scenarios.random_subnet(...)`` for synthetic ones) or adaptive
         :class:`Strategy` objects (``yuma.scenarios.copier_strategy(...)``).
     variants : VariantSpec or a sequence of them

@@ -1,6 +1,6 @@
 """The scenario library: the 24 public Yuma scenarios and synthetic subnets.
 
-``yuma.scenarios.list()`` names the public cases in order; ``yuma.scenarios.get(name)`` builds
+``yuma.scenarios.names()`` names the public cases in order; ``yuma.scenarios.get(name)`` builds
 one (a :class:`Scenario` with ``weights`` [epochs, V, N], ``stake`` [epochs, V], labels, and the
 bond reset the case asks for). ``get`` also takes the public key (``"case02"``) or title.
 :func:`random_subnet` makes synthetic subnets of any size, and :func:`copier_strategy` an adaptive
@@ -15,8 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import builtins
-
 from yuma.scenarios.base import Scenario, switches
 from yuma.scenarios.cases import CASES, build_case
 from yuma.scenarios.strategies import Strategy, copier_strategy
@@ -28,16 +26,16 @@ __all__ = [
     "Strategy",
     "copier_strategy",
     "get",
-    "list",
+    "names",
     "random_subnet",
     "stake_distribution",
     "switches",
 ]
 
 
-def list() -> builtins.list[str]:
+def names() -> list[str]:
     """Names of the 24 public scenarios, in case order (case01 … case24)."""
-    return builtins.list(CASES)
+    return list(CASES)
 
 
 def _lookup() -> dict[str, str]:
@@ -55,5 +53,5 @@ def get(name: str) -> Scenario:
     """Build the public scenario ``name``: a name from :func:`list`, a key ``"caseNN"``, or a
     title such as ``"Case 2 - kappa moves second"`` (case-insensitive)."""
     if not isinstance(name, str) or name.lower() not in _ALIASES:
-        raise ValueError(f"unknown scenario {name!r}; yuma.scenarios.list() names them")
+        raise ValueError(f"unknown scenario {name!r}; yuma.scenarios.names() names them")
     return build_case(_ALIASES[name.lower()])
