@@ -350,12 +350,17 @@ def cabal(
 class Threshold:
     """The least honest utility that keeps the honest side's stake share, read off a grid.
 
-    value : the crossing, linearly interpolated between the last grid utility that loses and
-        the first that retains (the grid point itself when the grid's first utility retains);
-        NaN when no utility on the grid retains.
-    grid_point : the first grid utility that retains (NaN when none does).
-    grid_step : the grid's spacing there: the crossing lies in
-        ``(grid_point - grid_step, grid_point]`` (0 when the first grid utility retains).
+    Attributes
+    ----------
+    value : float
+        The crossing, linearly interpolated between the last grid utility that loses and the
+        first that retains (the grid point itself when the grid's first utility retains); NaN
+        when no utility on the grid retains.
+    grid_point : float
+        The first grid utility that retains (NaN when none does).
+    grid_step : float
+        The grid's spacing there: the crossing lies in ``(grid_point - grid_step, grid_point]``
+        (0 when the first grid utility retains).
     """
 
     value: float

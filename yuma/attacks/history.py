@@ -189,11 +189,15 @@ def cabal_run(
 ) -> CabalRun:
     """Play a per-epoch ``schedule`` of cabal behaviour and return the honest shares per epoch.
 
-    schedule : one entry per epoch, a :class:`CabalStrategy` or None (weight honestly). The
-        subnets are those of :func:`yuma.attacks.cabal` with the same ``seed``. A constant
-        schedule of a uniform strategy repeats :func:`yuma.attacks.cabal` with ``epochs``
-        equal to its length (its last epoch).
-    fixed_point : rounds used for the "consensus" template.
+    Parameters
+    ----------
+    schedule : sequence
+        One entry per epoch, a :class:`CabalStrategy` or None (weight honestly). The subnets
+        are those of :func:`yuma.attacks.cabal` with the same ``seed``. A constant schedule of
+        a uniform strategy repeats :func:`yuma.attacks.cabal` with ``epochs`` equal to its
+        length (its last epoch).
+    fixed_point : int
+        Rounds used for the "consensus" template.
     """
     _check_unit("honest_stake", honest_stake)
     _check_unit("honest_utility", honest_utility)
@@ -224,12 +228,16 @@ def cabal_run(
 class DefectionMap:
     """Honest emission after a cabal that weighted honestly for ``history`` epochs defects.
 
-    honest_stakes (S,), honest_utilities (U,), cabal_self_weights (C,).
-    emission : (S, U, C, A) honest share in each of the A epochs after the switch (index 0 is
-        the first epoch of the attack).
-    stationary : (S, U, C) the same attack held from the first epoch with no prior bonds, at
-        the same epoch as the last of ``emission`` (the chain's study when that equals its
-        first epoch).
+    Attributes
+    ----------
+    honest_stakes, honest_utilities, cabal_self_weights : (S,), (U,), (C,)
+        The grid.
+    emission : (S, U, C, A)
+        Honest share in each of the A epochs after the switch (index 0 is the first epoch of
+        the attack).
+    stationary : (S, U, C)
+        The same attack held from the first epoch with no prior bonds, at the same epoch as
+        the last of ``emission`` (the chain's study when that equals its first epoch).
     """
 
     honest_stakes: FloatArray
