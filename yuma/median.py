@@ -84,9 +84,9 @@ def weighted_median_col(
     be the first crossing. "bisect": the answer is the smallest voter score ``v`` with
     ``Σ_i u_i·[W_ij ≤ v] > m``; a bisection on the float's bit pattern (monotone for
     non-negative floats) finds it exactly in at most 64 passes of compare-and-sum (about 24 with
-    its early finish), which on XLA is 5-15x faster than its sort. Both trace under
-    ``jax.jit`` and agree exactly away from knife-edge ties (they sum the stakes in different
-    orders).
+    its early finish), which on XLA CPU was 9x (256²) to 15x (1024²) faster than its sort.
+    Both trace under ``jax.jit`` and agree exactly away from knife-edge ties (they sum the
+    stakes in different orders).
     """
     if direct_numpy_call(xp, stake, weights):
         weights = block_array("weights", weights, 2)
