@@ -37,18 +37,25 @@ FILES = ["test_bench_epoch.py", "test_bench_batch.py", "test_bench_median.py"]
 COMMUNITY_MS = {256: 2.6, 1024: 146.0}
 
 MEMORY_PROBE = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 import scipy.sparse as sp
 sys.path.insert(0, {here!r})
 import yuma
 from bench_inputs import all_validators, sparse_inputs
 
-def rss_kib():
+def status_kib(field):
     for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+def rss_kib():
+    # Reset this process's high-water mark to its present size first (clear_refs 5), so the
+    # peak read after the call is the call's own.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return status_kib("VmRSS")
 
 import yuma.backends.numba_sparse as ns
 from yuma.backends import run_epoch
@@ -87,7 +94,9 @@ else:
     t = time.perf_counter()
     result = yuma.epoch(w, stake, bonds, params, backend="numba")
 elapsed = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this address space's own high-water mark. Not ru_maxrss: a child started with vfork
+# inherits at exec the parent's peak, which here holds the inputs and their generation.
+peak = status_kib("VmHWM")
 out_bytes = sum(
     m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
     for m in (result.weights, result.clipped_weights, result.bonds)
@@ -328,7 +337,8 @@ def write_results(
             "",
             "Memory of the numba sparse epoch (`yuma.epoch` on CSR with steady-state bonds, in a "
             "fresh process that loads its inputs from `.npy` files): peak resident memory "
-            "(`ru_maxrss`) minus the resident memory just before the call, over the bytes of "
+            "(`VmHWM`, reset to the resident size just before the call) minus that resident size, "
+            "over the bytes of "
             "the CSR weights. Validation copies nothing when the input is already canonical "
             "float64 CSR (as here), so this is the three CSR outputs `EpochResult` returns "
             "(weights, clipped weights, bonds: about 3x) and the consensus's temporary copy of "

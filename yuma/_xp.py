@@ -10,17 +10,34 @@ from __future__ import annotations
 from typing import Any
 
 import array_api_compat
-import array_api_compat.numpy as np_xp
+import numpy as np
 
-__all__ = ["Namespace", "direct_numpy_call", "namespace", "np_xp"]
+__all__ = ["Namespace", "direct_numpy_call", "eager", "namespace", "np_xp"]
 
-#: An array namespace module (``array_api_compat.numpy`` or ``jax.numpy``).
+#: An array namespace module (numpy, ``array_api_compat.numpy`` or ``jax.numpy``).
 Namespace = Any
+
+
+def _numpy_namespace() -> Namespace:
+    # numpy 2.1 implements every function the steps use (``astype``, ``concat``,
+    # ``cumulative_sum``, ``argsort(stable=)``) in its own namespace; there the compat layer's
+    # wrappers are pure per-call overhead, about a fifth of a 64 x 64 reference epoch.
+    major, minor = (int(part) for part in np.__version__.split(".")[:2])
+    if (major, minor) >= (2, 1):
+        return np
+    import array_api_compat.numpy as compat
+
+    return compat
+
+
+#: The namespace the numpy reference runs in.
+np_xp: Namespace = _numpy_namespace()
 
 
 def namespace(*arrays: Any) -> Namespace:
     """The namespace of the array arguments; numpy's for Python scalars, lists and numpy arrays."""
-    found = [a for a in arrays if hasattr(a, "__array_namespace__") or _is_jax(a)]
+    found = [a for a in arrays if not isinstance(a, np.ndarray) and (
+        hasattr(a, "__array_namespace__") or _is_jax(a))]  # fmt: skip
     if not found:
         return np_xp
     return array_api_compat.array_namespace(*found)
@@ -34,3 +51,9 @@ def direct_numpy_call(xp: Namespace | None, *arrays: Any) -> bool:
     """True when a building block is called directly on numpy-like input (no ``xp`` given and
     no JAX array): then it validates its arguments itself."""
     return xp is None and not any(_is_jax(a) for a in arrays)
+
+
+def eager(xp: Namespace) -> bool:
+    """True for numpy's namespaces, whose values are concrete: a step may branch on a value in
+    Python there (to skip work), never under a JAX trace."""
+    return xp is np_xp or xp is np or getattr(xp, "__name__", "") == "array_api_compat.numpy"

@@ -6,6 +6,7 @@ one place.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,7 +35,10 @@ class EpochInputs:
     weights : (R, C) raw non-negative weights, dense float64 or canonical CSR (stored zeros kept).
     stake : (R,) raw non-negative stake (not yet normalised).
     bonds : (R, C) previous bonds, same format as ``weights`` (zeros when none were given).
-    old_permit : (R,) the permits this epoch uses (chain: stored ``ValidatorPermit``).
+    given_permit : (R,) the permits the caller passed, or None for the default (the new
+        permits of this very stake: top ``max_allowed_validators`` non-zero stakes, the owner
+        always holding one on the sparse path). Read :attr:`old_permit` for the permits used.
+    max_validators : ``max_allowed_validators``, which the default permits need.
     active : (R,) validators that set weights recently enough.
     outdated : (R, C) mask of weights to drop (dense bool or CSR), or None.
     recently_registered : (C,) miners whose bond column is discarded before the EMA.
@@ -46,13 +50,31 @@ class EpochInputs:
     weights: Matrix
     stake: FloatArray
     bonds: Matrix
-    old_permit: BoolArray
+    given_permit: BoolArray | None
     active: BoolArray
     outdated: Any
     recently_registered: BoolArray
     owner_uid: int | None
     square: bool
     sparse: bool
+    max_validators: int = 0
+
+    @functools.cached_property
+    def old_permit(self) -> BoolArray:
+        """(R,) the permits this epoch uses (chain: stored ``ValidatorPermit``).
+
+        Computed on first read when the caller gave none: a compiled kernel computes the same
+        permits as its new ones and never asks (it saves a small call a quarter of its time).
+        """
+        if self.given_permit is not None:
+            return self.given_permit
+        # the stake is validated: the numpy namespace directly, no second check
+        stake = normalize(self.stake, xp=np_xp)
+        permit = np.asarray(is_topk_nonzero(stake, self.max_validators, xp=np_xp))
+        if self.sparse and self.owner_uid is not None:
+            permit = permit.copy()
+            permit[self.owner_uid] = True
+        return permit
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -127,25 +149,23 @@ def prepare_inputs(
         else check_bool_vector("recently_registered", recently_registered, cols)
     )
     out = None if outdated is None else check_bool_matrix("outdated", outdated, (rows, cols))
-    owner_rules = sparse_input and owner_uid is not None
-    if validator_permit is None:
-        # s is validated: the numpy namespace directly, no second check
-        permit = is_topk_nonzero(normalize(s, xp=np_xp), params.max_allowed_validators, xp=np_xp)
-    else:
+    permit = None
+    if validator_permit is not None:
         permit = check_bool_vector("validator_permit", validator_permit, rows)
-    if owner_rules:
-        permit = permit.copy()
-        permit[owner_uid] = True
+        if sparse_input and owner_uid is not None:
+            permit = permit.copy()
+            permit[owner_uid] = True
     inputs = EpochInputs(
         weights=w,
         stake=s,
         bonds=b,
-        old_permit=permit,
+        given_permit=permit,
         active=act,
         outdated=out,
         recently_registered=recent,
         owner_uid=owner_uid,
         square=square,
         sparse=sparse_input,
+        max_validators=params.max_allowed_validators,
     )
     return inputs, params

@@ -580,7 +580,7 @@ def _epoch_runner(
                 weights=v["raw_weights"],
                 stake=v["raw_stake"],
                 bonds=v["previous_bonds"],
-                old_permit=v["old_permit"],
+                given_permit=v["old_permit"],
                 active=v["active"],
                 outdated=None,
                 recently_registered=v["recently_registered"],

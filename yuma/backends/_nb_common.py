@@ -429,18 +429,20 @@ def stake_prelude(
     ``permits`` and ``active_stake`` steps).
 
     ``owner`` >= 0 forces the owner's new permit (the chain's sparse path only; the caller passes
-    -1 on the dense path).
+    -1 on the dense path). An empty ``old_permit`` means the default: the permits used are these
+    new ones (:attr:`yuma.inputs.EpochInputs.old_permit`).
     """
     n = raw_stake.shape[0]
     stake = normalize_vec(raw_stake)
     permit = topk_nonzero(stake, max_validators)
     if owner >= 0:
         permit[owner] = True
+    old = old_permit if old_permit.shape[0] == n else permit
     masked = np.empty(n)
     for i in range(n):
         stake_out[i] = stake[i]
         permit_out[i] = permit[i]
-        masked[i] = stake[i] if (active[i] and old_permit[i]) else 0.0
+        masked[i] = stake[i] if (active[i] and old[i]) else 0.0
     a = normalize_vec(masked)
     for i in range(n):
         active_out[i] = a[i]

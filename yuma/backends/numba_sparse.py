@@ -757,16 +757,19 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     stake = np.empty(n_rows)
     active_stake = np.empty(n_rows)
     permit = np.empty(n_rows, dtype=np.bool_)
+    # none given: the default, this stake's new permits (the kernel computes them)
+    given = inputs.given_permit
     stake_prelude(
-        inputs.stake, inputs.active, inputs.old_permit, params.max_allowed_validators, owner,
-        stake, active_stake, permit,
+        inputs.stake, inputs.active, permit[:0] if given is None else given,
+        params.max_allowed_validators, owner, stake, active_stake, permit,
     )  # fmt: skip
+    old_permit = permit if given is None else given
     mode, out_dense, out_indices, out_indptr = _outdated_arrays(inputs)
     # Every large array is allocated here with numpy (huge pages where the OS offers them: page
     # faults on fresh memory cost more than the kernels' work) and filled by the kernels.
     counts = np.zeros(n_rows, dtype=np.int64)
     w_indptr: Any = np.zeros(n_rows + 1, dtype=W.indptr.dtype)
-    mask_args = (W.data, W.indices, W.indptr, inputs.old_permit, inputs.square, owner, mode,
+    mask_args = (W.data, W.indices, W.indptr, old_permit, inputs.square, owner, mode,
                  out_dense, out_indices, out_indptr)  # fmt: skip
     _mask_par(*mask_args, False, counts, _EMPTY_F, W.indices[:0], w_indptr, chunks)
     np.cumsum(counts, out=w_indptr[1:])
