@@ -132,6 +132,16 @@ def _shape_of(name: str, matrix: Any) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def _same_array(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    """True when ``a`` is ``b`` or a view of all of it (same memory, dtype, shape, strides)."""
+    return a is b or (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
 def _index_array(name: str, what: str, value: Any) -> IntArray:
     arr = np.asarray(value)
     if arr.ndim != 1:
@@ -209,12 +219,26 @@ def _is_canonical(indices: IntArray, indptr: IntArray) -> bool:
 
 
 def _canonical(
-    data: FloatArray, indices: IntArray, indptr: IntArray, shape: tuple[int, int]
+    data: FloatArray,
+    indices: IntArray,
+    indptr: IntArray,
+    shape: tuple[int, int],
+    like: sp.csr_array | None = None,
 ) -> sp.csr_array:
-    """A canonical CSR from checked parts; duplicates summed (zeros kept) only when present."""
+    """A canonical CSR from checked parts; duplicates summed (zeros kept) only when present.
+
+    ``like``: the csr_array the parts came from; returned itself (never mutated) when the parts
+    are all of its own arrays, already canonical float64 with native indices, so a matrix the
+    library built costs no new scipy object when it comes back as input.
+    """
     indices, indptr = _native_index((indices, indptr), max(shape[1], int(indptr[-1])))
     data = np.ascontiguousarray(data, dtype=np.float64)
     if _is_canonical(indices, indptr):
+        if like is not None and all(
+            _same_array(a, b)
+            for a, b in ((data, like.data), (indices, like.indices), (indptr, like.indptr))
+        ):
+            return like
         return csr_from_parts(data, indices, indptr, shape)
     # Safe now that every index is in range; copies, so the caller's arrays stay as they were.
     out = sp.csr_array((data.copy(), indices.copy(), indptr.copy()), shape=shape)
@@ -250,7 +274,8 @@ def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
     fmt = getattr(matrix, "format", None)
     if fmt == "csr":
         data, indices, indptr = _compressed_parts(name, matrix, rows, cols, "column")
-        return _canonical(entries(name, data), indices, indptr, (rows, cols))
+        like = matrix if isinstance(matrix, sp.csr_array) else None
+        return _canonical(entries(name, data), indices, indptr, (rows, cols), like=like)
     if fmt == "csc":
         data, indices, indptr = _compressed_parts(name, matrix, cols, rows, "row")
         values = entries(name, data)

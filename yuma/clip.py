@@ -42,6 +42,11 @@ def col_clip_sparse(weights: Any, consensus: Any) -> sp.csr_array:
     consensus = block_array("consensus", consensus, 1)
     if consensus.shape[0] != w.shape[1]:
         raise ValueError(f"consensus has {consensus.shape[0]} columns, weights {w.shape[1]}")
+    return _col_clip_csr(w, consensus)
+
+
+def _col_clip_csr(w: sp.csr_array, consensus: Any) -> sp.csr_array:
+    # checked by the caller: canonical float64 CSR and a (C,) consensus
     c = np.asarray(consensus, dtype=np.float64)[w.indices]
     above = c < w.data
     out = keep_entries(w, ~(above & (c <= 0)))

@@ -40,6 +40,11 @@ def mat_ema_sparse(new: Any, old: Any, alpha: float) -> sp.csr_array:
     o = block_sparse("old", old)
     alpha = block_fraction("alpha", alpha)
     _same_shape("mat_ema_sparse", n, o)
+    return _mat_ema_csr(n, o, alpha)
+
+
+def _mat_ema_csr(n: sp.csr_array, o: sp.csr_array, alpha: float) -> sp.csr_array:
+    # checked by the caller: canonical float64 CSR of one shape, alpha in [0, 1]
     out = as_csr(n * alpha + o * (1.0 - alpha))
     out.data[out.data <= 0] = 0.0
     out.eliminate_zeros()
@@ -75,8 +80,11 @@ def mat_ema_alpha_sparse(new: Any, old: Any, alpha: Any) -> sp.csr_array:
     new, old : (R, C) sparse. alpha : a dense (R, C) array, or a 1-D array aligned with the
     stored entries of ``new`` in canonical (row-major, sorted) order.
     """
-    n = block_sparse("new", new)
-    o = block_sparse("old", old)
+    return _mat_ema_alpha_csr(block_sparse("new", new), block_sparse("old", old), alpha)
+
+
+def _mat_ema_alpha_csr(n: sp.csr_array, o: sp.csr_array, alpha: Any) -> sp.csr_array:
+    # n and o: canonical float64 CSR (checked by the caller); alpha's shape is checked here
     _same_shape("mat_ema_alpha_sparse", n, o)
     rows = row_of_entries(n)
     a = np.asarray(alpha, dtype=np.float64)

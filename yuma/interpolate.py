@@ -41,7 +41,11 @@ def interpolate_sparse(mat1: Any, mat2: Any, ratio: float) -> sp.csr_array:
     """
     a = block_sparse("mat1", mat1)
     b = block_sparse("mat2", mat2)
-    ratio = block_fraction("ratio", ratio)
+    return _interpolate_csr(a, b, block_fraction("ratio", ratio))
+
+
+def _interpolate_csr(a: sp.csr_array, b: sp.csr_array, ratio: float) -> sp.csr_array:
+    # checked by the caller: canonical float64 CSR, ratio in [0, 1]
     if a.shape != b.shape:
         raise ValueError(f"interpolate_sparse: shapes {a.shape} and {b.shape} differ")
     if ratio == 0:

@@ -196,10 +196,14 @@ def weighted_median_col_sparse(stake: Any, weights: Any, majority: float) -> Flo
     stake : (R,); weights : (R, C) scipy.sparse; majority : κ. Returns (C,) consensus.
     """
     w = block_sparse("weights", weights)
-    n_cols = int(w.shape[1])
     stake = block_array("stake", stake, 1)
     stake = _rows_of(stake, int(w.shape[0]))
-    majority = block_fraction("majority (kappa)", majority)
+    return _median_col_csr(stake, w, block_fraction("majority (kappa)", majority))
+
+
+def _median_col_csr(stake: FloatArray, w: Any, majority: float) -> FloatArray:
+    # checked by the caller: (R,) stake, canonical float64 CSR, κ in [0, 1]
+    n_cols = int(w.shape[1])
     u, total = _majority_stake(stake)
     if total == 0 or n_cols == 0:
         return np.zeros(n_cols)

@@ -106,7 +106,11 @@ def row_normalize_sparse(matrix: Any) -> sp.csr_array:
     Overflow-safe as the dense form: a row whose entries could sum past the float64 range is
     scaled by its maximum first.
     """
-    m = block_sparse("matrix", matrix)
+    return _row_normalize_csr(block_sparse("matrix", matrix))
+
+
+def _row_normalize_csr(m: sp.csr_array) -> sp.csr_array:
+    # canonical float64 CSR of finite non-negative values, checked by the caller
     rows = row_of_entries(m)
     data = m.data
     if data.size:
@@ -136,7 +140,11 @@ def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
 def col_normalize_sparse(matrix: Any) -> sp.csr_array:
     """Sparse :func:`col_normalize` (chain: ``inplace_col_normalize_sparse``)."""
-    m = block_sparse("matrix", matrix)
+    return _col_normalize_csr(block_sparse("matrix", matrix))
+
+
+def _col_normalize_csr(m: sp.csr_array) -> sp.csr_array:
+    # canonical float64 CSR of finite non-negative values, checked by the caller
     sums = np.bincount(m.indices, weights=m.data, minlength=m.shape[1]).astype(np.float64)
     return with_data(m, _np_safe_divide(m.data, sums[m.indices]))
 
@@ -158,7 +166,11 @@ def col_max_upscale(matrix: Any, *, xp: Namespace | None = None) -> Any:
 
 def col_max_upscale_sparse(matrix: Any) -> sp.csr_array:
     """Sparse :func:`col_max_upscale` (chain: ``inplace_col_max_upscale_sparse``)."""
-    m = block_sparse("matrix", matrix)
+    return _col_max_upscale_csr(block_sparse("matrix", matrix))
+
+
+def _col_max_upscale_csr(m: sp.csr_array) -> sp.csr_array:
+    # canonical float64 CSR of finite non-negative values, checked by the caller
     maxima = np.zeros(m.shape[1])
     np.maximum.at(maxima, m.indices, m.data)
     return with_data(m, _np_safe_divide(m.data, maxima[m.indices]))

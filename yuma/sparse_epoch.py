@@ -14,11 +14,16 @@ import scipy.sparse as sp
 
 from yuma._sparse import as_csr, keep_entries, lookup, row_of_entries, with_data
 from yuma._types import BoolArray, FloatArray
-from yuma.clip import col_clip_sparse
-from yuma.ema import mat_ema_alpha_sparse, mat_ema_sparse
+from yuma._xp import np_xp
+
+# The building blocks' bodies on inputs checked once, by prepare_inputs: their public forms
+# validate every argument in O(nnz), which cost more than the arithmetic at the size of a real
+# subnet. Everything a step builds is canonical float64 CSR of finite non-negative values.
+from yuma.clip import _col_clip_csr
+from yuma.ema import _mat_ema_alpha_csr, _mat_ema_csr
 from yuma.emission import emission_shares
 from yuma.inputs import EpochInputs
-from yuma.interpolate import interpolate_sparse
+from yuma.interpolate import _interpolate_csr
 from yuma.liquid_alpha import alpha_sigmoid
 from yuma.masks import (
     mask_cols_sparse,
@@ -26,12 +31,12 @@ from yuma.masks import (
     mask_matrix_sparse,
     mask_rows_sparse,
 )
-from yuma.median import weighted_median_col_sparse
+from yuma.median import _median_col_csr
 from yuma.normalize import (
-    col_max_upscale_sparse,
-    col_normalize_sparse,
+    _col_max_upscale_csr,
+    _col_normalize_csr,
+    _row_normalize_csr,
     normalize,
-    row_normalize_sparse,
 )
 from yuma.params import YumaParams
 from yuma.permits import is_topk_nonzero
@@ -43,12 +48,12 @@ __all__ = ["sparse_epoch"]
 def sparse_epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     """One sparse epoch on validated inputs (``inputs.sparse``)."""
     # stake, permits (the owner always holds one), active_stake
-    stake = normalize(inputs.stake)
-    new_permit = np.asarray(is_topk_nonzero(stake, params.max_allowed_validators))
+    stake = normalize(inputs.stake, xp=np_xp)
+    new_permit = np.asarray(is_topk_nonzero(stake, params.max_allowed_validators, xp=np_xp))
     if inputs.owner_uid is not None:
         new_permit = new_permit.copy()
         new_permit[inputs.owner_uid] = True
-    active_stake = normalize(np.where(inputs.active & inputs.old_permit, stake, 0.0))
+    active_stake = normalize(np.where(inputs.active & inputs.old_permit, stake, 0.0), xp=np_xp)
     return _sparse_epoch(inputs, params, stake, active_stake, new_permit)
 
 
@@ -65,17 +70,17 @@ def _sparse_epoch(
         w = mask_diag_sparse(w, except_index=inputs.owner_uid)
     if inputs.outdated is not None:
         w = mask_matrix_sparse(inputs.outdated, w)
-    w = row_normalize_sparse(w)
+    w = _row_normalize_csr(w)
 
     # consensus, clip, incentive
-    consensus = weighted_median_col_sparse(active_stake, w, params.kappa)
-    clipped = col_clip_sparse(w, consensus)
+    consensus = _median_col_csr(active_stake, w, params.kappa)
+    clipped = _col_clip_csr(w, consensus)
     validator_trust = clipped.sum(axis=1)
     ranks = clipped.T @ active_stake
-    incentive = normalize(ranks)
+    incentive = normalize(ranks, xp=np_xp)
 
     # bonds_penalty, masked_bonds, ema_rate, bonds, dividends
-    weights_for_bonds = interpolate_sparse(w, clipped, params.bonds_penalty)
+    weights_for_bonds = _interpolate_csr(w, clipped, params.bonds_penalty)
     previous = mask_cols_sparse(inputs.recently_registered, inputs.bonds)
     ema: sp.csr_array
     if params.yuma3:
@@ -89,27 +94,28 @@ def _sparse_epoch(
                 params.alpha_low,
                 params.alpha_high,
                 params.alpha_sigmoid_steepness,
+                xp=np_xp,
             )
-            ema = mat_ema_alpha_sparse(weights_for_bonds, previous, alpha)
+            ema = _mat_ema_alpha_csr(weights_for_bonds, previous, alpha)
         else:
-            ema = mat_ema_sparse(weights_for_bonds, previous, params.bonds_ema_rate)
-        dividends = normalize((col_normalize_sparse(ema) @ incentive) * active_stake)
+            ema = _mat_ema_csr(weights_for_bonds, previous, params.bonds_ema_rate)
+        dividends = normalize((_col_normalize_csr(ema) @ incentive) * active_stake, xp=np_xp)
         stored = ema
     else:
         rows = row_of_entries(weights_for_bonds)
-        delta = col_normalize_sparse(
+        delta = _col_normalize_csr(
             with_data(weights_for_bonds, weights_for_bonds.data * active_stake[rows])
         )
-        ema = col_normalize_sparse(
-            mat_ema_sparse(delta, col_normalize_sparse(previous), params.bonds_ema_rate)
+        ema = _col_normalize_csr(
+            _mat_ema_csr(delta, _col_normalize_csr(previous), params.bonds_ema_rate)
         )
-        dividends = normalize(ema @ incentive)
-        stored = col_max_upscale_sparse(ema)
+        dividends = normalize(ema @ incentive, xp=np_xp)
+        stored = _col_max_upscale_csr(ema)
 
     # storage: sparse storage rewrites every row: rows without a new permit are emptied.
     bonds = keep_entries(stored, new_permit[row_of_entries(stored)])
     server, validator, combined = emission_shares(
-        incentive, dividends, stake, active_stake, square=inputs.square
+        incentive, dividends, stake, active_stake, square=inputs.square, xp=np_xp
     )
     return EpochResult(
         stake=stake,
