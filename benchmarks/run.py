@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FILES = ["test_bench_epoch.py", "test_bench_batch.py", "test_bench_median.py"]
+FILES = [
+    "test_bench_epoch.py", "test_bench_batch.py", "test_bench_median.py", "test_bench_peer.py"
+]
 
-#: The community simulator (dense float32 torch, one Python call per epoch), as quoted in
-#: issue 4, on a 2-core machine.
-COMMUNITY_MS = {256: 2.6, 1024: 146.0}
 
 MEMORY_PROBE = r"""
 import json, sys, time
@@ -242,6 +241,20 @@ def machine() -> str:
     )
 
 
+def peer_sentence(entries: list[dict[str, Any]]) -> str:
+    """What the ``peer`` rows are, or why there are none."""
+    if any(e.get("extra_info", {}).get("backend") == "peer" for e in entries):
+        return (
+            "`peer`: the community simulator's Yuma3 epoch (`yuma_simulation`, torch float32 on "
+            "the CPU, one Python call per epoch) on the same matrix and stake, with its own "
+            "steady-state bonds (dense only: it has no sparse path)."
+        )
+    return (
+        "No `peer` rows: the community simulator (`yuma_simulation`, torch) is not installed "
+        "here; `benchmarks/test_bench_peer.py` times it wherever it is."
+    )
+
+
 def write_results(
     entries: list[dict[str, Any]],
     memory: list[dict[str, Any]],
@@ -277,6 +290,8 @@ def write_results(
         "`all`: every uid may hold a permit (`max_allowed_validators = n`, every row votes in "
         "every column's median: the worst case). `chain`: the chain's default 128 validators.",
         "",
+        peer_sentence(entries),
+        "",
         "| n | permits | backend | time / epoch | / sort | / sum |",
         "|---:|---|---|---:|---:|---:|",
     ]
@@ -284,7 +299,7 @@ def write_results(
         t_sort = best(entries, case="dense", n=n, baseline="sort")
         t_sum = best(entries, case="dense", n=n, baseline="sum")
         for permits, names in (
-            ("all", ("numpy", "numba", "numba:1", "jax")),
+            ("all", ("numpy", "numba", "numba:1", "jax", "peer")),
             ("chain", ("numba", "numba:1")),
         ):
             for backend in names:
