@@ -143,3 +143,74 @@ def test_threading_layer_reports_the_real_layer() -> None:
     assert layer == numba.threading_layer()
     assert layer in {"tbb", "omp", "workqueue"}
     assert _threads.threading_layer_is_threadsafe() == (layer != "workqueue")
+
+
+# --- the threads option ---------------------------------------------------------------------
+
+numba = pytest.importorskip("numba")
+
+
+def _subnet(n: int, seed: int) -> tuple[object, object]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 65536, (n, n)) * (rng.random((n, n)) < 0.6)
+    return w.astype(float), rng.lognormal(0.0, 2.0, n)
+
+
+def test_threads_one_gives_the_parallel_result_and_restores_the_count() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+
+    import yuma
+
+    before = numba.get_num_threads()
+    # 600 x 600 is over the dense cut-off (512 x 512): the default runs the parallel passes.
+    w, s = _subnet(600, 1)
+    bonds = yuma.epoch(w, s, backend="numba").bonds
+    default = yuma.epoch(w, s, bonds, backend="numba")
+    serial = yuma.epoch(w, s, bonds, backend="numba", threads=1)
+    for field in ("consensus", "incentive", "dividends", "bonds", "validator_trust"):
+        np.testing.assert_allclose(getattr(serial, field), getattr(default, field), atol=1e-12)
+    csr = sp.csr_array(w)
+    a = yuma.epoch(csr, s, backend="numba", threads=1)
+    b = yuma.epoch(csr, s, backend="numba")
+    np.testing.assert_allclose(a.dividends, b.dividends, atol=1e-12)
+    batch = yuma.epoch_batch(np.stack([w[:40, :40]] * 3), s[:40], backend="numba", threads=1)
+    one = yuma.epoch(w[:40, :40], s[:40], backend="numba")
+    np.testing.assert_allclose(batch.dividends[2], one.dividends, atol=1e-12)
+    assert numba.get_num_threads() == before
+
+
+def test_threads_applies_only_inside_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import yuma
+    from yuma.backends import numba_dense
+
+    seen: list[int] = []
+    real = numba_dense.epoch_dense
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(numba.get_num_threads())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(numba_dense, "epoch_dense", spy)
+    w, s = _subnet(16, 2)
+    yuma.epoch(w, s, backend="numba", threads=1)
+    yuma.epoch(w, s, backend="numba")
+    assert seen == [1, numba.get_num_threads()]
+    assert np.all(np.isfinite(yuma.epoch(w, s, threads=1).dividends))
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2", 10**6])
+def test_threads_out_of_range_or_not_an_int_is_refused(bad: object) -> None:
+    import numpy as np
+
+    import yuma
+
+    w, s = _subnet(8, 3)
+    with pytest.raises(ValueError, match="threads"):
+        yuma.epoch(w, s, threads=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="threads"):
+        yuma.epoch_batch(np.stack([w, w]), s, threads=bad)  # type: ignore[arg-type]

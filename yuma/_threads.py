@@ -23,9 +23,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import numpy as np
+
 __all__ = [
     "UNSAFE_LAYERS",
+    "check_threads",
     "numba_parallel_guard",
+    "numba_threads",
     "serialised",
     "threading_layer",
     "threading_layer_is_threadsafe",
@@ -79,6 +83,47 @@ def numba_parallel_guard() -> Iterator[None]:
         return
     with _LAUNCH_LOCK:
         yield
+
+
+def check_threads(threads: Any) -> int | None:
+    """``threads`` as given to :func:`yuma.epoch` and :func:`yuma.epoch_batch`: None, or an
+    int from 1 to numba's maximum (``NUMBA_NUM_THREADS``, the machine's cores by default)."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    most = _most_threads()
+    if not 1 <= int(threads) <= most:
+        raise ValueError(f"threads must be between 1 and {most} (NUMBA_NUM_THREADS), got {threads}")
+    return int(threads)
+
+
+def _most_threads() -> int:
+    if importlib.util.find_spec("numba") is None:
+        return 1 << 16  # nothing runs threads: any positive count is harmless
+    import numba
+
+    return int(getattr(numba.config, "NUMBA_NUM_THREADS"))  # noqa: B009 - not in the stubs
+
+
+@contextmanager
+def numba_threads(threads: int | None) -> Iterator[None]:
+    """Run the numba calls inside on at most ``threads`` threads (None: numba's own setting).
+
+    ``numba.set_num_threads`` is per calling thread, so this changes nothing for other Python
+    threads, and the previous count comes back on exit.
+    """
+    if threads is None:
+        yield
+        return
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def serialised(fn: F) -> F:

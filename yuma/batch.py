@@ -15,6 +15,7 @@ import numpy as np
 
 from yuma._sparse import is_sparse
 from yuma._step import Config
+from yuma._threads import check_threads, numba_threads
 from yuma._types import BoolArray, FloatArray
 from yuma._validate import as_numeric_array
 from yuma.backends import check_backend, select
@@ -124,6 +125,7 @@ def epoch_batch(
     layout: Layout = "auto",
     backend: str | None = None,
     pipeline: Pipeline | None = None,
+    threads: int | None = None,
 ) -> BatchResult:
     """Run ``b`` independent dense epochs with the same hyperparameters.
 
@@ -152,6 +154,9 @@ def epoch_batch(
     pipeline : Pipeline, optional
         The dense epoch to run (default: the chain's for ``params.yuma3``), as in
         :func:`yuma.epoch`.
+    threads : int, optional
+        The most numba threads the batch may use (its epochs run in parallel over the batch);
+        None: numba's own setting. Other backends ignore it.
 
     Returns
     -------
@@ -163,6 +168,7 @@ def epoch_batch(
     elif not isinstance(params, YumaParams):
         raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
     check_backend(backend)
+    threads = check_threads(threads)
     if is_sparse(weights):
         raise ValueError("epoch_batch takes a dense (b, R, C) weight array")
     w_arr = as_numeric_array("weights", weights)
@@ -210,9 +216,10 @@ def epoch_batch(
         from yuma.backends.numba_batch import epoch_batch_numba
 
         assert flags is not None
-        out = epoch_batch_numba(
-            W, S, B, P, A, O, RR, square, params, yuma3=flags["yuma3"], liquid=flags["liquid"]
-        )
+        with numba_threads(threads):
+            out = epoch_batch_numba(
+                W, S, B, P, A, O, RR, square, params, yuma3=flags["yuma3"], liquid=flags["liquid"]
+            )
     elif name == "jax":
         from yuma.backends.jax_pipeline import run_batch
 

@@ -31,6 +31,7 @@ def epoch(
     layout: Layout = "auto",
     backend: str | None = None,
     pipeline: Pipeline | None = None,
+    threads: int | None = None,
 ) -> EpochResult:
     """Run one Yuma Consensus epoch, as the chain does, in float64.
 
@@ -75,6 +76,12 @@ def epoch(
         The dense epoch to run (:mod:`yuma.pipeline`); default the chain's for ``params.yuma3``
         (:data:`~yuma.pipeline.CHAIN` or :data:`~yuma.pipeline.CHAIN_YUMA2`). A custom pipeline
         runs on numpy and JAX, and on numba when its steps are rules the kernel declares.
+    threads : int, optional
+        The most numba threads this call may use; None: numba's own setting
+        (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), by default every core. Epochs
+        under 512 x 512 cells (sparse: 2^18 stored entries) run on one thread whatever it says:
+        below that a parallel region costs more than it saves (measured in
+        benchmarks/RESULTS.md). Other backends ignore it.
 
     Returns
     -------
@@ -90,6 +97,9 @@ def epoch(
     rows as they were; the sparse path empties every row without a new permit. The sparse path
     keeps the owner's self-weight and forces the owner's permits; the dense path does neither.
     """
+    from yuma._threads import check_threads
+
+    threads = check_threads(threads)
     inputs, params = prepare_inputs(
         weights,
         stake,
@@ -104,4 +114,4 @@ def epoch(
     )
     from yuma.backends import run_epoch
 
-    return run_epoch(inputs, params, backend, pipeline=pipeline)
+    return run_epoch(inputs, params, backend, pipeline=pipeline, threads=threads)

@@ -148,15 +148,21 @@ def run_epoch(
     backend: str | None = None,
     *,
     pipeline: Pipeline | None = None,
+    threads: int | None = None,
 ) -> EpochResult:
-    """One epoch on validated inputs with the chosen backend (see :func:`select`)."""
+    """One epoch on validated inputs with the chosen backend (see :func:`select`).
+
+    ``threads``: at most this many numba threads (None: numba's setting); other backends
+    ignore it.
+    """
     if inputs.sparse:
         name, _ = select(backend, pipeline, None, sparse=True)
         if name == "numba":
-            from yuma._threads import numba_parallel_guard
+            from yuma._threads import numba_parallel_guard, numba_threads
             from yuma.backends.numba_sparse import epoch_sparse
 
-            with numba_parallel_guard():  # the workqueue layer aborts on concurrent launches
+            # the guard: the workqueue layer aborts on concurrent launches
+            with numba_threads(threads), numba_parallel_guard():
                 return epoch_sparse(inputs, params)
         from yuma.sparse_epoch import sparse_epoch
 
@@ -165,10 +171,12 @@ def run_epoch(
     config = Config.from_params(params, square=inputs.square)
     name, flags = select(backend, pl, config)
     if name == "numba":
+        from yuma._threads import numba_threads
         from yuma.backends.numba_dense import epoch_dense
 
         assert flags is not None
-        return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+        with numba_threads(threads):
+            return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
     if name == "jax":
         from yuma.backends.jax_pipeline import run_epoch as run_jax
         from yuma.pipeline import dense_state, to_result

@@ -279,9 +279,6 @@ def wmedian_bracket(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -
     # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
     # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
     sample = bs[n : n + k_piv]
-    # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
-    # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
-    sample = bs[n : n + k_piv]
     piv = bv[n : n + k_piv]
     for k in range(k_piv):
         sample[k] = v[(2 * k + 1) * n // (2 * k_piv)]
