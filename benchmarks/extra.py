@@ -114,11 +114,15 @@ def main() -> None:
         "| simulate yuma2b 40 epochs 3 x 3 on jax, second call (no recompile) | "
         f"{fmt(best(lambda: small.simulate('yuma2b', backend='jax')))} |"
     )
-    for path in ("sparse", "dense"):
-        snap = chain_snapshot(4096, 256, path)
-        run_epoch(snap)
-        took = best(lambda snap=snap: run_epoch(snap), rounds=2)
-        lines.append(f"| exact replay, 4096 uids (256 validators), {path} path | {fmt(took)} |")
+    for validators, label in ((256, "256 validators"), (4096, "every uid a validator")):
+        for path in ("sparse", "dense"):
+            snap = chain_snapshot(4096, validators, path)
+            run_epoch(snap)
+            took = best(lambda snap=snap: run_epoch(snap), rounds=2)
+            lines.append(f"| exact replay, 4096 uids ({label}), {path} path | {fmt(took)} |")
+    from cutoff import table
+
+    lines += ["", "## Parallel cut-off (`benchmarks/cutoff.py`)", "", *table()]
     text = "\n".join(lines) + "\n"
     if args.output:
         with args.output.open("a") as fh:
