@@ -200,3 +200,64 @@ def test_result_is_frozen_and_sparse_in_sparse_out() -> None:
         assert sp.issparse(getattr(r, name))
     with pytest.raises(AttributeError):
         r.consensus = np.zeros(3)  # type: ignore[misc]
+
+
+# --- the default permits, and canonical CSR used as it is ---------------------------------------
+
+
+def _subnet(n: int, seed: int, k: int) -> tuple[np.ndarray, np.ndarray, yuma.YumaParams]:
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 65536, (n, n)) * (rng.random((n, n)) < 0.5)
+    stake = rng.lognormal(0.0, 2.0, n) * (rng.random(n) < 0.8)  # some zero stakes: no permit
+    return w.astype(float), stake, yuma.YumaParams(max_allowed_validators=k)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_default_permits_are_this_stakes_top_k(backend: str, sparse: bool) -> None:
+    from yuma.inputs import prepare_inputs
+    from yuma.normalize import normalize
+    from yuma.permits import is_topk_nonzero
+
+    w, stake, params = _subnet(24, 5, k=9)
+    weights = sp.csr_array(w) if sparse else w
+    owner = 3 if sparse else None
+    inputs, _ = prepare_inputs(weights, stake, None, params, owner_uid=owner)
+    assert inputs.given_permit is None
+    expected = np.asarray(is_topk_nonzero(normalize(stake), 9))
+    if owner is not None:
+        expected[owner] = True
+    np.testing.assert_array_equal(inputs.old_permit, expected)
+    # The kernels compute the default themselves: the same epoch as with the permits given.
+    bonds = yuma.epoch(weights, stake, None, params, owner_uid=owner, backend=backend).bonds
+    default = yuma.epoch(weights, stake, bonds, params, owner_uid=owner, backend=backend)
+    given = yuma.epoch(weights, stake, bonds, params, owner_uid=owner, backend=backend,
+                       validator_permit=expected)  # fmt: skip
+    for field in ("active_stake", "consensus", "dividends", "incentive", "validator_permit"):
+        np.testing.assert_array_equal(getattr(default, field), getattr(given, field))
+    as_dense = (lambda m: m.toarray()) if sparse else (lambda m: m)
+    np.testing.assert_array_equal(as_dense(default.bonds), as_dense(given.bonds))
+    assert int(expected.sum()) == 9
+
+
+def test_canonical_csr_array_input_is_used_as_it_is_and_never_mutated() -> None:
+    from yuma.inputs import prepare_inputs
+
+    w, stake, params = _subnet(16, 6, k=16)
+    csr = sp.csr_array(w)
+    before = (csr.data.copy(), csr.indices.copy(), csr.indptr.copy())
+    inputs, _ = prepare_inputs(csr, stake, csr, params)
+    assert inputs.weights is csr and inputs.bonds is csr
+    for a, b in zip(before, (csr.data, csr.indices, csr.indptr)):
+        np.testing.assert_array_equal(a, b)
+    # Anything else comes back as new canonical float64 CSR.
+    matrix = sp.csr_matrix(w)
+    shuffled = sp.csr_array((csr.data[::-1].copy(), csr.indices[::-1].copy(), csr.indptr),
+                            shape=csr.shape)  # fmt: skip
+    for other in (matrix, shuffled, csr.astype(np.float32), sp.coo_array(w)):
+        got, _ = prepare_inputs(other, stake, None, params)
+        assert isinstance(got.weights, sp.csr_array) and got.weights is not other
+        assert got.weights.dtype == np.float64 and got.weights.has_canonical_format
+    np.testing.assert_array_equal(
+        prepare_inputs(shuffled, stake, None, params)[0].weights.toarray(), shuffled.toarray()
+    )
