@@ -53,6 +53,13 @@ def threading_layer() -> str | None:
     numba's own lock) and then asks ``numba.threading_layer()``, so the answer is the layer
     the kernels will really run on, not a guess from ``NUMBA_THREADING_LAYER``.
     """
+    return _started_layer()
+
+
+@functools.cache
+def _started_layer() -> str | None:
+    # Asked once: a process's layer never changes once started, and asking costs microseconds
+    # on every guarded call (a tenth of a small sparse epoch).
     if importlib.util.find_spec("numba") is None:
         return None
     import numba
