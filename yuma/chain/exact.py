@@ -233,65 +233,43 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
     active_stake = ops.normalize(active_stake)
 
     # §4.6 weights: stored u16 integers as I32F32, permit / self / outdated masks, row-normalise
-    w = s.weights.with_data(s.weights.data << 32)
-    w = ops.mask_rows_sparse(forbids, w)
-    w = (
-        ops.mask_diag_sparse_except_index(w, owner)
-        if owner is not None
-        else ops.mask_diag_sparse(w)
+    # (one fused pass: ops.epoch_weights_sparse)
+    w = ops.epoch_weights_sparse(
+        s.weights, forbids, owner, mk.last_update, mk.block_at_registration
     )
-    w = ops.vec_mask_sparse_matrix(w, mk.last_update, mk.block_at_registration, "le")
-    w = ops.inplace_row_normalize_sparse(w)
 
-    # §4.7–4.9 consensus, clipping, trust, incentive
+    # §4.7 consensus
     kappa = _u16_ratio(hp.kappa)
     consensus = ops.weighted_median_col_sparse(active_stake, w, n, kappa)
-    clipped = ops.col_clip_sparse(w, consensus)
-    vtrust = ops.row_sum_sparse(clipped)
-    incentive = ops.normalize(ops.matmul_sparse(clipped, active_stake, n))
-
-    # §4.10 weights for bonds
-    wb = ops.interpolate_sparse(w, clipped, n, _u16_ratio(hp.bonds_penalty))
 
     last_tempo = _last_tempo(s)
-    if hp.yuma3_enabled:
-        # §4.11 Yuma3: bonds are EMA proportions
-        b = s.bonds.with_data(fp.u16_proportion_to_fixed(s.bonds.data))
-        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
-        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
-            alpha = ops.liquid_alpha_sparse(
-                wb,
-                b,
-                consensus,
-                _u16_ratio(hp.alpha_low),
-                _u16_ratio(hp.alpha_high),
-                hp.alpha_sigmoid_steepness << 32,
-            )
-            ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
-        else:
-            ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
-        ema_norm = ops.inplace_col_normalize_sparse(ema, n)
-        tb = ops.row_sum_sparse(ops.mat_vec_mul_sparse(ema_norm, incentive))
+    ratio = _u16_ratio(hp.bonds_penalty)
+    liquid = hp.liquid_alpha_enabled and bool((consensus != 0).any())
+    fused = None
+    if hp.yuma3_enabled and ratio == ONE and not liquid:
+        # the default Yuma3 epoch (W_b = clipped weights, fixed EMA rate) fused from clipping
+        # to the stored bonds: ops.clip_ema_sparse, ops.dividend_terms_sparse
+        fused = ops.clip_ema_sparse(
+            w,
+            consensus,
+            active_stake,
+            s.bonds,
+            last_tempo,
+            mk.block_at_registration,
+            _fixed_alpha(hp.bonds_moving_average),
+        )
+    if fused is not None:
+        vtrust, ranks, ema, ema_sums = fused
+        incentive = ops.normalize(ranks)
+        tb, bonds_u16 = ops.dividend_terms_sparse(ema, ema_sums, incentive, new_permits)
         div_raw = ops.vec_mul(tb, active_stake)
         dividends = ops.normalize(div_raw)
-        stored = ema
     else:
-        # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
-        b = s.bonds.with_data(s.bonds.data << 32)
-        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
-        b = ops.inplace_col_normalize_sparse(b, n)
-        delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
-        ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
-        ema = ops.inplace_col_normalize_sparse(ema, n)
-        div_raw = ops.matmul_transpose_sparse(ema, incentive)
-        dividends = ops.normalize(div_raw)
-        stored = ops.inplace_col_max_upscale_sparse(ema, n)
+        incentive, vtrust, dividends, div_raw, bonds_u16 = _sparse_steps(
+            s, w, consensus, active_stake, new_permits, mk, last_tempo, ratio
+        )
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
-
-    # §4.14 bonds: every row rewritten; rows without a new permit become empty
-    keep_rows = new_permits[stored.row_ids()] if stored.nnz else np.zeros(0, dtype=np.bool_)
-    bonds_u16 = stored.with_data(fp.fixed_proportion_to_u16(stored.data)).filter(keep_rows)
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
@@ -310,6 +288,64 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
         dividends_raw=tuple(div_raw.tolist()),
         weights_normalized_raw=w,
     )
+
+
+def _sparse_steps(
+    s: SubnetSnapshot,
+    w: ops.SparseRows,
+    consensus: I64Array,
+    active_stake: I64Array,
+    new_permits: BoolArray,
+    mk: Masks,
+    last_tempo: int,
+    ratio: int,
+) -> tuple[I64Array, I64Array, I64Array, I64Array, ops.SparseRows]:
+    """§4.8–4.12 and the §4.14 bonds of the sparse path, one chain helper at a time.
+
+    Returns ``(incentive, validator_trust, dividends, dividends_raw, stored u16 bonds)``.
+    """
+    hp = s.hyperparameters
+    n = s.n
+    # §4.8–4.9 clipping, trust, incentive
+    clipped, vtrust, ranks = ops.clip_trust_incentive_sparse(w, consensus, active_stake, n)
+    incentive = ops.normalize(ranks)
+
+    # §4.10 weights for bonds
+    wb = ops.interpolate_sparse(w, clipped, n, ratio)
+
+    if hp.yuma3_enabled:
+        # §4.11 Yuma3: bonds are EMA proportions
+        b = ops.yuma3_bonds_sparse(s.bonds, last_tempo, mk.block_at_registration)
+        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
+            alpha = ops.liquid_alpha_sparse(
+                wb,
+                b,
+                consensus,
+                _u16_ratio(hp.alpha_low),
+                _u16_ratio(hp.alpha_high),
+                hp.alpha_sigmoid_steepness << 32,
+            )
+            ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
+        else:
+            ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
+        tb = ops.col_normalized_dot_sparse(ema, n, incentive)
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
+        stored = ema
+    else:
+        # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
+        b = s.bonds.with_data(s.bonds.data << 32)
+        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
+        b = ops.inplace_col_normalize_sparse(b, n)
+        delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
+        ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
+        ema = ops.inplace_col_normalize_sparse(ema, n)
+        div_raw = ops.matmul_transpose_sparse(ema, incentive)
+        dividends = ops.normalize(div_raw)
+        stored = ops.inplace_col_max_upscale_sparse(ema, n)
+
+    # §4.14 bonds: every row rewritten; rows without a new permit become empty
+    return incentive, vtrust, dividends, div_raw, ops.u16_rows_sparse(stored, new_permits)
 
 
 def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
