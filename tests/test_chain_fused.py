@@ -212,3 +212,47 @@ def test_u16_proportion_closed_form(x: Any) -> None:
     fp._prop_to_u16_kernel(edges, a)
     fp._prop_to_u16_kernel_reference(edges, b)
     assert np.array_equal(a, b)
+
+
+@SETTINGS
+@given(data=st.data(), n=st.integers(0, 7), ratio=RAW, alpha=RAW)
+def test_dense_steps_are_the_compositions(data: Any, n: int, ratio: int, alpha: int) -> None:
+    weights = data.draw(any_rows(n, n, U16))
+    forbids = data.draw(st.lists(st.booleans(), max_size=n + 1))
+    lu = data.draw(hnp.arrays(np.uint64, n, elements=st.integers(0, 5)))
+    reg = data.draw(hnp.arrays(np.uint64, n, elements=st.integers(0, 5)))
+    w = ops.inplace_mask_rows(forbids, weights.with_data(weights.data << 32).to_dense(n))
+    w = ops.inplace_mask_diag(ops.inplace_mask_diag_except_index(w, 0))
+    want = ops.inplace_row_normalize(ops.inplace_mask_outdated(w, lu, reg))
+    got = ops.epoch_weights_dense(weights, n, forbids, lu, reg)
+    assert np.array_equal(got, want)
+
+    m = data.draw(raw_matrix(n))
+    th = data.draw(hnp.arrays(np.int64, data.draw(BLOCK), elements=RAW))
+    stake = data.draw(hnp.arrays(np.int64, data.draw(BLOCK), elements=RAW))
+    ratio = data.draw(st.sampled_from([ratio, 0, fp.ONE]))
+    trust, ranks, wb = ops.clip_trust_incentive_dense(m, th, stake, ratio)
+    clipped = ops.inplace_col_clip(m, th)
+    assert np.array_equal(trust, ops.row_sum(clipped))
+    assert np.array_equal(ranks, ops.matmul(clipped, stake))
+    assert np.array_equal(wb, ops.interpolate(m, clipped, ratio))
+
+    bonds = data.draw(any_rows(n, n, U16))
+    recent = data.draw(st.lists(st.booleans(), max_size=n + 1))
+    want_b = ops.inplace_mask_cols(recent, fp.u16_proportion_to_fixed(bonds.to_dense(n)))
+    assert np.array_equal(ops.yuma3_bonds_dense(bonds, n, recent), want_b)
+
+    new = data.draw(raw_matrix(n))
+    old = data.draw(raw_matrix(n))
+    ema = ops.mat_ema(new, old, alpha)
+    sums = ops.mat_ema_into(new, old, alpha)
+    assert np.array_equal(old, ema) and np.array_equal(sums, ema.sum(axis=0))
+    v = data.draw(hnp.arrays(np.int64, data.draw(BLOCK), elements=RAW))
+    dot = ops.row_sum(ops.mat_vec_mul(ops.inplace_col_normalize(ema), v))
+    u16 = fp.fixed_proportion_to_u16(ema)
+    assert np.array_equal(ops.dividend_terms_dense_into(old, sums, v), dot)
+    assert np.array_equal(old, u16)
+
+
+def raw_matrix(n: int) -> Any:
+    return hnp.arrays(np.int64, (n, n), elements=st.one_of(RAW, PROPORTION))

@@ -365,26 +365,20 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     active_stake = ops.inplace_mask_vector(forbids, active_stake)
     active_stake = ops.normalize(active_stake)
 
-    w = s.weights.with_data(s.weights.data << 32).to_dense(n)
-    w = ops.inplace_mask_rows(forbids, w)
-    if s.owner_uid is not None:
-        w = ops.inplace_mask_diag_except_index(w, s.owner_uid)
-    # §6.2: the dense path masks the whole diagonal again, the owner's cell included
-    w = ops.inplace_mask_diag(w)
-    # inplace_mask_matrix(outdated, w) with outdated_ij = LU_i ≤ reg_j, never materialised
-    w = ops.inplace_mask_outdated(w, mk.last_update, mk.block_at_registration)
-    w = ops.inplace_row_normalize(w)
+    # §6.2 in one pass (ops.epoch_weights_dense): the dense path masks the whole diagonal
+    # again, the owner's cell included; outdated_ij = LU_i ≤ reg_j is never materialised
+    w = ops.epoch_weights_dense(s.weights, n, forbids, mk.last_update, mk.block_at_registration)
 
     kappa = _u16_ratio(hp.kappa)
     consensus = ops.weighted_median_col(active_stake, w, kappa)
-    clipped = ops.inplace_col_clip(w, consensus)
-    vtrust = ops.row_sum(clipped)
-    incentive = ops.normalize(ops.matmul(clipped, active_stake))
-    wb = ops.interpolate(w, clipped, _u16_ratio(hp.bonds_penalty))
+    vtrust, ranks, wb = ops.clip_trust_incentive_dense(
+        w, consensus, active_stake, _u16_ratio(hp.bonds_penalty)
+    )
+    incentive = ops.normalize(ranks)
 
+    stored_u16 = None
     if hp.yuma3_enabled:
-        b = fp.u16_proportion_to_fixed(s.bonds.to_dense(n))
-        b = ops.inplace_mask_cols(mk.recently_registered, b)
+        b = ops.yuma3_bonds_dense(s.bonds, n, mk.recently_registered)
         if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
             alphas = fp.alpha_sigmoid(
                 np.broadcast_to(consensus[None, :], wb.shape),
@@ -395,13 +389,17 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
                 hp.alpha_sigmoid_steepness << 32,
             )
             ema = ops.mat_ema_alpha(wb, b, alphas)
+            ema_norm = ops.inplace_col_normalize(ema)
+            tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
+            stored = ema
         else:
-            ema = ops.mat_ema(wb, b, _fixed_alpha(hp.bonds_moving_average))
-        ema_norm = ops.inplace_col_normalize(ema)
-        tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
+            # mat_ema, inplace_col_normalize, mat_vec_mul and row_sum over b's own memory;
+            # b ends up holding the stored u16 bonds
+            sums = ops.mat_ema_into(wb, b, _fixed_alpha(hp.bonds_moving_average))
+            tb = ops.dividend_terms_dense_into(b, sums, incentive)
+            stored_u16 = b
         div_raw = ops.vec_mul(tb, active_stake)
         dividends = ops.normalize(div_raw)
-        stored = ema
     else:
         b = s.bonds.with_data(s.bonds.data << 32).to_dense(n)
         b = ops.inplace_mask_cols(mk.recently_registered, b)
@@ -413,6 +411,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         div_raw = ops.matmul_transpose(ema, incentive)
         dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale(ema)
+    if stored_u16 is None:
+        stored_u16 = fp.fixed_proportion_to_u16(stored)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
 
@@ -424,7 +424,11 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     full[:k] = new_permits[:k]
     emptied = np.zeros(n, dtype=np.bool_)
     emptied[:k] = ~new_permits[:k] & np.array(vp, dtype=np.bool_)
-    bonds = ops.dense_bond_storage(fp.fixed_proportion_to_u16(stored), full, emptied, s.bonds)
+    if k == n and bool(full.all()):
+        # every row rewritten: the u16 matrix itself (this epoch's own buffer) as the rows
+        bonds = ops.full_rows(stored_u16)
+    else:
+        bonds = ops.dense_bond_storage(stored_u16, full, emptied, s.bonds)
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),

@@ -1639,6 +1639,12 @@ def mat_ema_alpha_sparse(
 # them with it bit for bit.
 
 
+@nb.njit(cache=True, inline="always")
+def _wadd(a: Any, b: Any) -> Any:
+    """``a + b`` wrapping like numpy's int64 sums (numba's signed add may not wrap)."""
+    return np.int64(np.uint64(a) + np.uint64(b))
+
+
 @nb.njit(cache=True)
 def _all_ascending(indptr: Any, cols: Any) -> bool:
     """Whether every row has strictly ascending columns (the chain's stored layout)."""
@@ -1674,7 +1680,7 @@ def _epoch_weights_sparse_kernel(
                 v = data[e] << np.int64(32)
                 idx[k] = j
                 val[k] = v
-                total += v
+                total = _wadd(total, v)
                 k += 1
             if total > 0:
                 for q in range(start, k):
@@ -1739,10 +1745,10 @@ def _clip_sparse_kernel(
             if compact:
                 idx[k] = j
             val[k] = v
-            total += v
+            total = _wadd(total, v)
             k += 1
             if 0 <= j < columns:
-                cols[j] += fp._sat_mul(xi, v)
+                cols[j] = _wadd(cols[j], fp._sat_mul(xi, v))
         rows[i] = total
         ptr[i + 1] = k
     return ptr, idx[:k], val[:k], rows, cols, compact
@@ -1838,7 +1844,7 @@ def _mat_ema_merge_kernel(
             if jb <= ja:
                 b = fp._sat_mul(oma, v2[pb])
                 pb += 1
-            v = a + b
+            v = _wadd(a, b)
             if v > 0:
                 oc[k] = ja if ja <= jb else jb
                 ov[k] = v
@@ -1854,7 +1860,7 @@ def _col_normalized_dot_kernel(indptr: Any, indices: Any, data: Any, columns: in
     for e in range(indices.size):
         j = indices[e]
         if 0 <= j < columns:
-            sums[j] += data[e]
+            sums[j] = _wadd(sums[j], data[e])
     out = np.zeros(n_rows, dtype=np.int64)
     for i in range(n_rows):
         total = 0
@@ -1866,7 +1872,7 @@ def _col_normalized_dot_kernel(indptr: Any, indices: Any, data: Any, columns: in
                 q, ok = fp._div_raw(v, d)
                 v = q if ok else 0
             if 0 <= j < x.size:
-                total += fp._sat_mul(v, x[j])
+                total = _wadd(total, fp._sat_mul(v, x[j]))
         out[i] = total
     return out
 
@@ -1959,9 +1965,9 @@ def _clip_ema_kernel(
                     if t <= 0:
                         continue  # col_clip_sparse removes it
                     v = t
-                total += v
+                total = _wadd(total, v)
                 if 0 <= j < columns:
-                    ranks[j] += fp._sat_mul(xi, v)
+                    ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, v))
                 if 0 <= j < n:
                     ja = j
                     va = v
@@ -1991,11 +1997,11 @@ def _clip_ema_kernel(
             if has_b and jb == j:
                 b = fp._sat_mul(oma, vb)
                 has_b = False
-            v = a + b
+            v = _wadd(a, b)
             if v > 0:
                 oc[k] = j
                 ov[k] = v
-                sums[j] += v
+                sums[j] = _wadd(sums[j], v)
                 k += 1
         trust[i] = total
         ptr[i + 1] = k
@@ -2056,7 +2062,7 @@ def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> 
                 q, ok = fp._div_raw(v, d)
                 v = q if ok else 0
             if 0 <= j < x.size:
-                total += fp._sat_mul(v, x[j])
+                total = _wadd(total, fp._sat_mul(v, x[j]))
         tb[i] = total
     return tb, u16
 
@@ -2072,3 +2078,159 @@ def dividend_terms_sparse(
     if keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all()):
         return tb, ema.with_data(u16)
     return tb, u16_rows_sparse(ema, keep)
+
+
+# Dense path (spec §6): the same steps on (n, n) cells, written into as few matrices as possible.
+
+
+@nb.njit(cache=True)
+def _epoch_weights_dense_kernel(
+    indptr: Any, indices: Any, data: Any, row_masked: Any, lu: Any, reg: Any, out: Any
+) -> None:
+    r, c = out.shape
+    for i in range(r):
+        if row_masked[i]:
+            continue
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < c:
+                out[i, j] = data[e] << np.int64(32)
+        out[i, i] = 0
+        x = lu[i]
+        total = 0
+        for j in range(c):
+            if x <= reg[j]:
+                out[i, j] = 0
+            total = _wadd(total, out[i, j])
+        if total > 0:
+            for j in range(c):
+                q, ok = fp._div_raw(out[i, j], total)
+                out[i, j] = q if ok else 0
+
+
+def epoch_weights_dense(
+    weights: SparseRows,
+    n: int,
+    forbids: Sequence[bool] | BoolArray,
+    last_update: ArrayLike,
+    registration: ArrayLike,
+) -> I64Array:
+    """The dense epoch's weight preparation (spec §6.2) straight from the stored rows:
+    ``to_dense(n)`` of the u16 weights as I32F32, ``inplace_mask_rows(forbids)``,
+    ``inplace_mask_diag`` (the whole diagonal, the owner's cell included: the owner exemption
+    is masked again), ``inplace_mask_outdated`` and ``inplace_row_normalize``, on one (n, n)
+    matrix. Needs ``n`` rows, ``last_update`` (n,) and ``registration`` (n,)."""
+    lu = np.asarray(last_update, dtype=np.uint64)
+    reg = np.asarray(registration, dtype=np.uint64)
+    if weights.n_rows != n or lu.size != n or reg.size != n:
+        raise ValueError("epoch_weights_dense needs n rows and (n,) blocks")
+    out = np.zeros((n, n), dtype=np.int64)
+    _epoch_weights_dense_kernel(
+        weights.indptr, weights.indices, weights.data, _mask_get(forbids, n), lu, reg, out
+    )
+    return out
+
+
+@nb.njit(cache=True)
+def _clip_dense_kernel(w: Any, th: Any, x: Any, ratio: int, wb: Any) -> tuple[Any, Any]:
+    r, c = w.shape
+    k = min(c, th.size)
+    one = np.int64(1) << np.int64(32)
+    trust = np.zeros(r, dtype=np.int64)
+    ranks = np.zeros(c, dtype=np.int64)
+    for i in range(r):
+        xi = x[i] if i < x.size else 0
+        total = 0
+        for j in range(c):
+            v = w[i, j]
+            cl = min(v, th[j]) if j < k else v
+            total = _wadd(total, cl)
+            ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, cl))
+            if ratio == one:
+                wb[i, j] = cl
+            elif ratio == 0:
+                wb[i, j] = v
+            else:
+                wb[i, j] = fp._sat_add(v, fp._sat_mul(ratio, fp._sat_sub(cl, v)))
+        trust[i] = total
+    return trust, ranks
+
+
+def clip_trust_incentive_dense(
+    w: I64Array, threshold: ArrayLike, stake: ArrayLike, ratio: int
+) -> tuple[I64Array, I64Array, I64Array]:
+    """§6.3 in one pass over ``w`` (R, C): ``clipped = inplace_col_clip(w, threshold)``, then
+    ``(row_sum(clipped), matmul(clipped, stake), interpolate(w, clipped, ratio))``."""
+    a = np.ascontiguousarray(_mat(w))
+    wb = np.empty(a.shape, dtype=np.int64)
+    trust, ranks = _clip_dense_kernel(a, fp.i32(threshold), fp.i32(stake), int(ratio), wb)
+    return trust, ranks, wb
+
+
+@nb.njit(cache=True)
+def _bonds_dense_kernel(indptr: Any, indices: Any, data: Any, colmask: Any, out: Any) -> None:
+    c = out.shape[1]
+    for i in range(out.shape[0]):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < c and not colmask[j]:
+                out[i, j] = (data[e] << np.int64(32)) // np.int64(65535)
+
+
+def yuma3_bonds_dense(bonds: SparseRows, n: int, recently_registered: BoolArray) -> I64Array:
+    """§6.4 bond preparation straight from the stored rows:
+    ``inplace_mask_cols(recently_registered, u16_proportion_to_fixed(bonds.to_dense(n)))``."""
+    out = np.zeros((bonds.n_rows, n), dtype=np.int64)
+    _bonds_dense_kernel(
+        bonds.indptr, bonds.indices, bonds.data, _mask_get(recently_registered, n), out
+    )
+    return out
+
+
+@nb.njit(cache=True)
+def _ema_dense_kernel(new: Any, old: Any, alpha: int, oma: int) -> Any:
+    sums = np.zeros(new.shape[1], dtype=np.int64)
+    for i in range(new.shape[0]):
+        for j in range(new.shape[1]):
+            v = fp._sat_add(fp._sat_mul(alpha, new[i, j]), fp._sat_mul(oma, old[i, j]))
+            old[i, j] = v
+            sums[j] = _wadd(sums[j], v)
+    return sums
+
+
+def mat_ema_into(new: I64Array, old: I64Array, alpha: int) -> I64Array:
+    """``mat_ema(new, old, alpha)`` written over ``old`` (same shape, C-contiguous, owned by the
+    caller); returns the EMA's column sums."""
+    if new.shape != old.shape or not old.flags.c_contiguous or not old.flags.writeable:
+        raise ValueError("mat_ema_into needs two matrices of one shape, the second writable")
+    oma = int(fp.saturating_sub(ONE, alpha))
+    return _ema_dense_kernel(new, old, int(alpha), oma)  # type: ignore[no-any-return]
+
+
+@nb.njit(cache=True)
+def _dot_u16_dense_kernel(m: Any, sums: Any, x: Any) -> Any:
+    r, c = m.shape
+    k = min(c, x.size)
+    out = np.zeros(r, dtype=np.int64)
+    for i in range(r):
+        total = 0
+        for j in range(c):
+            v = m[i, j]
+            m[i, j] = fp._prop_to_u16(v)
+            if j < k:
+                d = sums[j]
+                if d != 0:
+                    q, ok = fp._div_raw(v, d)
+                    v = q if ok else 0
+                p, ok = fp._mul_raw(v, x[j])
+                total = _wadd(total, p if ok else 0)
+        out[i] = total
+    return out
+
+
+def dividend_terms_dense_into(ema: I64Array, col_sums: I64Array, v: ArrayLike) -> I64Array:
+    """``row_sum(mat_vec_mul(inplace_col_normalize(ema), v))`` given the column sums, and
+    ``fixed_proportion_to_u16(ema)`` written over ``ema`` (owned by the caller)."""
+    if not ema.flags.c_contiguous or not ema.flags.writeable:
+        raise ValueError("dividend_terms_dense_into needs a writable C-contiguous matrix")
+    return _dot_u16_dense_kernel(ema, fp.i32(col_sums), fp.i32(v))  # type: ignore[no-any-return]
