@@ -424,9 +424,10 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     full[:k] = new_permits[:k]
     emptied = np.zeros(n, dtype=np.bool_)
     emptied[:k] = ~new_permits[:k] & np.array(vp, dtype=np.bool_)
+    cols = ops.row_major_columns(n, n)
     if k == n and bool(full.all()):
         # every row rewritten: the u16 matrix itself (this epoch's own buffer) as the rows
-        bonds = ops.full_rows(stored_u16)
+        bonds = ops.full_rows(stored_u16, cols)
     else:
         bonds = ops.dense_bond_storage(stored_u16, full, emptied, s.bonds)
 
@@ -445,5 +446,5 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
         dividends_raw=tuple(div_raw.tolist()),
-        weights_normalized_raw=ops.full_rows(w),
+        weights_normalized_raw=ops.full_rows(w, cols),
     )

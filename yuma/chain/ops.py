@@ -33,8 +33,16 @@ from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
 __all__ = [
     "SparseRows",
     "check_vec_max_limited",
+    "clip_ema_sparse",
+    "clip_trust_incentive_dense",
+    "clip_trust_incentive_sparse",
     "col_clip_sparse",
+    "col_normalized_dot_sparse",
     "dense_bond_storage",
+    "dividend_terms_dense_into",
+    "dividend_terms_sparse",
+    "epoch_weights_dense",
+    "epoch_weights_sparse",
     "full_rows",
     "inplace_col_clip",
     "inplace_col_max_upscale",
@@ -62,6 +70,7 @@ __all__ = [
     "mat_ema",
     "mat_ema_alpha",
     "mat_ema_alpha_sparse",
+    "mat_ema_into",
     "mat_ema_sparse",
     "mat_vec_mul",
     "mat_vec_mul_sparse",
@@ -73,10 +82,12 @@ __all__ = [
     "normalize_using_sum",
     "row_hadamard",
     "row_hadamard_sparse",
+    "row_major_columns",
     "row_sum",
     "row_sum_sparse",
     "scalar_vec_mask_sparse_matrix",
     "split_emissions",
+    "u16_rows_sparse",
     "vec_mask_sparse_matrix",
     "vec_max_upscale_to_u16",
     "vec_mul",
@@ -85,6 +96,8 @@ __all__ = [
     "weighted_median",
     "weighted_median_col",
     "weighted_median_col_sparse",
+    "yuma3_bonds_dense",
+    "yuma3_bonds_sparse",
 ]
 
 
@@ -269,12 +282,27 @@ def _to_dense_kernel(indptr: Any, indices: Any, data: Any, out: Any) -> None:
                 out[i, j] = data[e]
 
 
-def full_rows(m: I64Array) -> SparseRows:
+def row_major_columns(r: int, c: int) -> I64Array:
+    """The (r·c,) column of every cell of an (r, c) matrix in row-major order, read-only (so
+    several :func:`full_rows` results may share it)."""
+    cols = np.empty((r, c), dtype=np.int64)
+    # a broadcast assignment: several times faster than np.tile at n² cells
+    cols[:] = np.arange(c, dtype=np.int64)
+    flat = cols.reshape(-1)
+    flat.flags.writeable = False
+    return flat
+
+
+def full_rows(m: I64Array, columns: I64Array | None = None) -> SparseRows:
     """Every cell of a dense (R, C) matrix as an entry, columns ascending, **sharing** ``m``'s
-    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies."""
+    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies.
+    ``columns``: a :func:`row_major_columns` of the same shape to share."""
     r, c = m.shape
     indptr = np.arange(r + 1, dtype=np.int64) * c
-    return SparseRows(indptr, np.tile(np.arange(c, dtype=np.int64), r), m.reshape(-1))
+    cols = row_major_columns(r, c) if columns is None else columns
+    if cols.shape != (r * c,):
+        raise ValueError("columns must be row_major_columns of the matrix's shape")
+    return SparseRows(indptr, cols, m.reshape(-1))
 
 
 @nb.njit(cache=True)
