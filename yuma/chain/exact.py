@@ -233,65 +233,43 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
     active_stake = ops.normalize(active_stake)
 
     # §4.6 weights: stored u16 integers as I32F32, permit / self / outdated masks, row-normalise
-    w = s.weights.with_data(s.weights.data << 32)
-    w = ops.mask_rows_sparse(forbids, w)
-    w = (
-        ops.mask_diag_sparse_except_index(w, owner)
-        if owner is not None
-        else ops.mask_diag_sparse(w)
+    # (one fused pass: ops.epoch_weights_sparse)
+    w = ops.epoch_weights_sparse(
+        s.weights, forbids, owner, mk.last_update, mk.block_at_registration
     )
-    w = ops.vec_mask_sparse_matrix(w, mk.last_update, mk.block_at_registration, "le")
-    w = ops.inplace_row_normalize_sparse(w)
 
-    # §4.7–4.9 consensus, clipping, trust, incentive
+    # §4.7 consensus
     kappa = _u16_ratio(hp.kappa)
     consensus = ops.weighted_median_col_sparse(active_stake, w, n, kappa)
-    clipped = ops.col_clip_sparse(w, consensus)
-    vtrust = ops.row_sum_sparse(clipped)
-    incentive = ops.normalize(ops.matmul_sparse(clipped, active_stake, n))
-
-    # §4.10 weights for bonds
-    wb = ops.interpolate_sparse(w, clipped, n, _u16_ratio(hp.bonds_penalty))
 
     last_tempo = _last_tempo(s)
-    if hp.yuma3_enabled:
-        # §4.11 Yuma3: bonds are EMA proportions
-        b = s.bonds.with_data(fp.u16_proportion_to_fixed(s.bonds.data))
-        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
-        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
-            alpha = ops.liquid_alpha_sparse(
-                wb,
-                b,
-                consensus,
-                _u16_ratio(hp.alpha_low),
-                _u16_ratio(hp.alpha_high),
-                hp.alpha_sigmoid_steepness << 32,
-            )
-            ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
-        else:
-            ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
-        ema_norm = ops.inplace_col_normalize_sparse(ema, n)
-        tb = ops.row_sum_sparse(ops.mat_vec_mul_sparse(ema_norm, incentive))
+    ratio = _u16_ratio(hp.bonds_penalty)
+    liquid = hp.liquid_alpha_enabled and bool((consensus != 0).any())
+    fused = None
+    if hp.yuma3_enabled and ratio == ONE and not liquid:
+        # the default Yuma3 epoch (W_b = clipped weights, fixed EMA rate) fused from clipping
+        # to the stored bonds: ops.clip_ema_sparse, ops.dividend_terms_sparse
+        fused = ops.clip_ema_sparse(
+            w,
+            consensus,
+            active_stake,
+            s.bonds,
+            last_tempo,
+            mk.block_at_registration,
+            _fixed_alpha(hp.bonds_moving_average),
+        )
+    if fused is not None:
+        vtrust, ranks, ema, ema_sums = fused
+        incentive = ops.normalize(ranks)
+        tb, bonds_u16 = ops.dividend_terms_sparse(ema, ema_sums, incentive, new_permits)
         div_raw = ops.vec_mul(tb, active_stake)
         dividends = ops.normalize(div_raw)
-        stored = ema
     else:
-        # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
-        b = s.bonds.with_data(s.bonds.data << 32)
-        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
-        b = ops.inplace_col_normalize_sparse(b, n)
-        delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
-        ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
-        ema = ops.inplace_col_normalize_sparse(ema, n)
-        div_raw = ops.matmul_transpose_sparse(ema, incentive)
-        dividends = ops.normalize(div_raw)
-        stored = ops.inplace_col_max_upscale_sparse(ema, n)
+        incentive, vtrust, dividends, div_raw, bonds_u16 = _sparse_steps(
+            s, w, consensus, active_stake, new_permits, mk, last_tempo, ratio
+        )
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
-
-    # §4.14 bonds: every row rewritten; rows without a new permit become empty
-    keep_rows = new_permits[stored.row_ids()] if stored.nnz else np.zeros(0, dtype=np.bool_)
-    bonds_u16 = stored.with_data(fp.fixed_proportion_to_u16(stored.data)).filter(keep_rows)
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
@@ -312,6 +290,64 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
     )
 
 
+def _sparse_steps(
+    s: SubnetSnapshot,
+    w: ops.SparseRows,
+    consensus: I64Array,
+    active_stake: I64Array,
+    new_permits: BoolArray,
+    mk: Masks,
+    last_tempo: int,
+    ratio: int,
+) -> tuple[I64Array, I64Array, I64Array, I64Array, ops.SparseRows]:
+    """§4.8–4.12 and the §4.14 bonds of the sparse path, one chain helper at a time.
+
+    Returns ``(incentive, validator_trust, dividends, dividends_raw, stored u16 bonds)``.
+    """
+    hp = s.hyperparameters
+    n = s.n
+    # §4.8–4.9 clipping, trust, incentive
+    clipped, vtrust, ranks = ops.clip_trust_incentive_sparse(w, consensus, active_stake, n)
+    incentive = ops.normalize(ranks)
+
+    # §4.10 weights for bonds
+    wb = ops.interpolate_sparse(w, clipped, n, ratio)
+
+    if hp.yuma3_enabled:
+        # §4.11 Yuma3: bonds are EMA proportions
+        b = ops.yuma3_bonds_sparse(s.bonds, last_tempo, mk.block_at_registration)
+        if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
+            alpha = ops.liquid_alpha_sparse(
+                wb,
+                b,
+                consensus,
+                _u16_ratio(hp.alpha_low),
+                _u16_ratio(hp.alpha_high),
+                hp.alpha_sigmoid_steepness << 32,
+            )
+            ema = ops.mat_ema_alpha_sparse(wb, b, wb.with_data(alpha))
+        else:
+            ema = ops.mat_ema_sparse(wb, b, _fixed_alpha(hp.bonds_moving_average))
+        tb = ops.col_normalized_dot_sparse(ema, n, incentive)
+        div_raw = ops.vec_mul(tb, active_stake)
+        dividends = ops.normalize(div_raw)
+        stored = ema
+    else:
+        # §4.12 original Yuma: column-normalised EMA of ΔB = W_b ∘ a
+        b = s.bonds.with_data(s.bonds.data << 32)
+        b = ops.scalar_vec_mask_sparse_matrix(b, last_tempo, mk.block_at_registration, "le")
+        b = ops.inplace_col_normalize_sparse(b, n)
+        delta = ops.inplace_col_normalize_sparse(ops.row_hadamard_sparse(wb, active_stake), n)
+        ema = ops.mat_ema_sparse(delta, b, _fixed_alpha(hp.bonds_moving_average))
+        ema = ops.inplace_col_normalize_sparse(ema, n)
+        div_raw = ops.matmul_transpose_sparse(ema, incentive)
+        dividends = ops.normalize(div_raw)
+        stored = ops.inplace_col_max_upscale_sparse(ema, n)
+
+    # §4.14 bonds: every row rewritten; rows without a new permit become empty
+    return incentive, vtrust, dividends, div_raw, ops.u16_rows_sparse(stored, new_permits)
+
+
 def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     hp = s.hyperparameters
     n = s.n
@@ -329,26 +365,20 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     active_stake = ops.inplace_mask_vector(forbids, active_stake)
     active_stake = ops.normalize(active_stake)
 
-    w = s.weights.with_data(s.weights.data << 32).to_dense(n)
-    w = ops.inplace_mask_rows(forbids, w)
-    if s.owner_uid is not None:
-        w = ops.inplace_mask_diag_except_index(w, s.owner_uid)
-    # §6.2: the dense path masks the whole diagonal again, the owner's cell included
-    w = ops.inplace_mask_diag(w)
-    # inplace_mask_matrix(outdated, w) with outdated_ij = LU_i ≤ reg_j, never materialised
-    w = ops.inplace_mask_outdated(w, mk.last_update, mk.block_at_registration)
-    w = ops.inplace_row_normalize(w)
+    # §6.2 in one pass (ops.epoch_weights_dense): the dense path masks the whole diagonal
+    # again, the owner's cell included; outdated_ij = LU_i ≤ reg_j is never materialised
+    w = ops.epoch_weights_dense(s.weights, n, forbids, mk.last_update, mk.block_at_registration)
 
     kappa = _u16_ratio(hp.kappa)
     consensus = ops.weighted_median_col(active_stake, w, kappa)
-    clipped = ops.inplace_col_clip(w, consensus)
-    vtrust = ops.row_sum(clipped)
-    incentive = ops.normalize(ops.matmul(clipped, active_stake))
-    wb = ops.interpolate(w, clipped, _u16_ratio(hp.bonds_penalty))
+    vtrust, ranks, wb = ops.clip_trust_incentive_dense(
+        w, consensus, active_stake, _u16_ratio(hp.bonds_penalty)
+    )
+    incentive = ops.normalize(ranks)
 
+    stored_u16 = None
     if hp.yuma3_enabled:
-        b = fp.u16_proportion_to_fixed(s.bonds.to_dense(n))
-        b = ops.inplace_mask_cols(mk.recently_registered, b)
+        b = ops.yuma3_bonds_dense(s.bonds, n, mk.recently_registered)
         if hp.liquid_alpha_enabled and bool((consensus != 0).any()):
             alphas = fp.alpha_sigmoid(
                 np.broadcast_to(consensus[None, :], wb.shape),
@@ -359,13 +389,17 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
                 hp.alpha_sigmoid_steepness << 32,
             )
             ema = ops.mat_ema_alpha(wb, b, alphas)
+            ema_norm = ops.inplace_col_normalize(ema)
+            tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
+            stored = ema
         else:
-            ema = ops.mat_ema(wb, b, _fixed_alpha(hp.bonds_moving_average))
-        ema_norm = ops.inplace_col_normalize(ema)
-        tb = ops.row_sum(ops.mat_vec_mul(ema_norm, incentive))
+            # mat_ema, inplace_col_normalize, mat_vec_mul and row_sum over b's own memory;
+            # b ends up holding the stored u16 bonds
+            sums = ops.mat_ema_into(wb, b, _fixed_alpha(hp.bonds_moving_average))
+            tb = ops.dividend_terms_dense_into(b, sums, incentive)
+            stored_u16 = b
         div_raw = ops.vec_mul(tb, active_stake)
         dividends = ops.normalize(div_raw)
-        stored = ema
     else:
         b = s.bonds.with_data(s.bonds.data << 32).to_dense(n)
         b = ops.inplace_mask_cols(mk.recently_registered, b)
@@ -377,6 +411,8 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         div_raw = ops.matmul_transpose(ema, incentive)
         dividends = ops.normalize(div_raw)
         stored = ops.inplace_col_max_upscale(ema)
+    if stored_u16 is None:
+        stored_u16 = fp.fixed_proportion_to_u16(stored)
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
 
@@ -388,7 +424,12 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     full[:k] = new_permits[:k]
     emptied = np.zeros(n, dtype=np.bool_)
     emptied[:k] = ~new_permits[:k] & np.array(vp, dtype=np.bool_)
-    bonds = ops.dense_bond_storage(fp.fixed_proportion_to_u16(stored), full, emptied, s.bonds)
+    cols = ops.row_major_columns(n, n)
+    if k == n and bool(full.all()):
+        # every row rewritten: the u16 matrix itself (this epoch's own buffer) as the rows
+        bonds = ops.full_rows(stored_u16, cols)
+    else:
+        bonds = ops.dense_bond_storage(stored_u16, full, emptied, s.bonds)
 
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
@@ -405,5 +446,5 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
         dividends_raw=tuple(div_raw.tolist()),
-        weights_normalized_raw=ops.full_rows(w),
+        weights_normalized_raw=ops.full_rows(w, cols),
     )

@@ -541,8 +541,28 @@ def _u16_prop_kernel(x: Any, out: Any) -> None:
         out[k] = (x[k] << np.int64(32)) // np.int64(65535)
 
 
+@nb.njit(cache=True, inline="always")
+def _prop_to_u16(x: Any) -> Any:
+    """``to_u16(saturating_mul(x, 65535))``. The product by the integer 65535 is exact, so the
+    floor is ``(65535·x) >> 32``: 0 for x ≤ 0, 65535 from x ≥ 2**47 on (where the product
+    would leave int64 and the chain's saturates), no 128-bit multiply in between."""
+    if x <= 0:
+        return np.int64(0)
+    if x >= np.int64(1) << np.int64(47):
+        return np.int64(65535)
+    v = (x * np.int64(65535)) >> np.int64(32)
+    return v if v < 65535 else np.int64(65535)
+
+
 @nb.njit(cache=True)
 def _prop_to_u16_kernel(x: Any, out: Any) -> None:
+    for k in range(x.size):
+        out[k] = _prop_to_u16(x[k])
+
+
+@nb.njit(cache=True)
+def _prop_to_u16_kernel_reference(x: Any, out: Any) -> None:
+    """:func:`_prop_to_u16_kernel` through the saturating 128-bit product (the definition)."""
     u16max = np.int64(65535) << np.int64(32)
     for k in range(x.size):
         v = _sat_mul(x[k], u16max) >> np.int64(32)

@@ -33,8 +33,16 @@ from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
 __all__ = [
     "SparseRows",
     "check_vec_max_limited",
+    "clip_ema_sparse",
+    "clip_trust_incentive_dense",
+    "clip_trust_incentive_sparse",
     "col_clip_sparse",
+    "col_normalized_dot_sparse",
     "dense_bond_storage",
+    "dividend_terms_dense_into",
+    "dividend_terms_sparse",
+    "epoch_weights_dense",
+    "epoch_weights_sparse",
     "full_rows",
     "inplace_col_clip",
     "inplace_col_max_upscale",
@@ -62,6 +70,7 @@ __all__ = [
     "mat_ema",
     "mat_ema_alpha",
     "mat_ema_alpha_sparse",
+    "mat_ema_into",
     "mat_ema_sparse",
     "mat_vec_mul",
     "mat_vec_mul_sparse",
@@ -73,10 +82,12 @@ __all__ = [
     "normalize_using_sum",
     "row_hadamard",
     "row_hadamard_sparse",
+    "row_major_columns",
     "row_sum",
     "row_sum_sparse",
     "scalar_vec_mask_sparse_matrix",
     "split_emissions",
+    "u16_rows_sparse",
     "vec_mask_sparse_matrix",
     "vec_max_upscale_to_u16",
     "vec_mul",
@@ -85,6 +96,8 @@ __all__ = [
     "weighted_median",
     "weighted_median_col",
     "weighted_median_col_sparse",
+    "yuma3_bonds_dense",
+    "yuma3_bonds_sparse",
 ]
 
 
@@ -269,12 +282,27 @@ def _to_dense_kernel(indptr: Any, indices: Any, data: Any, out: Any) -> None:
                 out[i, j] = data[e]
 
 
-def full_rows(m: I64Array) -> SparseRows:
+def row_major_columns(r: int, c: int) -> I64Array:
+    """The (r·c,) column of every cell of an (r, c) matrix in row-major order, read-only (so
+    several :func:`full_rows` results may share it)."""
+    cols = np.empty((r, c), dtype=np.int64)
+    # a broadcast assignment: several times faster than np.tile at n² cells
+    cols[:] = np.arange(c, dtype=np.int64)
+    flat = cols.reshape(-1)
+    flat.flags.writeable = False
+    return flat
+
+
+def full_rows(m: I64Array, columns: I64Array | None = None) -> SparseRows:
     """Every cell of a dense (R, C) matrix as an entry, columns ascending, **sharing** ``m``'s
-    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies."""
+    memory (the caller must not write ``m`` afterwards); :meth:`SparseRows.from_dense` copies.
+    ``columns``: a :func:`row_major_columns` of the same shape to share."""
     r, c = m.shape
     indptr = np.arange(r + 1, dtype=np.int64) * c
-    return SparseRows(indptr, np.tile(np.arange(c, dtype=np.int64), r), m.reshape(-1))
+    cols = row_major_columns(r, c) if columns is None else columns
+    if cols.shape != (r * c,):
+        raise ValueError("columns must be row_major_columns of the matrix's shape")
+    return SparseRows(indptr, cols, m.reshape(-1))
 
 
 @nb.njit(cache=True)
@@ -625,15 +653,155 @@ def _select(v: Any, w: Any, m: int, minority: int) -> Any:
 
 
 @nb.njit(cache=True)
-def _median_dense_kernel(u: Any, scores: Any, minority: int, out: Any) -> None:
-    k, c = scores.shape
-    v = np.empty(k, dtype=np.int64)
-    w = np.empty(k, dtype=np.int64)
-    for j in range(c):
-        for r in range(k):
-            v[r] = scores[r, j]
-            w[r] = u[r]
-        out[j] = _select(v, w, k, minority)
+def _select_buckets(v: Any, w: Any, m: int, minority: int, scratch: Any) -> Any:
+    """:func:`_select` on ``v[:m]`` / ``w[:m]`` (same answer) without reordering them.
+
+    A histogram of ``w`` over equal-width value buckets finds the bucket where the cumulative
+    weight first exceeds ``minority``; only that bucket's entries go to :func:`_select`. Two
+    reads of the column and no swaps, where the quickselect moves both arrays several times.
+    ``scratch`` is an int64 buffer of at least ``2 * m + 2 * 4096`` entries. Values must be
+    non-negative for the histogram (the span must fit int64); otherwise, and for short
+    columns, the quickselect runs on a copy.
+    """
+    if m == 0:
+        return 0
+    lo = v[0]
+    hi = v[0]
+    for r in range(1, m):
+        x = v[r]
+        if x < lo:
+            lo = x
+        elif x > hi:
+            hi = x
+    if lo == hi:
+        return lo
+    sv = scratch[:m]
+    sw = scratch[m : 2 * m]
+    if m <= 64 or lo < 0:
+        for r in range(m):
+            sv[r] = v[r]
+            sw[r] = w[r]
+        return _select(sv, sw, m, minority)
+    # about four entries a bucket, at most 4096 buckets
+    bits = 2
+    while (1 << bits) < m and bits < 14:
+        bits += 1
+    bits -= 2
+    span = hi - lo
+    width = 0
+    while (span >> width) >= (1 << bits):
+        width += 1
+    nbk = (span >> width) + 1
+    hw = scratch[2 * m : 2 * m + nbk]
+    hc = scratch[2 * m + 4096 : 2 * m + 4096 + nbk]
+    hw[:] = 0
+    hc[:] = 0
+    for r in range(m):
+        b = (v[r] - lo) >> width
+        hw[b] += w[r]
+        hc[b] += 1
+    below = 0
+    target = -1
+    for b in range(nbk):
+        if hc[b] > 0:
+            if below + hw[b] > minority:
+                target = b
+                break
+            below += hw[b]
+    if target < 0:
+        return hi
+    k = 0
+    for r in range(m):
+        if (v[r] - lo) >> width == target:
+            sv[k] = v[r]
+            sw[k] = w[r]
+            k += 1
+    return _select(sv, sw, k, minority - below)
+
+
+@nb.njit(cache=True)
+def _median_dense_kernel(u: Any, scores: Any, rows: Any, minority: int, out: Any) -> None:
+    """Median of every column of ``scores[rows]`` with weights ``u``. Columns are gathered a
+    block at a time (row-contiguous reads) into a buffer that the selection reads contiguously."""
+    k = rows.size
+    c = scores.shape[1]
+    blk = max(8, min(64, (1 << 19) // max(k, 1)))
+    buf = np.empty((blk, k), dtype=np.int64)
+    scratch = np.empty(2 * k + 2 * 4096, dtype=np.int64)
+    for c0 in range(0, c, blk):
+        c1 = min(c0 + blk, c)
+        for s in range(k):
+            r = rows[s]
+            for j in range(c0, c1):
+                buf[j - c0, s] = scores[r, j]
+        for j in range(c0, c1):
+            out[j] = _select_buckets(buf[j - c0], u, k, minority, scratch)
+
+
+@nb.njit(cache=True)
+def _ascending_rows(indptr: Any, cols: Any, slot: Any) -> bool:
+    """Whether every row with ``slot ≥ 0`` has strictly ascending columns."""
+    for i in range(indptr.size - 1):
+        if slot[i] < 0:
+            continue
+        for e in range(indptr[i] + 1, indptr[i + 1]):
+            if cols[e] <= cols[e - 1]:
+                return False
+    return True
+
+
+@nb.njit(cache=True)
+def _median_sparse_sorted_kernel(
+    u: Any, slot: Any, indptr: Any, cols: Any, data: Any, columns: int, minority: int, out: Any
+) -> None:
+    """:func:`_median_sparse_kernel` for rows with strictly ascending columns (so no repeated
+    cell) that fill a good part of the matrix: a block of columns at a time, the used rows are
+    densified into a (block, rows) buffer, absent cells scoring 0 with their row's stake, plus
+    one pseudo-row of score 0 carrying the stake of positive-stake rows past the matrix.
+    O(rows × columns): the caller picks it only when nnz is of that order."""
+    k = u.size
+    n_rows = indptr.size - 1
+    used = 0
+    for i in range(n_rows):
+        if slot[i] >= 0:
+            used += 1
+    cur = np.empty(used, dtype=np.int64)
+    end = np.empty(used, dtype=np.int64)
+    wt = np.zeros(used + 1, dtype=np.int64)
+    q = 0
+    for i in range(n_rows):
+        if slot[i] >= 0:
+            cur[q] = indptr[i]
+            end[q] = indptr[i + 1]
+            wt[q] = u[slot[i]]
+            q += 1
+    rest = 0
+    for r in range(k):
+        rest += u[r]
+    for s in range(used):
+        rest -= wt[s]
+    wt[used] = rest
+    # the pseudo-row only where rows are missing: a weightless 0 could still be the median
+    m = used + 1 if k > used else used
+    blk = max(8, min(64, (1 << 19) // max(m, 1)))
+    buf = np.zeros((blk, m), dtype=np.int64)
+    scratch = np.empty(2 * m + 2 * 4096, dtype=np.int64)
+    for c0 in range(0, columns, blk):
+        c1 = min(c0 + blk, columns)
+        buf[:, :] = 0
+        for s in range(used):
+            p = cur[s]
+            e = end[s]
+            while p < e:
+                j = cols[p]
+                if j >= c1:
+                    break
+                if j >= c0:
+                    buf[j - c0, s] = data[p]
+                p += 1
+            cur[s] = p
+        for j in range(c0, c1):
+            out[j] = _select_buckets(buf[j - c0], wt, m, minority, scratch)
 
 
 @nb.njit(cache=True)
@@ -712,7 +880,8 @@ def weighted_median_col(stake: ArrayLike, score: I64Array, majority: int) -> I64
     pos, u, minority = _median_stake(st[:r], majority)
     out = np.zeros(sc.shape[1], dtype=np.int64)
     if u.size:
-        _median_dense_kernel(u, sc[:r][pos], minority, out)
+        # the positive-stake rows by index: no (k, C) copy of the matrix
+        _median_dense_kernel(u, sc, np.flatnonzero(pos), minority, out)
     return out
 
 
@@ -732,9 +901,19 @@ def weighted_median_col_sparse(
     slot[:r][pos_r] = np.arange(int(pos_r.sum()))
     out = np.zeros(columns, dtype=np.int64)
     if u.size:
-        _median_sparse_kernel(
-            u, slot, score.row_ids(), score.indices, score.data, int(columns), minority, out
-        )
+        used = int(np.count_nonzero(slot >= 0))
+        if 4 * score.nnz >= used * int(columns) and _ascending_rows(
+            score.indptr, score.indices, slot
+        ):
+            # a well-filled matrix in the chain's own layout (set_weights sorts by uid):
+            # block densification beats the counting sort's scattered writes
+            _median_sparse_sorted_kernel(
+                u, slot, score.indptr, score.indices, score.data, int(columns), minority, out
+            )
+        else:
+            _median_sparse_kernel(
+                u, slot, score.row_ids(), score.indices, score.data, int(columns), minority, out
+            )
     return out
 
 
@@ -1228,6 +1407,21 @@ def mat_ema_sparse(new: SparseRows, old: SparseRows, alpha: int) -> SparseRows:
     if n == 0:
         return SparseRows.empty(0)
     oma = int(fp.saturating_sub(ONE, alpha))
+    if _all_ascending(new.indptr, new.indices) and _all_ascending(old.indptr, old.indices):
+        # the chain's sorted rows: a merge, no densified row nor product temporaries
+        return SparseRows(
+            *_mat_ema_merge_kernel(
+                n,
+                new.indptr,
+                new.indices,
+                new.data,
+                old.indptr,
+                old.indices,
+                old.data,
+                int(alpha),
+                oma,
+            )
+        )
     ptr, cols, a, b = _row_union(
         n, n, new, fp.saturating_mul(alpha, new.data), old, fp.saturating_mul(oma, old.data), False
     )
@@ -1465,3 +1659,606 @@ def mat_ema_alpha_sparse(
     inc = np.maximum(fp.saturating_mul(a, new.data), 0)
     v = np.minimum(fp.saturating_add(decayed, inc), ONE)
     return new.with_data(v).filter(inside & (v > 0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Fused epoch steps: several of the helpers above in one pass over the entries (or cells), for
+# the n² matrices of a large subnet. Each states the composition it equals; the tests compare
+# them with it bit for bit.
+
+
+@nb.njit(cache=True, inline="always")
+def _wadd(a: Any, b: Any) -> Any:
+    """``a + b`` wrapping like numpy's int64 sums (numba's signed add may not wrap)."""
+    return np.int64(np.uint64(a) + np.uint64(b))
+
+
+@nb.njit(cache=True)
+def _all_ascending(indptr: Any, cols: Any) -> bool:
+    """Whether every row has strictly ascending columns (the chain's stored layout)."""
+    for i in range(indptr.size - 1):
+        for e in range(indptr[i] + 1, indptr[i + 1]):
+            if cols[e] <= cols[e - 1]:
+                return False
+    return True
+
+
+@nb.njit(cache=True)
+def _epoch_weights_sparse_kernel(
+    indptr: Any, indices: Any, data: Any, row_masked: Any, owner: int, lu: Any, reg: Any
+) -> tuple[Any, Any, Any]:
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    idx = np.empty(indices.size, dtype=np.int64)
+    val = np.empty(indices.size, dtype=np.int64)
+    zero = np.uint64(0)
+    k = 0
+    for i in range(n_rows):
+        start = k
+        if not row_masked[i]:
+            x = lu[i] if i < lu.size else zero
+            total = 0
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j == i and i != owner:
+                    continue
+                y = reg[j] if 0 <= j < reg.size else zero
+                if x <= y:
+                    continue
+                v = data[e] << np.int64(32)
+                idx[k] = j
+                val[k] = v
+                total = _wadd(total, v)
+                k += 1
+            if total > 0:
+                for q in range(start, k):
+                    d, ok = fp._div_raw(val[q], total)
+                    val[q] = d if ok else 0
+        ptr[i + 1] = k
+    return ptr, idx[:k], val[:k]
+
+
+def epoch_weights_sparse(
+    weights: SparseRows,
+    forbids: Sequence[bool] | BoolArray,
+    owner: int | None,
+    last_update: ArrayLike,
+    registration: ArrayLike,
+) -> SparseRows:
+    """The sparse epoch's weight preparation (spec §4.6) in one pass: the stored u16 weights as
+    I32F32, then ``mask_rows_sparse(forbids)``, ``mask_diag_sparse_except_index(owner)`` (or
+    ``mask_diag_sparse`` without an owner), ``vec_mask_sparse_matrix(LU, reg, "le")`` and
+    ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
+    ptr, idx, val = _epoch_weights_sparse_kernel(
+        weights.indptr,
+        weights.indices,
+        weights.data,
+        _mask_get(forbids, weights.n_rows),
+        -1 if owner is None else int(owner),
+        np.asarray(last_update, dtype=np.uint64),
+        np.asarray(registration, dtype=np.uint64),
+    )
+    return SparseRows(ptr, idx, val)
+
+
+@nb.njit(cache=True)
+def _clip_sparse_kernel(
+    indptr: Any, indices: Any, data: Any, th: Any, x: Any, columns: int
+) -> tuple[Any, Any, Any, Any, Any, bool]:
+    """The clipped entries, row sums and stake-weighted column sums. The column array is only
+    written once an entry is removed (``compact``); until then it equals ``indices``."""
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    idx = np.empty(0, dtype=np.int64)
+    val = np.empty(indices.size, dtype=np.int64)
+    rows = np.zeros(n_rows, dtype=np.int64)
+    cols = np.zeros(columns, dtype=np.int64)
+    compact = False
+    k = 0
+    for i in range(n_rows):
+        xi = x[i] if i < x.size else 0
+        total = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            t = th[j] if j < th.size else 0
+            v = data[e]
+            if t < v:
+                if t <= 0:
+                    if not compact:
+                        idx = np.empty(indices.size, dtype=np.int64)
+                        idx[:k] = indices[:k]
+                        compact = True
+                    continue
+                v = t
+            if compact:
+                idx[k] = j
+            val[k] = v
+            total = _wadd(total, v)
+            k += 1
+            if 0 <= j < columns:
+                cols[j] = _wadd(cols[j], fp._sat_mul(xi, v))
+        rows[i] = total
+        ptr[i + 1] = k
+    return ptr, idx[:k], val[:k], rows, cols, compact
+
+
+def clip_trust_incentive_sparse(
+    m: SparseRows, threshold: ArrayLike, stake: ArrayLike, columns: int
+) -> tuple[SparseRows, I64Array, I64Array]:
+    """§4.8–4.9 in one pass: ``clipped = col_clip_sparse(m, threshold)``, then
+    ``(clipped, row_sum_sparse(clipped), matmul_sparse(clipped, stake, columns))``."""
+    ptr, idx, val, rows, cols, compact = _clip_sparse_kernel(
+        m.indptr, m.indices, m.data, fp.i32(threshold), fp.i32(stake), int(columns)
+    )
+    if not compact:
+        # nothing removed: the pattern is shared (never written), not copied
+        return m.with_data(val), rows, cols
+    return SparseRows(ptr, idx, val), rows, cols
+
+
+@nb.njit(cache=True)
+def _bonds_sparse_kernel(
+    indptr: Any, indices: Any, data: Any, scalar: Any, reg: Any
+) -> tuple[Any, Any, Any, bool]:
+    """Masked u16 proportions; the column array is only written once an entry is dropped."""
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    idx = np.empty(0, dtype=np.int64)
+    val = np.empty(indices.size, dtype=np.int64)
+    zero = np.uint64(0)
+    compact = False
+    k = 0
+    for i in range(n_rows):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            y = reg[j] if 0 <= j < reg.size else zero
+            if scalar <= y:
+                if not compact:
+                    idx = np.empty(indices.size, dtype=np.int64)
+                    idx[:k] = indices[:k]
+                    compact = True
+                continue
+            if compact:
+                idx[k] = j
+            val[k] = (data[e] << np.int64(32)) // np.int64(65535)
+            k += 1
+        ptr[i + 1] = k
+    return ptr, idx[:k], val[:k], compact
+
+
+def yuma3_bonds_sparse(bonds: SparseRows, last_tempo: int, registration: ArrayLike) -> SparseRows:
+    """§4.11 bond preparation in one pass: ``u16_proportion_to_fixed`` of the stored bonds, then
+    ``scalar_vec_mask_sparse_matrix(bonds, last_tempo, registration, "le")``."""
+    ptr, idx, val, compact = _bonds_sparse_kernel(
+        bonds.indptr,
+        bonds.indices,
+        bonds.data,
+        np.uint64(int(last_tempo)),
+        np.asarray(registration, dtype=np.uint64),
+    )
+    if not compact:
+        return bonds.with_data(val)
+    return SparseRows(ptr, idx, val)
+
+
+@nb.njit(cache=True)
+def _mat_ema_merge_kernel(
+    n: int, p1: Any, c1: Any, v1: Any, p2: Any, c2: Any, v2: Any, alpha: int, oma: int
+) -> tuple[Any, Any, Any]:
+    """:func:`mat_ema_sparse` for rows with strictly ascending columns: a two-pointer merge per
+    row instead of the densified row (same union, same sums, same order)."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    oc = np.empty(v1.size + v2.size, dtype=np.int64)
+    ov = np.empty(v1.size + v2.size, dtype=np.int64)
+    rows2 = p2.size - 1
+    k = 0
+    for i in range(n):
+        pa, ea = p1[i], p1[i + 1]
+        pb, eb = (p2[i], p2[i + 1]) if i < rows2 else (0, 0)
+        while True:
+            while pa < ea and (c1[pa] < 0 or c1[pa] >= n):
+                pa += 1
+            while pb < eb and (c2[pb] < 0 or c2[pb] >= n):
+                pb += 1
+            if pa >= ea and pb >= eb:
+                break
+            ja = c1[pa] if pa < ea else n
+            jb = c2[pb] if pb < eb else n
+            a = 0
+            b = 0
+            if ja <= jb:
+                a = fp._sat_mul(alpha, v1[pa])
+                pa += 1
+            if jb <= ja:
+                b = fp._sat_mul(oma, v2[pb])
+                pb += 1
+            v = _wadd(a, b)
+            if v > 0:
+                oc[k] = ja if ja <= jb else jb
+                ov[k] = v
+                k += 1
+        ptr[i + 1] = k
+    return ptr, oc[:k], ov[:k]
+
+
+@nb.njit(cache=True)
+def _col_normalized_dot_kernel(indptr: Any, indices: Any, data: Any, columns: int, x: Any) -> Any:
+    n_rows = indptr.size - 1
+    sums = np.zeros(columns, dtype=np.int64)
+    for e in range(indices.size):
+        j = indices[e]
+        if 0 <= j < columns:
+            sums[j] = _wadd(sums[j], data[e])
+    out = np.zeros(n_rows, dtype=np.int64)
+    for i in range(n_rows):
+        total = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            v = data[e]
+            d = sums[j] if 0 <= j < columns else 0
+            if d != 0:
+                q, ok = fp._div_raw(v, d)
+                v = q if ok else 0
+            if 0 <= j < x.size:
+                total = _wadd(total, fp._sat_mul(v, x[j]))
+        out[i] = total
+    return out
+
+
+def col_normalized_dot_sparse(m: SparseRows, columns: int, v: ArrayLike) -> I64Array:
+    """§4.11 dividends' term in one pass:
+    ``row_sum_sparse(mat_vec_mul_sparse(inplace_col_normalize_sparse(m, columns), v))``."""
+    return _col_normalized_dot_kernel(  # type: ignore[no-any-return]
+        m.indptr, m.indices, m.data, int(columns), fp.i32(v)
+    )
+
+
+@nb.njit(cache=True)
+def _u16_rows_kernel(indptr: Any, indices: Any, data: Any, keep: Any) -> tuple[Any, Any, Any]:
+    n_rows = indptr.size - 1
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    cap = 0
+    for i in range(n_rows):
+        if i < keep.size and keep[i]:
+            cap += indptr[i + 1] - indptr[i]
+    idx = np.empty(cap, dtype=np.int64)
+    val = np.empty(cap, dtype=np.int64)
+    k = 0
+    for i in range(n_rows):
+        if i < keep.size and keep[i]:
+            for e in range(indptr[i], indptr[i + 1]):
+                idx[k] = indices[e]
+                val[k] = fp._prop_to_u16(data[e])
+                k += 1
+        ptr[i + 1] = k
+    return ptr, idx, val
+
+
+def u16_rows_sparse(m: SparseRows, keep_rows: BoolArray) -> SparseRows:
+    """The sparse bond storage (§4.14) in one pass: ``fixed_proportion_to_u16`` of every entry
+    of the rows in ``keep_rows`` (R,); the other rows become empty."""
+    keep = np.asarray(keep_rows, dtype=np.bool_)
+    if keep.size >= m.n_rows and bool(keep[: m.n_rows].all()):
+        # every row kept: same pattern (never written), new values only
+        return m.with_data(fp.fixed_proportion_to_u16(m.data))
+    return SparseRows(*_u16_rows_kernel(m.indptr, m.indices, m.data, keep))
+
+
+@nb.njit(cache=True)
+def _clip_ema_kernel(
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    th: Any,
+    x: Any,
+    columns: int,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    scalar: Any,
+    reg: Any,
+    alpha: int,
+    oma: int,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Per row: the clipped weights (row sums, stake-weighted column sums) merged on the fly
+    with the masked bond proportions into the EMA; rows of both sides strictly ascending."""
+    n = w_ptr.size - 1
+    b_rows = b_ptr.size - 1
+    zero = np.uint64(0)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    oc = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
+    ov = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
+    trust = np.zeros(n, dtype=np.int64)
+    ranks = np.zeros(columns, dtype=np.int64)
+    sums = np.zeros(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        xi = x[i] if i < x.size else 0
+        pa, ea = w_ptr[i], w_ptr[i + 1]
+        pb, eb = (b_ptr[i], b_ptr[i + 1]) if i < b_rows else (0, 0)
+        total = 0
+        has_a = False
+        has_b = False
+        ja = 0
+        jb = 0
+        va = 0
+        vb = 0
+        while True:
+            while not has_a and pa < ea:
+                j = w_idx[pa]
+                v = w_val[pa]
+                pa += 1
+                t = th[j] if j < th.size else 0
+                if t < v:
+                    if t <= 0:
+                        continue  # col_clip_sparse removes it
+                    v = t
+                total = _wadd(total, v)
+                if 0 <= j < columns:
+                    ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, v))
+                if 0 <= j < n:
+                    ja = j
+                    va = v
+                    has_a = True
+            while not has_b and pb < eb:
+                j = b_idx[pb]
+                raw = b_val[pb]
+                pb += 1
+                y = reg[j] if 0 <= j < reg.size else zero
+                if scalar <= y:
+                    continue  # a bond to a recently registered uid is dropped
+                if 0 <= j < n:
+                    jb = j
+                    vb = (raw << np.int64(32)) // np.int64(65535)
+                    has_b = True
+            if not has_a and not has_b:
+                break
+            if has_a and (not has_b or ja <= jb):
+                j = ja
+            else:
+                j = jb
+            a = 0
+            b = 0
+            if has_a and ja == j:
+                a = fp._sat_mul(alpha, va)
+                has_a = False
+            if has_b and jb == j:
+                b = fp._sat_mul(oma, vb)
+                has_b = False
+            v = _wadd(a, b)
+            if v > 0:
+                oc[k] = j
+                ov[k] = v
+                sums[j] = _wadd(sums[j], v)
+                k += 1
+        trust[i] = total
+        ptr[i + 1] = k
+    return ptr, oc[:k], ov[:k], trust, ranks, sums
+
+
+def clip_ema_sparse(
+    w: SparseRows,
+    consensus: ArrayLike,
+    stake: ArrayLike,
+    bonds: SparseRows,
+    last_tempo: int,
+    registration: ArrayLike,
+    alpha: int,
+) -> tuple[I64Array, I64Array, SparseRows, I64Array] | None:
+    """The Yuma3 epoch from clipping to the EMA with a full bonds penalty (``W_b`` = clipped
+    weights) and a fixed rate, without materialising the clipped weights or the bonds:
+
+    ``clipped = col_clip_sparse(w, consensus)``,
+    ``b = yuma3_bonds_sparse(bonds, last_tempo, registration)``,
+    ``ema = mat_ema_sparse(clipped, b, alpha)``; returns ``(row_sum_sparse(clipped),
+    matmul_sparse(clipped, stake, n), ema, column sums of ema)`` with ``n = w.n_rows``, or
+    ``None`` when a row of ``w`` or ``bonds`` is not strictly ascending (use the steps)."""
+    if not (_all_ascending(w.indptr, w.indices) and _all_ascending(bonds.indptr, bonds.indices)):
+        return None
+    oma = int(fp.saturating_sub(ONE, alpha))
+    ptr, idx, val, trust, ranks, sums = _clip_ema_kernel(
+        w.indptr,
+        w.indices,
+        w.data,
+        fp.i32(consensus),
+        fp.i32(stake),
+        w.n_rows,
+        bonds.indptr,
+        bonds.indices,
+        bonds.data,
+        np.uint64(int(last_tempo)),
+        np.asarray(registration, dtype=np.uint64),
+        int(alpha),
+        oma,
+    )
+    return trust, ranks, SparseRows(ptr, idx, val), sums
+
+
+@nb.njit(cache=True)
+def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> tuple[Any, Any]:
+    n_rows = indptr.size - 1
+    tb = np.zeros(n_rows, dtype=np.int64)
+    u16 = np.empty(data.size, dtype=np.int64)
+    for i in range(n_rows):
+        total = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            v = data[e]
+            u16[e] = fp._prop_to_u16(v)
+            d = sums[j] if 0 <= j < sums.size else 0
+            if d != 0:
+                q, ok = fp._div_raw(v, d)
+                v = q if ok else 0
+            if 0 <= j < x.size:
+                total = _wadd(total, fp._sat_mul(v, x[j]))
+        tb[i] = total
+    return tb, u16
+
+
+def dividend_terms_sparse(
+    ema: SparseRows, col_sums: I64Array, v: ArrayLike, keep_rows: BoolArray
+) -> tuple[I64Array, SparseRows]:
+    """One pass over the EMA bonds: ``row_sum_sparse(mat_vec_mul_sparse(
+    inplace_col_normalize_sparse(ema), v))`` given the column sums, and the stored bonds
+    ``u16_rows_sparse(ema, keep_rows)``."""
+    tb, u16 = _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v))
+    keep = np.asarray(keep_rows, dtype=np.bool_)
+    if keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all()):
+        return tb, ema.with_data(u16)
+    return tb, u16_rows_sparse(ema, keep)
+
+
+# Dense path (spec §6): the same steps on (n, n) cells, written into as few matrices as possible.
+
+
+@nb.njit(cache=True)
+def _epoch_weights_dense_kernel(
+    indptr: Any, indices: Any, data: Any, row_masked: Any, lu: Any, reg: Any, out: Any
+) -> None:
+    r, c = out.shape
+    for i in range(r):
+        if row_masked[i]:
+            continue
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < c:
+                out[i, j] = data[e] << np.int64(32)
+        out[i, i] = 0
+        x = lu[i]
+        total = 0
+        for j in range(c):
+            if x <= reg[j]:
+                out[i, j] = 0
+            total = _wadd(total, out[i, j])
+        if total > 0:
+            for j in range(c):
+                q, ok = fp._div_raw(out[i, j], total)
+                out[i, j] = q if ok else 0
+
+
+def epoch_weights_dense(
+    weights: SparseRows,
+    n: int,
+    forbids: Sequence[bool] | BoolArray,
+    last_update: ArrayLike,
+    registration: ArrayLike,
+) -> I64Array:
+    """The dense epoch's weight preparation (spec §6.2) straight from the stored rows:
+    ``to_dense(n)`` of the u16 weights as I32F32, ``inplace_mask_rows(forbids)``,
+    ``inplace_mask_diag`` (the whole diagonal, the owner's cell included: the owner exemption
+    is masked again), ``inplace_mask_outdated`` and ``inplace_row_normalize``, on one (n, n)
+    matrix. Needs ``n`` rows, ``last_update`` (n,) and ``registration`` (n,)."""
+    lu = np.asarray(last_update, dtype=np.uint64)
+    reg = np.asarray(registration, dtype=np.uint64)
+    if weights.n_rows != n or lu.size != n or reg.size != n:
+        raise ValueError("epoch_weights_dense needs n rows and (n,) blocks")
+    out = np.zeros((n, n), dtype=np.int64)
+    _epoch_weights_dense_kernel(
+        weights.indptr, weights.indices, weights.data, _mask_get(forbids, n), lu, reg, out
+    )
+    return out
+
+
+@nb.njit(cache=True)
+def _clip_dense_kernel(w: Any, th: Any, x: Any, ratio: int, wb: Any) -> tuple[Any, Any]:
+    r, c = w.shape
+    k = min(c, th.size)
+    one = np.int64(1) << np.int64(32)
+    trust = np.zeros(r, dtype=np.int64)
+    ranks = np.zeros(c, dtype=np.int64)
+    for i in range(r):
+        xi = x[i] if i < x.size else 0
+        total = 0
+        for j in range(c):
+            v = w[i, j]
+            cl = min(v, th[j]) if j < k else v
+            total = _wadd(total, cl)
+            ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, cl))
+            if ratio == one:
+                wb[i, j] = cl
+            elif ratio == 0:
+                wb[i, j] = v
+            else:
+                wb[i, j] = fp._sat_add(v, fp._sat_mul(ratio, fp._sat_sub(cl, v)))
+        trust[i] = total
+    return trust, ranks
+
+
+def clip_trust_incentive_dense(
+    w: I64Array, threshold: ArrayLike, stake: ArrayLike, ratio: int
+) -> tuple[I64Array, I64Array, I64Array]:
+    """§6.3 in one pass over ``w`` (R, C): ``clipped = inplace_col_clip(w, threshold)``, then
+    ``(row_sum(clipped), matmul(clipped, stake), interpolate(w, clipped, ratio))``."""
+    a = np.ascontiguousarray(_mat(w))
+    wb = np.empty(a.shape, dtype=np.int64)
+    trust, ranks = _clip_dense_kernel(a, fp.i32(threshold), fp.i32(stake), int(ratio), wb)
+    return trust, ranks, wb
+
+
+@nb.njit(cache=True)
+def _bonds_dense_kernel(indptr: Any, indices: Any, data: Any, colmask: Any, out: Any) -> None:
+    c = out.shape[1]
+    for i in range(out.shape[0]):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if 0 <= j < c and not colmask[j]:
+                out[i, j] = (data[e] << np.int64(32)) // np.int64(65535)
+
+
+def yuma3_bonds_dense(bonds: SparseRows, n: int, recently_registered: BoolArray) -> I64Array:
+    """§6.4 bond preparation straight from the stored rows:
+    ``inplace_mask_cols(recently_registered, u16_proportion_to_fixed(bonds.to_dense(n)))``."""
+    out = np.zeros((bonds.n_rows, n), dtype=np.int64)
+    _bonds_dense_kernel(
+        bonds.indptr, bonds.indices, bonds.data, _mask_get(recently_registered, n), out
+    )
+    return out
+
+
+@nb.njit(cache=True)
+def _ema_dense_kernel(new: Any, old: Any, alpha: int, oma: int) -> Any:
+    sums = np.zeros(new.shape[1], dtype=np.int64)
+    for i in range(new.shape[0]):
+        for j in range(new.shape[1]):
+            v = fp._sat_add(fp._sat_mul(alpha, new[i, j]), fp._sat_mul(oma, old[i, j]))
+            old[i, j] = v
+            sums[j] = _wadd(sums[j], v)
+    return sums
+
+
+def mat_ema_into(new: I64Array, old: I64Array, alpha: int) -> I64Array:
+    """``mat_ema(new, old, alpha)`` written over ``old`` (same shape, C-contiguous, owned by the
+    caller); returns the EMA's column sums."""
+    if new.shape != old.shape or not old.flags.c_contiguous or not old.flags.writeable:
+        raise ValueError("mat_ema_into needs two matrices of one shape, the second writable")
+    oma = int(fp.saturating_sub(ONE, alpha))
+    return _ema_dense_kernel(new, old, int(alpha), oma)  # type: ignore[no-any-return]
+
+
+@nb.njit(cache=True)
+def _dot_u16_dense_kernel(m: Any, sums: Any, x: Any) -> Any:
+    r, c = m.shape
+    k = min(c, x.size)
+    out = np.zeros(r, dtype=np.int64)
+    for i in range(r):
+        total = 0
+        for j in range(c):
+            v = m[i, j]
+            m[i, j] = fp._prop_to_u16(v)
+            if j < k:
+                d = sums[j]
+                if d != 0:
+                    q, ok = fp._div_raw(v, d)
+                    v = q if ok else 0
+                p, ok = fp._mul_raw(v, x[j])
+                total = _wadd(total, p if ok else 0)
+        out[i] = total
+    return out
+
+
+def dividend_terms_dense_into(ema: I64Array, col_sums: I64Array, v: ArrayLike) -> I64Array:
+    """``row_sum(mat_vec_mul(inplace_col_normalize(ema), v))`` given the column sums, and
+    ``fixed_proportion_to_u16(ema)`` written over ``ema`` (owned by the caller)."""
+    if not ema.flags.c_contiguous or not ema.flags.writeable:
+        raise ValueError("dividend_terms_dense_into needs a writable C-contiguous matrix")
+    return _dot_u16_dense_kernel(ema, fp.i32(col_sums), fp.i32(v))  # type: ignore[no-any-return]
