@@ -248,7 +248,7 @@ def test_canonical_csr_array_input_is_used_as_it_is_and_never_mutated() -> None:
     before = (csr.data.copy(), csr.indices.copy(), csr.indptr.copy())
     inputs, _ = prepare_inputs(csr, stake, csr, params)
     assert inputs.weights is csr and inputs.bonds is csr
-    for a, b in zip(before, (csr.data, csr.indices, csr.indptr)):
+    for a, b in zip(before, (csr.data, csr.indices, csr.indptr), strict=True):
         np.testing.assert_array_equal(a, b)
     # Anything else comes back as new canonical float64 CSR.
     matrix = sp.csr_matrix(w)
