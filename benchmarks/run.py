@@ -474,11 +474,54 @@ def targets(entries: list[dict[str, Any]], memory: list[dict[str, Any]]) -> list
     return rows
 
 
+def before_after(entries: list[dict[str, Any]], before_json: Path, label: str) -> list[str]:
+    """The table of every timing in both runs, with after / before (a ratio < 1 is faster now).
+
+    ``before_json``: the ``.benchmarks/last_epoch_run.json`` another checkout's run.py saved.
+    """
+    before = json.loads(before_json.read_text())["benchmarks"]
+
+    def key(e: dict[str, Any]) -> tuple[str, ...] | None:
+        info = e.get("extra_info", {})
+        if "backend" not in info or "baseline" in info:
+            return None
+        case = str(info.get("case", e.get("group") or e["name"].split("[")[0]))
+        return (case, str(info.get("n", "")), str(info.get("permits", "")), str(info["backend"]))
+
+    old = {k: float(e["stats"]["min"]) for e in before if (k := key(e))}
+    lines = [
+        "",
+        f"## Before and after ({label})",
+        "",
+        "Both runs of `python benchmarks/run.py` in the same session on this machine, one after "
+        f"the other (before: `--before {before_json.name}` from the other checkout). "
+        "after / before < 1 is faster now.",
+        "",
+        "| case | n | permits | backend | before | after | after / before |",
+        "|---|---:|---|---|---:|---:|---:|",
+    ]
+    for e in entries:
+        k = key(e)
+        if k is None or k not in old:
+            continue
+        t = float(e["stats"]["min"])
+        case, n, permits, backend = k
+        lines.append(
+            f"| {case} | {n} | {permits} | {backend} | {fmt_time(old[k])} | {fmt_time(t)} | "
+            f"{t / old[k]:.2f} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--json", type=Path, help="reuse a pytest-benchmark JSON report")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout's .benchmarks/last_epoch_run.json to compare"
+    )
+    parser.add_argument("--before-label", default="the pipeline redesign, issue 10")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     if args.json:
@@ -503,6 +546,9 @@ def main() -> None:
         if found is not None:
             profiles[f"{case} n = {n} (every uid may validate)"] = found
     write_results(entries, memory, profiles, (load[0], load[1]), args.output)
+    if args.before:
+        with args.output.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(before_after(entries, args.before, args.before_label)) + "\n")
 
 
 if __name__ == "__main__":
