@@ -834,3 +834,41 @@ def test_numpy_scalar_params_run_an_epoch_like_python_numbers() -> None:
         b = yuma.epoch(w, s, params=p_py, backend=backend)
         np.testing.assert_array_equal(a.dividends, b.dividends)
         np.testing.assert_array_equal(a.bonds, b.bonds)
+
+
+# --- the compiled canonical-order pass equals the numpy one -------------------------------------
+
+
+@st.composite
+def index_structures(draw: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of column indices: ascending, or with repeats and descents anywhere."""
+    rows = draw(st.integers(0, 6))
+    counts = draw(st.lists(st.integers(0, 5), min_size=rows, max_size=rows))
+    index_dtype = draw(st.sampled_from([np.int32, np.int64]))
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(index_dtype)
+    nnz = int(indptr[-1])
+    cols = draw(st.lists(st.integers(0, 7), min_size=nnz, max_size=nnz))
+    indices = np.asarray(cols, dtype=draw(st.sampled_from([np.int32, np.int64])))
+    if draw(st.booleans()):  # most real input is sorted: sort each row, sometimes uniquely
+        for i in range(rows):
+            indices[indptr[i] : indptr[i + 1]] = np.sort(indices[indptr[i] : indptr[i + 1]])
+    return indices, indptr
+
+
+def check_compiled_canonical_pass_equals_numpy(case: tuple[np.ndarray, np.ndarray]) -> None:
+    from yuma._sparse import _is_canonical, _is_canonical_numpy
+    from yuma._sparse_kernels import rows_ascending
+
+    indices, indptr = case
+    expected = all(
+        bool(np.all(np.diff(indices[indptr[i] : indptr[i + 1]].astype(np.int64)) > 0))
+        for i in range(indptr.shape[0] - 1)
+    )
+    assert _is_canonical_numpy(indices, indptr) == expected
+    assert bool(rows_ascending(indices, indptr)) == expected
+    assert _is_canonical(indices, indptr) == expected
+
+
+test_compiled_canonical_pass, test_compiled_canonical_pass_slow = fast_and_slow(
+    index_structures(), slow_examples=3000
+)(check_compiled_canonical_pass_equals_numpy)

@@ -6,6 +6,7 @@ absent, so every helper here keeps explicit zeros unless told to drop entries.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -205,7 +206,22 @@ def _is_canonical(indices: IntArray, indptr: IntArray) -> bool:
     """True when the column indices strictly increase inside every row (sorted, no duplicates).
 
     Computed from the arrays (O(nnz)); scipy's ``has_canonical_format`` flag can be stale.
+    Native int32/int64 arrays take one compiled pass without temporaries (an ``np.diff``
+    pass allocates a copy of the indices, a third of a large epoch's validation time).
     """
+    nnz = int(indices.shape[0])
+    if nnz < 2:
+        return True
+    native = (np.dtype(np.int32), np.dtype(np.int64))
+    if indices.dtype in native and indptr.dtype in native and importlib.util.find_spec("numba"):
+        from yuma._sparse_kernels import rows_ascending
+
+        return bool(rows_ascending(indices, indptr))
+    return _is_canonical_numpy(indices, indptr)
+
+
+def _is_canonical_numpy(indices: IntArray, indptr: IntArray) -> bool:
+    """:func:`_is_canonical` in numpy (any integer dtypes)."""
     nnz = int(indices.shape[0])
     if nnz < 2:
         return True

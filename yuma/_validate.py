@@ -127,7 +127,10 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
     """
     if is_sparse(matrix):
         csr = checked_csr(name, matrix, _value_entries)
-        _check_values(name, np.asarray(csr.data))
+        if csr is not matrix:
+            # Built anew, so duplicates may have been summed: two finite entries can sum to
+            # an infinity. The caller's own canonical matrix holds just the entries checked.
+            _check_values(name, np.asarray(csr.data))
         out: Matrix = csr
     else:
         dense = as_numeric_array(name, matrix, "2-D array")
