@@ -847,7 +847,7 @@ def index_structures(draw: Any) -> tuple[np.ndarray, np.ndarray]:
     index_dtype = draw(st.sampled_from([np.int32, np.int64]))
     indptr = np.concatenate(([0], np.cumsum(counts))).astype(index_dtype)
     nnz = int(indptr[-1])
-    cols = draw(st.lists(st.integers(0, 7), min_size=nnz, max_size=nnz))
+    cols = draw(st.lists(st.integers(-3, 9), min_size=nnz, max_size=nnz))  # some out of range
     indices = np.asarray(cols, dtype=draw(st.sampled_from([np.int32, np.int64])))
     if draw(st.booleans()):  # most real input is sorted: sort each row, sometimes uniquely
         for i in range(rows):
@@ -867,6 +867,11 @@ def check_compiled_canonical_pass_equals_numpy(case: tuple[np.ndarray, np.ndarra
     assert _is_canonical_numpy(indices, indptr) == expected
     assert bool(rows_ascending(indices, indptr)) == expected
     assert _is_canonical(indices, indptr) == expected
+    if indices.size:
+        from yuma._sparse_kernels import scan_indices
+
+        lo, hi, ascending = scan_indices(indices, indptr)
+        assert (lo, hi, ascending) == (int(indices.min()), int(indices.max()), expected)
 
 
 test_compiled_canonical_pass, test_compiled_canonical_pass_slow = fast_and_slow(

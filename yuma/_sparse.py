@@ -156,7 +156,11 @@ def _check_range(name: str, what: str, idx: IntArray, bound: int) -> None:
     """Every entry of ``idx`` in [0, bound) (negative indices are not wrapped around)."""
     if idx.size == 0:
         return
-    lo, hi = int(idx.min()), int(idx.max())
+    _range_error(name, what, int(idx.min()), int(idx.max()), bound)
+
+
+def _range_error(name: str, what: str, lo: int, hi: int, bound: int) -> None:
+    """Refuse indices whose smallest is ``lo`` and largest ``hi`` unless all in [0, bound)."""
     if lo < 0 or hi >= bound:
         bad = lo if lo < 0 else hi
         raise ValueError(f"{name}: sparse {what} {bad} is out of range [0, {bound})")
@@ -164,10 +168,12 @@ def _check_range(name: str, what: str, idx: IntArray, bound: int) -> None:
 
 def _compressed_parts(
     name: str, matrix: Any, n_major: int, n_minor: int, minor: str
-) -> tuple[np.ndarray[Any, Any], IntArray, IntArray]:
-    """(data, indices, indptr) of a CSR/CSC matrix, checked: indptr starts at 0, never
-    decreases, has one entry per major line plus one and ends at nnz <= len(indices); every
-    stored index lies in [0, n_minor). Arrays longer than nnz are cut to nnz (scipy allows it).
+) -> tuple[np.ndarray[Any, Any], IntArray, IntArray, bool | None]:
+    """(data, indices, indptr, ascending) of a CSR/CSC matrix, checked: indptr starts at 0,
+    never decreases, has one entry per major line plus one and ends at nnz <= len(indices);
+    every stored index lies in [0, n_minor). Arrays longer than nnz are cut to nnz (scipy
+    allows it). ``ascending``: whether the indices strictly increase inside every major line,
+    when the compiled pass found it along with the range (else None).
     """
     indptr = _index_array(name, "indptr", matrix.indptr)
     indices = _index_array(name, "indices", matrix.indices)
@@ -190,8 +196,25 @@ def _compressed_parts(
             f"{min(indices.shape[0], data.shape[0])} stored entries"
         )
     indices = indices[:nnz]
-    _check_range(name, f"{minor} index", indices, n_minor)
-    return data[:nnz], indices, indptr
+    if not (nnz and _compiled_scan(indices, indptr)):
+        _check_range(name, f"{minor} index", indices, n_minor)
+        return data[:nnz], indices, indptr, None
+    from yuma._sparse_kernels import scan_indices
+
+    lo, hi, ascending = scan_indices(indices, indptr)
+    _range_error(name, f"{minor} index", lo, hi, n_minor)
+    return data[:nnz], indices, indptr, bool(ascending)
+
+
+def _compiled_scan(indices: IntArray, indptr: IntArray) -> bool:
+    """Whether the compiled index passes take these arrays (native int32/int64, numba)."""
+    native = (np.dtype(np.int32), np.dtype(np.int64))
+    return bool(
+        indices.dtype in native
+        and indptr.dtype in native
+        and indices.flags.c_contiguous
+        and importlib.util.find_spec("numba")
+    )
 
 
 def _native_index(arrays: tuple[IntArray, ...], bound: int) -> tuple[IntArray, ...]:
@@ -240,16 +263,18 @@ def _canonical(
     indptr: IntArray,
     shape: tuple[int, int],
     like: sp.csr_array | None = None,
+    ascending: bool | None = None,
 ) -> sp.csr_array:
     """A canonical CSR from checked parts; duplicates summed (zeros kept) only when present.
 
     ``like``: the csr_array the parts came from; returned itself (never mutated) when the parts
     are all of its own arrays, already canonical float64 with native indices, so a matrix the
-    library built costs no new scipy object when it comes back as input.
+    library built costs no new scipy object when it comes back as input. ``ascending``: the
+    canonical-order test's answer when the caller already has it.
     """
     indices, indptr = _native_index((indices, indptr), max(shape[1], int(indptr[-1])))
     data = np.ascontiguousarray(data, dtype=np.float64)
-    if _is_canonical(indices, indptr):
+    if ascending if ascending is not None else _is_canonical(indices, indptr):
         if like is not None and all(
             _same_array(a, b)
             for a, b in ((data, like.data), (indices, like.indices), (indptr, like.indptr))
@@ -289,11 +314,13 @@ def checked_csr(name: str, matrix: Any, entries: EntryCheck) -> sp.csr_array:
     rows, cols = _shape_of(name, matrix)
     fmt = getattr(matrix, "format", None)
     if fmt == "csr":
-        data, indices, indptr = _compressed_parts(name, matrix, rows, cols, "column")
+        data, indices, indptr, ascending = _compressed_parts(name, matrix, rows, cols, "column")
         like = matrix if isinstance(matrix, sp.csr_array) else None
-        return _canonical(entries(name, data), indices, indptr, (rows, cols), like=like)
+        return _canonical(
+            entries(name, data), indices, indptr, (rows, cols), like=like, ascending=ascending
+        )
     if fmt == "csc":
-        data, indices, indptr = _compressed_parts(name, matrix, cols, rows, "row")
+        data, indices, indptr, _ = _compressed_parts(name, matrix, cols, rows, "row")
         values = entries(name, data)
         indices, indptr = _native_index((indices, indptr), max(rows, int(indptr[-1])))
         # Safe now that every index is in range: scipy transposes in O(rows + cols + nnz);

@@ -11,7 +11,7 @@ from typing import Any
 
 from numba import njit
 
-__all__ = ["rows_ascending"]
+__all__ = ["rows_ascending", "scan_indices"]
 
 
 @njit(cache=True, nogil=True)
@@ -23,3 +23,22 @@ def rows_ascending(indices: Any, indptr: Any) -> bool:
             if indices[k] <= indices[k - 1]:
                 return False
     return True
+
+
+@njit(cache=True, nogil=True)
+def scan_indices(indices: Any, indptr: Any) -> tuple[int, int, bool]:
+    """``(min, max, rows_ascending)`` of a CSR's column indices in one pass (``indptr``
+    checked as for :func:`rows_ascending`; at least one stored entry)."""
+    lo = indices[0]
+    hi = indices[0]
+    ascending = True
+    for i in range(indptr.shape[0] - 1):
+        start = indptr[i]
+        end = indptr[i + 1]
+        for k in range(start, end):
+            x = indices[k]
+            lo = min(lo, x)
+            hi = max(hi, x)
+            if k > start and x <= indices[k - 1]:
+                ascending = False
+    return int(lo), int(hi), ascending
