@@ -271,23 +271,8 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
 
     nse, nve, nce = _emission_split(incentive, dividends, stake, active_stake)
 
-    return ChainEpochOutput(
-        incentive=_u16_tuple(incentive),
-        dividends=_u16_tuple(dividends),
-        consensus=_u16_tuple(consensus),
-        validator_trust=_u16_tuple(vtrust),
-        stake_weight=_u16_tuple(stake),
-        emission=tuple(fp.emission_amount(nce, s.emission)),
-        server_emission=tuple(fp.emission_amount(nse, s.emission)),
-        validator_emission=tuple(fp.emission_amount(nve, s.emission)),
-        active=tuple(mk.active.tolist()),
-        new_validator_permit=tuple(new_permits.tolist()),
-        bonds=bonds_u16,
-        stake=tuple(st.raw_stake),
-        active_stake_raw=tuple(active_stake.tolist()),
-        dividends_raw=tuple(div_raw.tolist()),
-        weights_normalized_raw=w,
-    )
+    return _output(s, st, mk, incentive, dividends, consensus, vtrust, stake, active_stake,
+                   new_permits, div_raw, (nse, nve, nce), bonds_u16, w)  # fmt: skip
 
 
 def _sparse_steps(
@@ -431,6 +416,29 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
     else:
         bonds = ops.dense_bond_storage(stored_u16, full, emptied, s.bonds)
 
+    rows = ops.full_rows(w, cols)
+    return _output(s, st, mk, incentive, dividends, consensus, vtrust, stake, active_stake,
+                   new_permits, div_raw, (nse, nve, nce), bonds, rows)  # fmt: skip
+
+
+def _output(
+    s: SubnetSnapshot,
+    st: Any,
+    mk: Any,
+    incentive: Any,
+    dividends: Any,
+    consensus: Any,
+    vtrust: Any,
+    stake: Any,
+    active_stake: Any,
+    new_permits: Any,
+    div_raw: Any,
+    shares: tuple[Any, Any, Any],
+    bonds: Any,
+    weights: Any,
+) -> ChainEpochOutput:
+    """One epoch's output as the chain reports it (both paths): u16 vectors, emission in rao."""
+    nse, nve, nce = shares
     return ChainEpochOutput(
         incentive=_u16_tuple(incentive),
         dividends=_u16_tuple(dividends),
@@ -446,5 +454,5 @@ def _epoch_dense(s: SubnetSnapshot) -> ChainEpochOutput:
         stake=tuple(st.raw_stake),
         active_stake_raw=tuple(active_stake.tolist()),
         dividends_raw=tuple(div_raw.tolist()),
-        weights_normalized_raw=ops.full_rows(w, cols),
+        weights_normalized_raw=weights,
     )

@@ -1673,14 +1673,12 @@ def _wadd(a: Any, b: Any) -> Any:
     return np.int64(np.uint64(a) + np.uint64(b))
 
 
-@nb.njit(cache=True)
 def _all_ascending(indptr: Any, cols: Any) -> bool:
-    """Whether every row has strictly ascending columns (the chain's stored layout)."""
-    for i in range(indptr.size - 1):
-        for e in range(indptr[i] + 1, indptr[i + 1]):
-            if cols[e] <= cols[e - 1]:
-                return False
-    return True
+    """Whether every row has strictly ascending columns (the chain's stored layout); the one
+    compiled pass the float path's input check uses too."""
+    from yuma._sparse_kernels import rows_ascending
+
+    return bool(rows_ascending(cols, indptr))
 
 
 @nb.njit(cache=True)
