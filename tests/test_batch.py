@@ -209,3 +209,63 @@ def test_jax_vmap_over_params() -> None:
         ref = yuma.epoch(w, s, params=YumaParams(kappa=float(kappa)), backend="numpy")
         np.testing.assert_allclose(np.asarray(out["consensus"][k]), ref.consensus, atol=1e-9)
         np.testing.assert_allclose(np.asarray(out["dividends"][k]), ref.dividends, atol=1e-9)
+
+
+def _own_pipelines() -> list[Any]:
+    """Every pipeline built from yuma's own steps: the chain's two, each built-in variant, each
+    liquid-alpha rate and winner-takes-all."""
+    from yuma import steps
+    from yuma.ema_rate import LIQUID_CONSENSUS, LiquidAlpha
+    from yuma.pipeline import CHAIN, CHAIN_YUMA2
+
+    found = [CHAIN, CHAIN_YUMA2] + [yuma.variants.get(n).pipeline for n in yuma.variants.names()]
+    found += [
+        CHAIN.replace(ema_rate=LiquidAlpha(version, consensus))
+        for version in ("v1", "v2")
+        for consensus in LIQUID_CONSENSUS
+    ]
+    found.append(CHAIN.replace(incentive=steps.incentive_winner_takes_all))
+    return found
+
+
+OWN_PIPELINES = _own_pipelines()
+
+
+@pytest.mark.parametrize("index", range(len(OWN_PIPELINES)))
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(args=batch_strategy())
+def test_numpy_batch_in_one_pass_equals_one_epoch_at_a_time(
+    index: int, args: dict[str, Any]
+) -> None:
+    # The one-pass numpy batch runs every step on (b, R, C) stacks; the per-epoch runs the
+    # same steps on (R, C). Both are the numpy reference, so they agree to round-off.
+    pipeline = OWN_PIPELINES[index]
+    assert pipeline.takes_batches()
+    refs = [
+        yuma.epoch(backend="numpy", pipeline=pipeline, **_item(args, k))
+        for k in range(len(args["stake"]))
+    ]
+    batch = yuma.epoch_batch(backend="numpy", pipeline=pipeline, **args)
+    for ref, got in zip(refs, batch, strict=True):
+        assert_results_close(ref, got)
+
+
+def test_a_users_step_runs_the_numpy_batch_one_epoch_at_a_time() -> None:
+    # A step written for one epoch's shapes (a 1-D @ 2-D product) declares no rule, so the
+    # batch is not stacked through it: each epoch runs alone and equals yuma.epoch.
+    from yuma.pipeline import CHAIN
+
+    def ranks_one_epoch(s: Any) -> dict[str, Any]:
+        ranks = s.active_stake @ s.clipped_weights
+        return {"ranks": ranks, "incentive": ranks / max(float(ranks.sum()), 1e-300)}
+
+    mine = CHAIN.replace(incentive=ranks_one_epoch)
+    assert not mine.takes_batches()
+    rng = np.random.default_rng(11)
+    w, s = rng.random((3, 5, 5)), rng.random((3, 5))
+    batch = yuma.epoch_batch(w, s, backend="numpy", pipeline=mine)
+    for k in range(3):
+        ref = yuma.epoch(w[k], s[k], backend="numpy", pipeline=mine)
+        np.testing.assert_allclose(batch.incentive[k], ref.incentive, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(batch.dividends[k], ref.dividends, rtol=0, atol=1e-12)
+        assert ref.incentive.sum() == pytest.approx(1.0)

@@ -135,9 +135,11 @@ class State(Mapping[str, Any]):
 
     def merged(self, updates: Mapping[str, Any]) -> State:
         """A new state with ``updates`` added (a later step may overwrite an earlier name)."""
-        values = dict(self._values)
-        values.update(updates)
-        return State(values, self.config, self.xp)
+        new = State.__new__(State)  # the copy below is already private: no second one
+        new._values = {**self._values, **updates}
+        new.config = self.config
+        new.xp = self.xp
+        return new
 
     def values(self) -> Any:  # type: ignore[override]
         return self._values.values()

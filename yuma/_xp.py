@@ -12,7 +12,15 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-__all__ = ["Namespace", "direct_numpy_call", "eager", "namespace", "np_xp"]
+__all__ = [
+    "Namespace",
+    "direct_numpy_call",
+    "eager",
+    "matvec",
+    "namespace",
+    "np_xp",
+    "vecmat",
+]
 
 #: An array namespace module (numpy, ``array_api_compat.numpy`` or ``jax.numpy``).
 Namespace = Any
@@ -57,3 +65,22 @@ def eager(xp: Namespace) -> bool:
     """True for numpy's namespaces, whose values are concrete: a step may branch on a value in
     Python there (to skip work), never under a JAX trace."""
     return xp is np_xp or xp is np or getattr(xp, "__name__", "") == "array_api_compat.numpy"
+
+
+# The dense steps take leading batch axes: (..., R, C) matrices and (..., R) / (..., C) vectors,
+# so the numpy reference runs a stack of epochs in one pass (``yuma.epoch_batch``). One epoch
+# (and every JAX trace, where ``vmap`` adds the batch) keeps the plain 1-D/2-D products.
+
+
+def vecmat(v: Any, m: Any) -> Any:
+    """``v @ m`` over leading axes: (..., R) and (..., R, C) -> (..., C)."""
+    if v.ndim == 1 and m.ndim == 2:
+        return v @ m
+    return (v[..., None, :] @ m)[..., 0, :]
+
+
+def matvec(m: Any, v: Any) -> Any:
+    """``m @ v`` over leading axes: (..., R, C) and (..., C) -> (..., R)."""
+    if v.ndim == 1 and m.ndim == 2:
+        return m @ v
+    return (m @ v[..., :, None])[..., 0]

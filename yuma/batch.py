@@ -2,8 +2,9 @@
 
 Researchers sweep many subnets at once; one Python call per epoch costs more than a small epoch
 itself. :func:`epoch_batch` validates the whole stack at once and runs it in one compiled call:
-numba parallel over the batch (each epoch serial inside), JAX ``vmap``, or the numpy reference in
-a loop.
+numba parallel over the batch (each epoch serial inside), JAX ``vmap``, or the numpy reference
+over the whole stack at once (yuma's own steps take leading batch axes; a pipeline with a step of
+the user's own runs one epoch at a time).
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ def epoch_batch(
         As in :func:`yuma.epoch`.
     backend : {"numpy", "numba", "jax"}, optional
         "numba" runs the batch in one compiled call, parallel over epochs; "jax" maps the
-        jit-compiled pipeline with ``vmap``; "numpy" loops over the pipeline. None: the fastest
+        jit-compiled pipeline with ``vmap``; "numpy" runs the pipeline once over the stacked
+        epochs (one epoch at a time when a step is not one of yuma's own). None: the fastest
         that can run it (numba when its kernel covers the pipeline, else numpy), as in
         :func:`yuma.epoch`.
     pipeline : Pipeline, optional
@@ -249,7 +251,16 @@ def _batch_reference(
     O: BoolArray | None,
     RR: BoolArray,
 ) -> dict[str, Any]:
-    """The numpy pipeline in a loop, results stacked."""
+    """The numpy pipeline over the whole stack in one pass when its steps take leading batch
+    axes (:meth:`Pipeline.takes_batches`), else one epoch at a time; results stacked."""
+    if pipeline.takes_batches():
+        state = pipeline.run(dense_state(W, S, B, P, A, O, RR), config)
+        missing = [f for f in RESULT_FIELDS if f not in state]
+        if missing:
+            raise ValueError(f"the pipeline did not produce {missing} (an EpochResult needs them)")
+        out = {f: np.asarray(state[f], dtype=np.float64) for f in RESULT_FIELDS}
+        out["validator_permit"] = np.asarray(state["validator_permit"], dtype=bool)
+        return out
     results = [
         to_result(
             pipeline.run(

@@ -36,12 +36,14 @@ def ema(new: Any, old: Any, rate: Any, *, xp: Namespace | None = None) -> Any:
     xp = xp or namespace(new, old)
     if getattr(rate, "ndim", 0) == 0:
         return mat_ema(new, old, rate, xp=xp)
+    if rate.ndim == new.ndim - 1:  # one rate per miner, (..., C): the same for every row
+        rate = rate[..., None, :]
     return mat_ema_alpha(new, old, xp.broadcast_to(rate, new.shape), xp=xp)
 
 
 def stake_bonds(s: State) -> Any:
     """``ΔB = colnorm(W_b ⊙ S)``: this epoch's stake-weighted purchase, column shares."""
-    return col_normalize(s.weights_for_bonds * s.active_stake[:, None], xp=s.xp)
+    return col_normalize(s.weights_for_bonds * s.active_stake[..., :, None], xp=s.xp)
 
 
 @rule("bonds.yuma3")
@@ -97,7 +99,7 @@ def capacity(s: State) -> Out:
     rate = float(s.config.option("capacity_rate", 0.1))
     scale = float(s.config.option("capacity_scale", 1.0))
     previous = s.masked_bonds
-    cap = (s.active_stake * scale)[:, None]
+    cap = (s.active_stake * scale)[..., :, None]
     purchase = xp.minimum(rate * cap, xp.maximum(cap - previous, 0.0)) * s.weights
     bonds = xp.minimum((1.0 - decay) * previous + purchase, cap)
     return {"ema_bonds": bonds, "new_bonds": bonds}

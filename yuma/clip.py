@@ -28,7 +28,7 @@ def col_clip(weights: Any, consensus: Any, *, xp: Namespace | None = None) -> An
             )
     xp = xp or namespace(weights, consensus)
     w = xp.asarray(weights, dtype=xp.float64)
-    return xp.minimum(w, xp.asarray(consensus, dtype=xp.float64)[None, :])
+    return xp.minimum(w, xp.asarray(consensus, dtype=xp.float64)[..., None, :])
 
 
 def col_clip_sparse(weights: Any, consensus: Any) -> sp.csr_array:

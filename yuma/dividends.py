@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from yuma._step import State, rule
+from yuma._xp import matvec
 from yuma.normalize import col_normalize, normalize
 
 __all__ = ["bond_share", "bonds_incentive", "stake_weighted"]
@@ -25,18 +26,18 @@ __all__ = ["bond_share", "bonds_incentive", "stake_weighted"]
 def stake_weighted(s: State) -> Mapping[str, Any]:
     """Yuma3 (§4.11): ``normalize((colnorm(B) · I) ⊙ S)``."""
     xp = s.xp
-    per_bond = col_normalize(s.ema_bonds, xp=xp) @ s.incentive
+    per_bond = matvec(col_normalize(s.ema_bonds, xp=xp), s.incentive)
     return {"dividends": normalize(per_bond * s.active_stake, xp=xp)}
 
 
 @rule("dividends.bonds_incentive")
 def bonds_incentive(s: State) -> Mapping[str, Any]:
     """Original Yuma (§4.12): ``normalize(B · I)``."""
-    return {"dividends": normalize(s.ema_bonds @ s.incentive, xp=s.xp)}
+    return {"dividends": normalize(matvec(s.ema_bonds, s.incentive), xp=s.xp)}
 
 
 @rule("dividends.bond_share")
 def bond_share(s: State) -> Mapping[str, Any]:
     """Capacity bonds: ``normalize(colnorm(B) · I)``."""
     xp = s.xp
-    return {"dividends": normalize(col_normalize(s.ema_bonds, xp=xp) @ s.incentive, xp=xp)}
+    return {"dividends": normalize(matvec(col_normalize(s.ema_bonds, xp=xp), s.incentive), xp=xp)}

@@ -41,7 +41,7 @@ def alpha_v2(consensus: Any, weights_for_bonds: Any, bonds: Any, config: Any, *,
     """Liquid alpha v2 (the chain's, spec §5): a (R, C) rate from the sigmoid of how far each
     validator buys above consensus or sells below its previous bond."""
     return alpha_sigmoid(
-        consensus[None, :],
+        consensus[..., None, :],
         weights_for_bonds,
         bonds,
         config.alpha_low,
@@ -65,9 +65,9 @@ def alpha_v1(
     """
     xp = xp or namespace(consensus)
     c = xp.asarray(consensus, dtype=xp.float64)
-    if c.shape[0] == 0:
+    if c.shape[-1] == 0:
         return c
-    q = xp.quantile(c, xp.asarray([0.25, 0.75], dtype=xp.float64))
+    q = xp.quantile(c, xp.asarray([0.25, 0.75], dtype=xp.float64), axis=-1, keepdims=True)
     c_low, c_high = q[0], q[1]
     flat = (c_high <= c_low) | (alpha_low == alpha_high)
     # The logistic is undefined at rates 0 and 1; nudge them inside (0, 1) to keep it finite.
@@ -106,11 +106,14 @@ class LiquidAlpha:
         xp = s.xp
         c = s.consensus
         if self.consensus != "current":
-            previous = xp.where(s.started, s.previous_consensus, c)
+            previous = xp.where(s.started[..., None], s.previous_consensus, c)
             c = previous if self.consensus == "previous" else xp.maximum(c, previous)
         if self.version == "v2":
             alpha = alpha_v2(c, s.weights_for_bonds, s.masked_bonds, s.config, xp=xp)
         else:
             alpha = alpha_v1(c, s.config.alpha_low, s.config.alpha_high, xp=xp)
         fixed = xp.asarray(s.config.bonds_ema_rate, dtype=xp.float64)
-        return {"rate": xp.where(xp.any(c != 0), alpha, fixed)}
+        signal = xp.any(c != 0, axis=-1, keepdims=True)  # per epoch of a batch
+        if self.version == "v2":
+            signal = signal[..., None]  # against the (..., R, C) rate
+        return {"rate": xp.where(signal, alpha, fixed)}

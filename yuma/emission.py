@@ -44,12 +44,12 @@ def emission_shares(
     inc = xp.asarray(incentive, dtype=xp.float64)
     div = xp.asarray(dividends, dtype=xp.float64)
     a = xp.asarray(active_stake, dtype=xp.float64)
-    combined = inc + div if square else xp.concat((div, inc))
-    total = xp.sum(combined)
+    combined = inc + div if square else xp.concat((div, inc), axis=-1)
+    total = xp.sum(combined, axis=-1, keepdims=True)  # per epoch of a batch
     ok = total != 0
     safe = xp.where(ok, total, 1.0)
-    fallback = xp.where(xp.sum(a) != 0, a, normalize(stake, xp=xp))
-    combined_fallback = fallback if square else xp.concat((fallback, inc))
+    fallback = xp.where(xp.sum(a, axis=-1, keepdims=True) != 0, a, normalize(stake, xp=xp))
+    combined_fallback = fallback if square else xp.concat((fallback, inc), axis=-1)
     return (
         xp.where(ok, inc / safe, inc),
         xp.where(ok, div / safe, fallback),

@@ -43,7 +43,7 @@ def mask_rows(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero row ``i`` where ``mask_i`` (chain: ``inplace_mask_rows``). mask (R,), matrix (R, C)."""
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool)[:, None], 0.0, m)
+    return xp.where(xp.asarray(mask, dtype=xp.bool)[..., :, None], 0.0, m)
 
 
 def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -56,7 +56,7 @@ def mask_cols(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero column ``j`` where ``mask_j`` (chain: ``inplace_mask_cols``). mask (C,)."""
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool)[None, :], 0.0, m)
+    return xp.where(xp.asarray(mask, dtype=xp.bool)[..., None, :], 0.0, m)
 
 
 def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -91,11 +91,11 @@ def mask_diag(matrix: Any, except_index: int | None = None, *, xp: Namespace | N
     and ``inplace_mask_diag_except_index``). matrix (n, n)."""
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    diagonal = xp.eye(m.shape[0], m.shape[1], dtype=xp.bool)
+    diagonal = xp.eye(m.shape[-2], m.shape[-1], dtype=xp.bool)
     if except_index is not None:
         diagonal = diagonal & ~(
-            (xp.arange(m.shape[0]) == except_index)[:, None]
-            & (xp.arange(m.shape[1]) == except_index)[None, :]
+            (xp.arange(m.shape[-2]) == except_index)[:, None]
+            & (xp.arange(m.shape[-1]) == except_index)[None, :]
         )
     return xp.where(diagonal, 0.0, m)
 

@@ -96,29 +96,38 @@ def weighted_median_col(
     xp = xp or namespace(stake, weights)
     w = xp.asarray(weights, dtype=xp.float64)
     s = xp.asarray(stake, dtype=xp.float64)
-    if w.ndim != 2 or 0 in w.shape:
-        return xp.zeros(w.shape[1] if w.ndim == 2 else 0, dtype=xp.float64)
+    if w.ndim < 2 or 0 in w.shape:
+        return xp.zeros((*w.shape[:-2], w.shape[-1]) if w.ndim >= 2 else 0, dtype=xp.float64)
     u = xp.where(s > 0, s, 0.0)
-    total = xp.sum(u)
+    total = xp.sum(u, axis=-1, keepdims=True)
     u = xp.where(total > 0, u / xp.where(total > 0, total, 1.0), u)
-    minority = xp.sum(u) - majority
+    minority = xp.sum(u, axis=-1, keepdims=True) - majority
     voter = u > 0
+    anyone = xp.any(voter, axis=-1, keepdims=True)
     if method is None:
         method = "bisect" if _is_jax_namespace(xp) else "sort"
     if method == "bisect":
-        return xp.where(xp.any(voter), _bisect(u, w, voter, minority, xp), 0.0)
+        if w.ndim != 2:
+            raise ValueError("method='bisect' takes one (R, C) matrix (vmap it for a batch)")
+        return xp.where(anyone, _bisect(u, w, voter, minority[0], xp), 0.0)
     if method != "sort":
         raise ValueError(f"method must be 'sort', 'bisect' or None, got {method!r}")
-    order = xp.argsort(w, axis=0, stable=True)
-    scores = xp.take_along_axis(w, order, axis=0)
-    running = xp.cumulative_sum(xp.take(u, order), axis=0)
-    hit = (running > minority) & xp.take(voter, order)
-    first = xp.argmax(xp.astype(hit, xp.int8), axis=0)
-    picked = xp.take_along_axis(scores, first[None, :], axis=0)[0, :]
+    # Leading axes are a batch of epochs: columns are sorted along the rows' axis (-2).
+    order = xp.argsort(w, axis=-2, stable=True)
+    scores = xp.take_along_axis(w, order, axis=-2)
+    if w.ndim == 2:
+        mass, voting = xp.take(u, order), xp.take(voter, order)
+    else:
+        mass = xp.take_along_axis(xp.broadcast_to(u[..., :, None], w.shape), order, axis=-2)
+        voting = mass > 0
+    running = xp.cumulative_sum(mass, axis=-2)
+    hit = (running > minority[..., None]) & voting
+    first = xp.argmax(xp.astype(hit, xp.int8), axis=-2)
+    picked = xp.take_along_axis(scores, first[..., None, :], axis=-2)[..., 0, :]
     # Nobody crosses the minority (round-off only): the largest voter's score wins.
-    largest = xp.max(xp.where(voter[:, None], w, -xp.inf), axis=0)
-    value = xp.where(xp.any(hit, axis=0), picked, largest)
-    return xp.where(xp.any(voter), value, 0.0)
+    largest = xp.max(xp.where(voter[..., :, None], w, -xp.inf), axis=-2)
+    value = xp.where(xp.any(hit, axis=-2), picked, largest)
+    return xp.where(anyone, value, 0.0)
 
 
 def _is_jax_namespace(xp: Namespace) -> bool:

@@ -53,7 +53,7 @@ def normalize(x: Any, *, xp: Namespace | None = None) -> Any:
         x = block_array("x", x, 1, signed=True)
     xp = xp or namespace(x)
     v = xp.asarray(x, dtype=xp.float64)
-    return _normalize_along(v, None, xp, strict=False)
+    return _normalize_along(v, -1, xp, strict=False)
 
 
 def _normalize_along(v: Any, axis: int | None, xp: Namespace, *, strict: bool) -> Any:
@@ -97,7 +97,7 @@ def row_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
         matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return _normalize_along(m, 1, xp, strict=True)
+    return _normalize_along(m, -1, xp, strict=True)
 
 
 def row_normalize_sparse(matrix: Any) -> sp.csr_array:
@@ -135,7 +135,7 @@ def col_normalize(matrix: Any, *, xp: Namespace | None = None) -> Any:
         matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return _safe_divide(m, xp.sum(m, axis=0, keepdims=True), xp)
+    return _safe_divide(m, xp.sum(m, axis=-2, keepdims=True), xp)
 
 
 def col_normalize_sparse(matrix: Any) -> sp.csr_array:
@@ -159,9 +159,9 @@ def col_max_upscale(matrix: Any, *, xp: Namespace | None = None) -> Any:
         matrix = block_array("matrix", matrix, 2, signed=True)
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    if m.shape[0] == 0:
+    if m.shape[-2] == 0:
         return m
-    return _safe_divide(m, xp.max(m, axis=0, keepdims=True), xp)
+    return _safe_divide(m, xp.max(m, axis=-2, keepdims=True), xp)
 
 
 def col_max_upscale_sparse(matrix: Any) -> sp.csr_array:

@@ -21,12 +21,12 @@ def _direct(values: Any, k: Any) -> Any:
 
 def _keep_top(values: Any, start: Any, k: Any, xp: Namespace) -> Any:
     v = xp.asarray(values, dtype=xp.float64)
-    n = v.shape[0]
+    n = v.shape[-1]
     if eager(xp) and k >= n:
         return start  # room for everyone (max_allowed_validators >= n): no ranking needed
     # Stable ascending sort: among equal values at the cut the higher uid keeps its permit.
     # The position of each value in that order is the argsort of the argsort.
-    position = xp.argsort(xp.argsort(v, stable=True), stable=True)
+    position = xp.argsort(xp.argsort(v, axis=-1, stable=True), axis=-1, stable=True)
     return start & (position >= n - k)
 
 

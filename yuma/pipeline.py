@@ -40,6 +40,7 @@ from yuma._xp import Namespace, np_xp
 from yuma.result import EpochResult
 
 __all__ = [
+    "BATCH_RULES",
     "CHAIN",
     "CHAIN_YUMA2",
     "RESULT_FIELDS",
@@ -146,6 +147,16 @@ class Pipeline:
         """``{step name: declared rule or None}`` (see :func:`yuma._step.rule`)."""
         return {n: rule_of(s) for n, s in self.steps}
 
+    def takes_batches(self) -> bool:
+        """True when every step declares one of yuma's own rules (:data:`BATCH_RULES`).
+
+        Those steps are written for leading batch axes (``(..., R, C)`` matrices, ``(..., R)``
+        vectors), so numpy runs a stack of epochs through this pipeline in one pass. A step
+        without a declaration (a user's function, a ``functools.partial``) may assume one
+        epoch's 2-D shapes: :func:`yuma.epoch_batch` then runs the epochs one at a time.
+        """
+        return all(rule_of(s) in BATCH_RULES for _, s in self.steps)
+
     def run(
         self,
         values: Mapping[str, Any],
@@ -204,6 +215,26 @@ CHAIN_YUMA2 = CHAIN.replace(
     bonds=bonds.yuma2,
     dividends=dividends.bonds_incentive,
 )
+
+
+def _own_rules() -> frozenset[str]:
+    found = {
+        rule
+        for module in (steps, bonds, dividends, ema_rate)
+        for value in vars(module).values()
+        if callable(value) and (rule := rule_of(value)) is not None
+    }
+    found |= {
+        rule_of(ema_rate.LiquidAlpha(version, consensus)) or ""
+        for version in ("v1", "v2")
+        for consensus in ema_rate.LIQUID_CONSENSUS
+    }
+    return frozenset(found)
+
+
+#: The rules of yuma's own steps (every step of :mod:`yuma.steps`, :mod:`yuma.bonds`,
+#: :mod:`yuma.dividends` and :mod:`yuma.ema_rate`): each takes leading batch axes.
+BATCH_RULES = _own_rules()
 
 
 def chain(yuma3: bool = True) -> Pipeline:

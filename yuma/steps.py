@@ -3,7 +3,11 @@
 Each step is named after its section of the spec (``../shared/spec/yuma-epoch.md`` §4) and calls
 the building block that holds the rule (:mod:`yuma.normalize`, :mod:`yuma.median`, ...). The
 bonds, dividends and EMA-rate steps live in :mod:`yuma.bonds`, :mod:`yuma.dividends` and
-:mod:`yuma.ema_rate`. Shapes: ``R`` rows (validators), ``C`` columns (miners).
+:mod:`yuma.ema_rate`. Shapes: ``R`` rows (validators), ``C`` columns (miners). Every one of
+yuma's own steps also takes leading batch axes (``(..., R, C)``, ``(..., R)``: reduce along
+``axis=-1``/``-2``, index with ``[..., :, None]``, multiply with :func:`yuma._xp.vecmat` /
+:func:`~yuma._xp.matvec`), so the numpy reference runs a stack of epochs in one pass
+(:func:`yuma.epoch_batch`); JAX adds the batch with ``vmap`` and sees one epoch.
 
 The state a dense epoch starts from (chain names in brackets):
 
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from yuma._step import State, rule
+from yuma._xp import vecmat
 from yuma.clip import col_clip
 from yuma.emission import emission_shares
 from yuma.interpolate import interpolate
@@ -89,7 +94,7 @@ def consensus(s: State) -> Out:
 
 def _clip(s: State, w: Any) -> Out:
     clipped = col_clip(w, s.consensus, xp=s.xp)
-    return {"clipped_weights": clipped, "validator_trust": s.xp.sum(clipped, axis=1)}
+    return {"clipped_weights": clipped, "validator_trust": s.xp.sum(clipped, axis=-1)}
 
 
 @rule("clip")
@@ -103,7 +108,7 @@ def clip(s: State) -> Out:
 def incentive(s: State) -> Out:
     """§4.9 Ranks and incentive: ``ranks`` (C,) = active stake · clipped weights,
     ``incentive`` = normalised ranks."""
-    ranks = s.active_stake @ s.clipped_weights
+    ranks = vecmat(s.active_stake, s.clipped_weights)
     return {"ranks": ranks, "incentive": normalize(ranks, xp=s.xp)}
 
 
@@ -129,8 +134,8 @@ def storage(s: State) -> Out:
     permit are emptied, the others keep the stored bonds."""
     xp = s.xp
     lost = s.old_permit & ~s.validator_permit
-    kept = xp.where(lost[:, None], 0.0, s.previous_bonds)
-    return {"bonds": xp.where(s.validator_permit[:, None], s.new_bonds, kept)}
+    kept = xp.where(lost[..., :, None], 0.0, s.previous_bonds)
+    return {"bonds": xp.where(s.validator_permit[..., :, None], s.new_bonds, kept)}
 
 
 @rule("emission")
@@ -151,7 +156,7 @@ def emission(s: State) -> Out:
 
 def _lagged(s: State) -> Any:
     """The previous epoch's weights once there is one, else this epoch's."""
-    return s.xp.where(s.started, s.previous_weights, s.weights)
+    return s.xp.where(s.started[..., None, None], s.previous_weights, s.weights)
 
 
 @rule("clip_lagged")
@@ -175,7 +180,7 @@ def incentive_winner_takes_all(s: State) -> Out:
     """Winner-takes-all: ``1/|argmax R|`` on the top-ranked miners, 0 elsewhere (all-zero
     ranks give all-zero incentive)."""
     xp = s.xp
-    ranks = s.active_stake @ s.clipped_weights
+    ranks = vecmat(s.active_stake, s.clipped_weights)
     return {"ranks": ranks, "incentive": winner_takes_all(ranks, xp=xp)}
 
 
@@ -185,8 +190,8 @@ def winner_takes_all(ranks: Any, *, xp: Any = None) -> Any:
 
     xp = xp or namespace(ranks)
     r = xp.asarray(ranks, dtype=xp.float64)
-    if r.shape[0] == 0:
+    if r.shape[-1] == 0:
         return r
-    winners = (r == xp.max(r)) & (r > 0)
-    count = xp.sum(xp.astype(winners, xp.float64))
+    winners = (r == xp.max(r, axis=-1, keepdims=True)) & (r > 0)
+    count = xp.sum(xp.astype(winners, xp.float64), axis=-1, keepdims=True)
     return xp.where(winners, 1.0 / xp.where(count > 0, count, 1.0), 0.0)
