@@ -269,3 +269,27 @@ def test_a_users_step_runs_the_numpy_batch_one_epoch_at_a_time() -> None:
         np.testing.assert_allclose(batch.incentive[k], ref.incentive, rtol=0, atol=1e-12)
         np.testing.assert_allclose(batch.dividends[k], ref.dividends, rtol=0, atol=1e-12)
         assert ref.incentive.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("backend", yuma.backends.available_backends())
+def test_an_empty_batch_gives_empty_stacks(backend: str) -> None:
+    result = yuma.epoch_batch(np.zeros((0, 3, 3)), np.zeros((0, 3)), backend=backend)
+    assert len(result) == 0
+    assert result.consensus.shape == (0, 3)
+    assert result.bonds.shape == (0, 3, 3)
+
+
+def test_numpy_batch_over_several_passes_equals_one_epoch_at_a_time() -> None:
+    # 40 epochs of 64 x 64 are more than one pass holds (yuma.batch._CHUNK_CELLS): the epochs
+    # at the seams must be each their own.
+    from yuma.batch import _CHUNK_CELLS
+
+    rng = np.random.default_rng(12)
+    b, n = 40, 64
+    assert b * n * n > _CHUNK_CELLS
+    w = rng.random((b, n, n)) * (rng.random((b, n, n)) < 0.5)
+    s = rng.random((b, n))
+    bonds = rng.random((b, n, n))
+    batch = yuma.epoch_batch(w, s, bonds, backend="numpy")
+    for k in (0, 31, 32, 39):
+        assert_results_close(yuma.epoch(w[k], s[k], bonds[k], backend="numpy"), batch[k])

@@ -240,6 +240,10 @@ def _normalize_rows(S: FloatArray) -> FloatArray:
     return np.asarray(np.divide(S, total, out=S.copy(), where=total != 0), dtype=np.float64)
 
 
+#: Cells per matrix in one pass of the numpy batch (1 MiB of float64).
+_CHUNK_CELLS = 2**17
+
+
 def _batch_reference(
     pipeline: Pipeline,
     config: Config,
@@ -254,12 +258,33 @@ def _batch_reference(
     """The numpy pipeline over the whole stack in one pass when its steps take leading batch
     axes (:meth:`Pipeline.takes_batches`), else one epoch at a time; results stacked."""
     if pipeline.takes_batches():
-        state = pipeline.run(dense_state(W, S, B, P, A, O, RR), config)
-        missing = [f for f in RESULT_FIELDS if f not in state]
-        if missing:
-            raise ValueError(f"the pipeline did not produce {missing} (an EpochResult needs them)")
-        out = {f: np.asarray(state[f], dtype=np.float64) for f in RESULT_FIELDS}
-        out["validator_permit"] = np.asarray(state["validator_permit"], dtype=bool)
+        # Stacks of about _CHUNK_CELLS cells a matrix: few enough Python calls per epoch, and
+        # every step's temporaries stay in cache (a whole stack goes to memory at each step).
+        nb = W.shape[0]
+        size = max(1, _CHUNK_CELLS // max(1, W.shape[1] * W.shape[2]))
+        parts = []
+        for k in range(0, max(nb, 1), size):  # an empty stack runs once, empty
+            part = slice(k, k + size)
+            state = pipeline.run(
+                dense_state(
+                    W[part], S[part], B[part], P[part], A[part],
+                    None if O is None else O[part], RR[part],
+                ),
+                config,
+            )  # fmt: skip
+            missing = [f for f in RESULT_FIELDS if f not in state]
+            if missing:
+                raise ValueError(
+                    f"the pipeline did not produce {missing} (an EpochResult needs them)"
+                )
+            parts.append(state)
+        out = {
+            f: np.concatenate([np.asarray(st[f], dtype=np.float64) for st in parts])
+            if len(parts) > 1
+            else np.asarray(parts[0][f], dtype=np.float64)
+            for f in RESULT_FIELDS
+        }
+        out["validator_permit"] = out["validator_permit"].astype(bool)
         return out
     results = [
         to_result(
