@@ -1673,6 +1673,15 @@ def _wadd(a: Any, b: Any) -> Any:
     return np.int64(np.uint64(a) + np.uint64(b))
 
 
+def _entries(size: int) -> I64Array:
+    """An uninitialised int64 buffer for a fused kernel's output entries, allocated by numpy
+    and passed in rather than allocated inside the kernel: numpy advises transparent huge pages
+    for large arrays, so the first touch of 16.7 M entries costs a few hundred page faults, where
+    numba's allocator costs ~33 000 (about 0.1 s of the kernel per 128 MiB on the issue's
+    machine, as much as the arithmetic)."""
+    return np.empty(size, dtype=np.int64)
+
+
 def _all_ascending(indptr: Any, cols: Any) -> bool:
     """Whether every row has strictly ascending columns (the chain's stored layout); the one
     compiled pass the float path's input check uses too."""
@@ -1683,12 +1692,20 @@ def _all_ascending(indptr: Any, cols: Any) -> bool:
 
 @nb.njit(cache=True)
 def _epoch_weights_sparse_kernel(
-    indptr: Any, indices: Any, data: Any, row_masked: Any, owner: int, lu: Any, reg: Any
-) -> tuple[Any, Any, Any]:
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    row_masked: Any,
+    owner: int,
+    lu: Any,
+    reg: Any,
+    ptr: Any,
+    idx: Any,
+    val: Any,
+) -> int:
+    """Fills ``ptr`` (zeroed, R + 1) and the first entries of ``idx`` / ``val`` (nnz); returns
+    how many entries were kept."""
     n_rows = indptr.size - 1
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    idx = np.empty(indices.size, dtype=np.int64)
-    val = np.empty(indices.size, dtype=np.int64)
     zero = np.uint64(0)
     k = 0
     for i in range(n_rows):
@@ -1713,7 +1730,7 @@ def _epoch_weights_sparse_kernel(
                     d, ok = fp._div_raw(val[q], total)
                     val[q] = d if ok else 0
         ptr[i + 1] = k
-    return ptr, idx[:k], val[:k]
+    return k
 
 
 def epoch_weights_sparse(
@@ -1727,7 +1744,10 @@ def epoch_weights_sparse(
     I32F32, then ``mask_rows_sparse(forbids)``, ``mask_diag_sparse_except_index(owner)`` (or
     ``mask_diag_sparse`` without an owner), ``vec_mask_sparse_matrix(LU, reg, "le")`` and
     ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
-    ptr, idx, val = _epoch_weights_sparse_kernel(
+    ptr = np.zeros(weights.n_rows + 1, dtype=np.int64)
+    idx = _entries(weights.nnz)
+    val = _entries(weights.nnz)
+    k = _epoch_weights_sparse_kernel(
         weights.indptr,
         weights.indices,
         weights.data,
@@ -1735,8 +1755,11 @@ def epoch_weights_sparse(
         -1 if owner is None else int(owner),
         np.asarray(last_update, dtype=np.uint64),
         np.asarray(registration, dtype=np.uint64),
+        ptr,
+        idx,
+        val,
     )
-    return SparseRows(ptr, idx, val)
+    return SparseRows(ptr, idx[:k], val[:k])
 
 
 @nb.njit(cache=True)
@@ -1957,18 +1980,20 @@ def _clip_ema_kernel(
     reg: Any,
     alpha: int,
     oma: int,
-) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Per row: the clipped weights (row sums, stake-weighted column sums) merged on the fly
-    with the masked bond proportions into the EMA; rows of both sides strictly ascending."""
+    trust: Any,
+    ranks: Any,
+    ptr: Any,
+    oc: Any,
+    ov: Any,
+    sums: Any,
+) -> int:
+    """Per row: the clipped weights (row sums into ``trust``, stake-weighted column sums into
+    ``ranks``) merged on the fly with the masked bond proportions into the EMA (``ptr``, the
+    first entries of ``oc`` / ``ov``, column sums into ``sums``; all zeroed by the caller but
+    ``oc`` / ``ov``); rows of both sides strictly ascending. Returns the EMA's entry count."""
     n = w_ptr.size - 1
     b_rows = b_ptr.size - 1
     zero = np.uint64(0)
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    oc = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
-    ov = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
-    trust = np.zeros(n, dtype=np.int64)
-    ranks = np.zeros(columns, dtype=np.int64)
-    sums = np.zeros(n, dtype=np.int64)
     k = 0
     for i in range(n):
         xi = x[i] if i < x.size else 0
@@ -2031,7 +2056,7 @@ def _clip_ema_kernel(
                 k += 1
         trust[i] = total
         ptr[i + 1] = k
-    return ptr, oc[:k], ov[:k], trust, ranks, sums
+    return k
 
 
 def clip_ema_sparse(
@@ -2054,7 +2079,17 @@ def clip_ema_sparse(
     if not (_all_ascending(w.indptr, w.indices) and _all_ascending(bonds.indptr, bonds.indices)):
         return None
     oma = int(fp.saturating_sub(ONE, alpha))
-    ptr, idx, val, trust, ranks, sums = _clip_ema_kernel(
+    n = w.n_rows
+    # a row's EMA is the union of its two rows' columns below n: at most n entries
+    b_nnz = int(bonds.indptr[min(n, bonds.n_rows)])
+    cap = min(w.nnz + b_nnz, n * n)
+    trust = np.zeros(n, dtype=np.int64)
+    ranks = np.zeros(n, dtype=np.int64)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    idx = _entries(cap)
+    val = _entries(cap)
+    sums = np.zeros(n, dtype=np.int64)
+    k = _clip_ema_kernel(
         w.indptr,
         w.indices,
         w.data,
@@ -2068,15 +2103,23 @@ def clip_ema_sparse(
         np.asarray(registration, dtype=np.uint64),
         int(alpha),
         oma,
+        trust,
+        ranks,
+        ptr,
+        idx,
+        val,
+        sums,
     )
-    return trust, ranks, SparseRows(ptr, idx, val), sums
+    return trust, ranks, SparseRows(ptr, idx[:k], val[:k]), sums
 
 
 @nb.njit(cache=True)
-def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> tuple[Any, Any]:
+def _dot_u16_kernel(
+    indptr: Any, indices: Any, data: Any, sums: Any, x: Any, tb: Any, u16: Any
+) -> None:
+    """Row dot products into ``tb`` (zeroed), stored u16 values into ``u16`` (may be ``data``
+    itself: each entry is read before it is written)."""
     n_rows = indptr.size - 1
-    tb = np.zeros(n_rows, dtype=np.int64)
-    u16 = np.empty(data.size, dtype=np.int64)
     for i in range(n_rows):
         total = 0
         for e in range(indptr[i], indptr[i + 1]):
@@ -2090,20 +2133,32 @@ def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> 
             if 0 <= j < x.size:
                 total = _wadd(total, fp._sat_mul(v, x[j]))
         tb[i] = total
-    return tb, u16
 
 
 def dividend_terms_sparse(
-    ema: SparseRows, col_sums: I64Array, v: ArrayLike, keep_rows: BoolArray
+    ema: SparseRows,
+    col_sums: I64Array,
+    v: ArrayLike,
+    keep_rows: BoolArray,
+    overwrite: bool = False,
 ) -> tuple[I64Array, SparseRows]:
     """One pass over the EMA bonds: ``row_sum_sparse(mat_vec_mul_sparse(
     inplace_col_normalize_sparse(ema), v))`` given the column sums, and the stored bonds
-    ``u16_rows_sparse(ema, keep_rows)``."""
-    tb, u16 = _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v))
+    ``u16_rows_sparse(ema, keep_rows)``.
+
+    With ``overwrite`` the caller gives up ``ema`` (it reads it no more): when every row is
+    kept, the u16 values are written over ``ema.data``, saving an nnz-sized array."""
     keep = np.asarray(keep_rows, dtype=np.bool_)
-    if keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all()):
-        return tb, ema.with_data(u16)
-    return tb, u16_rows_sparse(ema, keep)
+    all_kept = keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all())
+    tb = np.zeros(ema.n_rows, dtype=np.int64)
+    if not all_kept:
+        # u16_rows_sparse reads the EMA values again, so they must survive the pass
+        u16 = _entries(ema.nnz)
+        _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+        return tb, u16_rows_sparse(ema, keep)
+    u16 = ema.data if overwrite and ema.data.flags.writeable else _entries(ema.nnz)
+    _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+    return tb, ema.with_data(u16)
 
 
 # Dense path (spec §6): the same steps on (n, n) cells, written into as few matrices as possible.
