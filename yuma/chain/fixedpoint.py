@@ -269,8 +269,16 @@ def _exp_safe_kernel(x: Any, out: Any) -> None:
         out[k] = _exp_safe_scalar(x[k])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _sat_mul(a: Any, b: Any) -> Any:
+    """``saturating_mul`` on raw I32F32 values.
+
+    The common case of the epoch (two values in [0, 2**32): proportions) is :func:`_mul_raw`'s
+    first branch, repeated here so that it is inlined at every call site: numba leaves
+    ``_mul_raw`` an out-of-line call in the larger kernels, which cost about a fifth of the fused
+    sparse EMA's time."""
+    if 0 <= a < (1 << 32) and 0 <= b < (1 << 32):
+        return np.int64((np.uint64(a) * np.uint64(b)) >> _S32)
     v, ok = _mul_raw(a, b)
     if ok:
         return v
