@@ -153,3 +153,54 @@ def test_clip_ema_on_aligned_rows_is_the_merge_and_the_composition(
     step_ema = ops.mat_ema_sparse(clipped, b, alpha)
     assert same(ema, step_ema)
     assert np.array_equal(sums, ops._col_sums(step_ema, n))
+
+
+U64_MAX = (1 << 64) - 1
+DEN = st.one_of(
+    st.integers(1, (1 << 62) - 1),
+    st.integers(1, 1 << 20),
+    st.sampled_from([1, 2, 3, 65535, 65536, fp.ONE - 1, fp.ONE, fp.ONE + 1, (1 << 62) - 1]),
+)
+
+
+@SETTINGS
+@given(data=st.data(), den=DEN)
+def test_reciprocal_division_is_floor_division(data: Any, den: int) -> None:
+    """fp._udiv_recip, the fused kernels' division by a repeated divisor, against Python's."""
+    q_near = data.draw(st.one_of(st.integers(0, 1 << 50), st.integers(0, 1 << 12)))
+    # quotients near and at exact multiples, where a truncated float estimate is off by one
+    num = data.draw(
+        st.one_of(
+            st.integers(0, U64_MAX),
+            st.integers(-2, 2).map(lambda d: q_near * den + d),
+            st.integers(0, 1 << 32).map(lambda v: v << 32),
+        ).filter(lambda x: 0 <= x <= U64_MAX)
+    )
+    q, ok = fp._udiv_recip(np.uint64(num), np.int64(den), 1.0 / den)
+    want = num // den
+    if want < 1 << 49:
+        assert ok  # the fast path covers the epoch's quotients
+    if ok:
+        assert q == want
+
+
+@SETTINGS
+@given(data=st.data(), den=st.integers(1, (1 << 62) - 1))
+def test_reciprocal_division_matches_div_raw_where_the_kernels_use_it(data: Any, den: int) -> None:
+    """The two uses: ``_div_raw(v, d)`` for 0 ≤ v < 2**32 (the dividends' column division),
+    and ``_div_raw(a, d << 32)`` for a ≥ 0 (the weights' row normalisation)."""
+    v = data.draw(st.one_of(st.integers(0, (1 << 32) - 1), st.sampled_from([0, 1, fp.ONE - 1])))
+    q, ok = fp._udiv_recip(np.uint64(v << 32), np.int64(den), 1.0 / den)
+    want, want_ok = fp._div_raw(v, den)
+    if ok:
+        assert want_ok and q == want
+    d = data.draw(st.integers(1, (1 << 31) - 1))
+    a = data.draw(
+        st.one_of(st.integers(0, fp.U16_MAX).map(lambda x: x << 32), st.integers(0, I64_MAX))
+    )
+    q, ok = fp._udiv_recip(np.uint64(a), np.int64(d), 1.0 / d)
+    want, want_ok = fp._div_raw(a, d << 32)
+    if ok:
+        assert want_ok and q == want
+    if a < d << 49:
+        assert ok

@@ -1726,9 +1726,20 @@ def _epoch_weights_sparse_kernel(
                 total = _wadd(total, v)
                 k += 1
             if total > 0:
+                # a sum of u16 << 32 has no fraction bits: for a ≥ 0, _div_raw(a, total) is
+                # then a // (total >> 32), a division by the row's one integer divisor
+                d = total >> np.int64(32)
+                exact_int = (total & np.int64(0xFFFFFFFF)) == 0 and d < np.int64(1) << np.int64(62)
+                inv = 1.0 / np.float64(d) if exact_int else 0.0
                 for q in range(start, k):
-                    d, ok = fp._div_raw(val[q], total)
-                    val[q] = d if ok else 0
+                    a = val[q]
+                    if exact_int and a >= 0:
+                        r, ok = fp._udiv_recip(np.uint64(a), d, inv)
+                        if ok:
+                            val[q] = r
+                            continue
+                    r, ok = fp._div_raw(a, total)
+                    val[q] = r if ok else 0
         ptr[i + 1] = k
     return k
 
@@ -2196,6 +2207,12 @@ def _dot_u16_kernel(
     """Row dot products into ``tb`` (zeroed), stored u16 values into ``u16`` (may be ``data``
     itself: each entry is read before it is written)."""
     n_rows = indptr.size - 1
+    # one reciprocal a column: for 0 ≤ v < 2**32 and a divisor below 2**62, _div_raw(v, d) is
+    # floor((v << 32) / d), which fp._udiv_recip computes without a 64-bit division
+    inv = np.zeros(sums.size, dtype=np.float64)
+    for j in range(sums.size):
+        if 0 < sums[j] < np.int64(1) << np.int64(62):
+            inv[j] = 1.0 / np.float64(sums[j])
     for i in range(n_rows):
         total = 0
         for e in range(indptr[i], indptr[i + 1]):
@@ -2204,7 +2221,11 @@ def _dot_u16_kernel(
             u16[e] = fp._prop_to_u16(v)
             d = sums[j] if 0 <= j < sums.size else 0
             if d != 0:
-                q, ok = fp._div_raw(v, d)
+                ok = False
+                if 0 <= v < np.int64(1) << np.int64(32) and inv[j] != 0.0:
+                    q, ok = fp._udiv_recip(np.uint64(v) << np.uint64(32), d, inv[j])
+                if not ok:
+                    q, ok = fp._div_raw(v, d)
                 v = q if ok else 0
             if 0 <= j < x.size:
                 total = _wadd(total, fp._sat_mul(v, x[j]))
