@@ -1682,6 +1682,15 @@ def _entries(size: int) -> I64Array:
     return np.empty(size, dtype=np.int64)
 
 
+def _entry_pair(size: int) -> tuple[I64Array, I64Array]:
+    """Two :func:`_entries` buffers (a kernel's output columns and values) as the halves of one
+    allocation. Two separate allocations of this size land back to back, a page apart, and a
+    kernel streaming through both and its two inputs ran about twice as slow on the issue's
+    machine (AMD EPYC, measured on the weights kernel) as with the halves of one block."""
+    block = _entries(2 * size)
+    return block[:size], block[size:]
+
+
 def _all_ascending(indptr: Any, cols: Any) -> bool:
     """Whether every row has strictly ascending columns (the chain's stored layout); the one
     compiled pass the float path's input check uses too."""
@@ -1756,8 +1765,7 @@ def epoch_weights_sparse(
     ``mask_diag_sparse`` without an owner), ``vec_mask_sparse_matrix(LU, reg, "le")`` and
     ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
     ptr = np.zeros(weights.n_rows + 1, dtype=np.int64)
-    idx = _entries(weights.nnz)
-    val = _entries(weights.nnz)
+    idx, val = _entry_pair(weights.nnz)
     k = _epoch_weights_sparse_kernel(
         weights.indptr,
         weights.indices,
@@ -2173,8 +2181,7 @@ def clip_ema_sparse(
     trust = np.zeros(n, dtype=np.int64)
     ranks = np.zeros(n, dtype=np.int64)
     ptr = np.zeros(n + 1, dtype=np.int64)
-    idx = _entries(cap)
-    val = _entries(cap)
+    idx, val = _entry_pair(cap)
     sums = np.zeros(n, dtype=np.int64)
     k = _clip_ema_kernel(
         w.indptr,
