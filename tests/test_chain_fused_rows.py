@@ -204,3 +204,26 @@ def test_reciprocal_division_matches_div_raw_where_the_kernels_use_it(data: Any,
         assert want_ok and q == want
     if a < d << 49:
         assert ok
+
+
+@settings(SETTINGS, max_examples=4 * SETTINGS.max_examples)  # cheap; a repeat must be kept
+@given(data=st.data(), rows=st.integers(0, 7), width=st.integers(0, 7))
+def test_weights_report_their_row_order(data: Any, rows: int, width: int) -> None:
+    """The order flag that epoch_weights_sparse sets on its rows (read by the median and the
+    fused EMA instead of another pass) is the one a pass over the columns finds."""
+    sort = data.draw(st.booleans())
+    col_rows = []
+    for _ in range(rows):
+        row = data.draw(st.lists(st.integers(0, width + 1), max_size=5))
+        if row and data.draw(st.booleans()):
+            row.insert(0, row[0])  # a repeated column: not strictly ascending
+        col_rows.append(sorted(set(row)) if sort else row)
+    weights = _rows(col_rows, [data.draw(U16) for c in col_rows for _ in c])
+    forbids = data.draw(st.lists(st.booleans(), max_size=rows + 1))
+    owner = data.draw(st.one_of(st.none(), st.integers(0, rows + 1)))
+    # updates mostly after the registrations: most entries kept, repeated columns included
+    lu = data.draw(hnp.arrays(np.uint64, rows, elements=st.integers(0, 9)))
+    reg = data.draw(hnp.arrays(np.uint64, width, elements=st.integers(0, 5)))
+    w = ops.epoch_weights_sparse(weights, forbids, owner, lu, reg)
+    assert w.rows_ascending() == ops._all_ascending(w.indptr, w.indices)
+    assert w.with_data(w.data).rows_ascending() == w.rows_ascending()

@@ -137,6 +137,15 @@ class SparseRows:
         """(nnz,) row index of every entry (computed once, read-only)."""
         return self._row_ids
 
+    def rows_ascending(self) -> bool:
+        """Whether every row has strictly ascending columns (the chain's stored layout);
+        computed once (or set by the kernel that built the rows), like :meth:`row_ids`."""
+        return self._rows_ascending
+
+    @cached_property
+    def _rows_ascending(self) -> bool:
+        return _all_ascending(self.indptr, self.indices)
+
     @cached_property
     def _row_ids(self) -> I64Array:
         r = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
@@ -203,9 +212,10 @@ class SparseRows:
     def with_data(self, data: I64Array) -> SparseRows:
         """Same pattern, new values."""
         out = SparseRows(self.indptr, self.indices, np.asarray(data, dtype=np.int64))
-        if "_row_ids" in self.__dict__:
-            # same pattern, so the same row of every entry
-            out.__dict__["_row_ids"] = self.__dict__["_row_ids"]
+        for known in ("_row_ids", "_rows_ascending"):
+            if known in self.__dict__:
+                # same pattern, so the same rows of the entries and the same order
+                out.__dict__[known] = self.__dict__[known]
         return out
 
 
@@ -902,8 +912,8 @@ def weighted_median_col_sparse(
     out = np.zeros(columns, dtype=np.int64)
     if u.size:
         used = int(np.count_nonzero(slot >= 0))
-        if 4 * score.nnz >= used * int(columns) and _ascending_rows(
-            score.indptr, score.indices, slot
+        if 4 * score.nnz >= used * int(columns) and (
+            score.rows_ascending() or _ascending_rows(score.indptr, score.indices, slot)
         ):
             # a well-filled matrix in the chain's own layout (set_weights sorts by uid):
             # block densification beats the counting sort's scattered writes
@@ -1711,12 +1721,14 @@ def _epoch_weights_sparse_kernel(
     ptr: Any,
     idx: Any,
     val: Any,
-) -> int:
+) -> tuple[int, bool]:
     """Fills ``ptr`` (zeroed, R + 1) and the first entries of ``idx`` / ``val`` (nnz); returns
-    how many entries were kept."""
+    how many entries were kept and whether the kept rows are strictly ascending (read here
+    for free, where the later steps would otherwise pass over the columns again)."""
     n_rows = indptr.size - 1
     zero = np.uint64(0)
     k = 0
+    ascending = True
     for i in range(n_rows):
         start = k
         if not row_masked[i]:
@@ -1730,6 +1742,8 @@ def _epoch_weights_sparse_kernel(
                 if x <= y:
                     continue
                 v = data[e] << np.int64(32)
+                if k > start and j <= idx[k - 1]:
+                    ascending = False
                 idx[k] = j
                 val[k] = v
                 total = _wadd(total, v)
@@ -1750,7 +1764,7 @@ def _epoch_weights_sparse_kernel(
                     r, ok = fp._div_raw(a, total)
                     val[q] = r if ok else 0
         ptr[i + 1] = k
-    return k
+    return k, ascending
 
 
 def epoch_weights_sparse(
@@ -1766,7 +1780,7 @@ def epoch_weights_sparse(
     ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
     ptr = np.zeros(weights.n_rows + 1, dtype=np.int64)
     idx, val = _entry_pair(weights.nnz)
-    k = _epoch_weights_sparse_kernel(
+    k, ascending = _epoch_weights_sparse_kernel(
         weights.indptr,
         weights.indices,
         weights.data,
@@ -1778,7 +1792,9 @@ def epoch_weights_sparse(
         idx,
         val,
     )
-    return SparseRows(ptr, idx[:k], val[:k])
+    out = SparseRows(ptr, idx[:k], val[:k])
+    out.__dict__["_rows_ascending"] = bool(ascending)
+    return out
 
 
 @nb.njit(cache=True)
@@ -2171,7 +2187,7 @@ def clip_ema_sparse(
     ``ema = mat_ema_sparse(clipped, b, alpha)``; returns ``(row_sum_sparse(clipped),
     matmul_sparse(clipped, stake, n), ema, column sums of ema)`` with ``n = w.n_rows``, or
     ``None`` when a row of ``w`` or ``bonds`` is not strictly ascending (use the steps)."""
-    if not (_all_ascending(w.indptr, w.indices) and _all_ascending(bonds.indptr, bonds.indices)):
+    if not (w.rows_ascending() and bonds.rows_ascending()):
         return None
     oma = int(fp.saturating_sub(ONE, alpha))
     n = w.n_rows
