@@ -261,7 +261,10 @@ def _epoch_sparse(s: SubnetSnapshot) -> ChainEpochOutput:
     if fused is not None:
         vtrust, ranks, ema, ema_sums = fused
         incentive = ops.normalize(ranks)
-        tb, bonds_u16 = ops.dividend_terms_sparse(ema, ema_sums, incentive, new_permits)
+        # ema is this epoch's own buffer and is not read again: the u16 bonds go over it
+        tb, bonds_u16 = ops.dividend_terms_sparse(
+            ema, ema_sums, incentive, new_permits, overwrite=True
+        )
         div_raw = ops.vec_mul(tb, active_stake)
         dividends = ops.normalize(div_raw)
     else:

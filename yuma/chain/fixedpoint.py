@@ -175,6 +175,28 @@ def _udiv_shift(ua: Any, ub: Any) -> tuple[Any, bool]:
     return q, True
 
 
+@nb.njit(cache=True, inline="always")
+def _udiv_recip(num: Any, den: Any, inv: Any) -> tuple[Any, bool]:
+    """``floor(num / den)`` for a uint64 ``num`` and an int64 ``den`` in [1, 2**62) through
+    ``inv = 1.0 / den`` (float64), for loops that divide many values by one divisor; (quotient,
+    ok), not ok (the caller divides exactly) when the quotient may reach 2**50.
+
+    Exact: three roundings leave the float quotient within 3·2**-53 relative, under 0.5 below
+    2**50, so its truncation is off by at most one, which the remainder (wrapping uint64
+    arithmetic: the true remainder lies in [−den, 2·den), inside int64) corrects. A multiply
+    instead of a 64-bit division per value."""
+    qf = np.float64(num) * inv
+    if not qf < 1125899906842624.0:  # 2**50; NaN never comes (den ≥ 1)
+        return np.int64(0), False
+    q = np.int64(qf)
+    r = np.int64(num - np.uint64(q) * np.uint64(den))
+    if r < 0:
+        q -= 1
+    elif r >= den:
+        q += 1
+    return q, True
+
+
 @nb.njit(cache=True)
 def _div_raw(a: Any, b: Any) -> tuple[Any, bool]:
     """``trunc(a * 2**32 / b)`` for raw I32F32 values; (value, ok). ``b == 0`` is not ok."""
@@ -269,8 +291,16 @@ def _exp_safe_kernel(x: Any, out: Any) -> None:
         out[k] = _exp_safe_scalar(x[k])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _sat_mul(a: Any, b: Any) -> Any:
+    """``saturating_mul`` on raw I32F32 values.
+
+    The common case of the epoch (two values in [0, 2**32): proportions) is :func:`_mul_raw`'s
+    first branch, repeated here so that it is inlined at every call site: numba leaves
+    ``_mul_raw`` an out-of-line call in the larger kernels, which cost about a fifth of the fused
+    sparse EMA's time."""
+    if 0 <= a < (1 << 32) and 0 <= b < (1 << 32):
+        return np.int64((np.uint64(a) * np.uint64(b)) >> _S32)
     v, ok = _mul_raw(a, b)
     if ok:
         return v

@@ -137,6 +137,15 @@ class SparseRows:
         """(nnz,) row index of every entry (computed once, read-only)."""
         return self._row_ids
 
+    def rows_ascending(self) -> bool:
+        """Whether every row has strictly ascending columns (the chain's stored layout);
+        computed once (or set by the kernel that built the rows), like :meth:`row_ids`."""
+        return self._rows_ascending
+
+    @cached_property
+    def _rows_ascending(self) -> bool:
+        return _all_ascending(self.indptr, self.indices)
+
     @cached_property
     def _row_ids(self) -> I64Array:
         r = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
@@ -203,9 +212,10 @@ class SparseRows:
     def with_data(self, data: I64Array) -> SparseRows:
         """Same pattern, new values."""
         out = SparseRows(self.indptr, self.indices, np.asarray(data, dtype=np.int64))
-        if "_row_ids" in self.__dict__:
-            # same pattern, so the same row of every entry
-            out.__dict__["_row_ids"] = self.__dict__["_row_ids"]
+        for known in ("_row_ids", "_rows_ascending"):
+            if known in self.__dict__:
+                # same pattern, so the same rows of the entries and the same order
+                out.__dict__[known] = self.__dict__[known]
         return out
 
 
@@ -902,8 +912,8 @@ def weighted_median_col_sparse(
     out = np.zeros(columns, dtype=np.int64)
     if u.size:
         used = int(np.count_nonzero(slot >= 0))
-        if 4 * score.nnz >= used * int(columns) and _ascending_rows(
-            score.indptr, score.indices, slot
+        if 4 * score.nnz >= used * int(columns) and (
+            score.rows_ascending() or _ascending_rows(score.indptr, score.indices, slot)
         ):
             # a well-filled matrix in the chain's own layout (set_weights sorts by uid):
             # block densification beats the counting sort's scattered writes
@@ -1673,6 +1683,24 @@ def _wadd(a: Any, b: Any) -> Any:
     return np.int64(np.uint64(a) + np.uint64(b))
 
 
+def _entries(size: int) -> I64Array:
+    """An uninitialised int64 buffer for a fused kernel's output entries, allocated by numpy
+    and passed in rather than allocated inside the kernel: numpy advises transparent huge pages
+    for large arrays, so the first touch of 16.7 M entries costs a few hundred page faults, where
+    numba's allocator costs ~33 000 (about 0.1 s of the kernel per 128 MiB on the issue's
+    machine, as much as the arithmetic)."""
+    return np.empty(size, dtype=np.int64)
+
+
+def _entry_pair(size: int) -> tuple[I64Array, I64Array]:
+    """Two :func:`_entries` buffers (a kernel's output columns and values) as the halves of one
+    allocation. Two separate allocations of this size land back to back, a page apart, and a
+    kernel streaming through both and its two inputs ran about twice as slow on the issue's
+    machine (AMD EPYC, measured on the weights kernel) as with the halves of one block."""
+    block = _entries(2 * size)
+    return block[:size], block[size:]
+
+
 def _all_ascending(indptr: Any, cols: Any) -> bool:
     """Whether every row has strictly ascending columns (the chain's stored layout); the one
     compiled pass the float path's input check uses too."""
@@ -1683,14 +1711,24 @@ def _all_ascending(indptr: Any, cols: Any) -> bool:
 
 @nb.njit(cache=True)
 def _epoch_weights_sparse_kernel(
-    indptr: Any, indices: Any, data: Any, row_masked: Any, owner: int, lu: Any, reg: Any
-) -> tuple[Any, Any, Any]:
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    row_masked: Any,
+    owner: int,
+    lu: Any,
+    reg: Any,
+    ptr: Any,
+    idx: Any,
+    val: Any,
+) -> tuple[int, bool]:
+    """Fills ``ptr`` (zeroed, R + 1) and the first entries of ``idx`` / ``val`` (nnz); returns
+    how many entries were kept and whether the kept rows are strictly ascending (read here
+    for free, where the later steps would otherwise pass over the columns again)."""
     n_rows = indptr.size - 1
-    ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    idx = np.empty(indices.size, dtype=np.int64)
-    val = np.empty(indices.size, dtype=np.int64)
     zero = np.uint64(0)
     k = 0
+    ascending = True
     for i in range(n_rows):
         start = k
         if not row_masked[i]:
@@ -1704,16 +1742,29 @@ def _epoch_weights_sparse_kernel(
                 if x <= y:
                     continue
                 v = data[e] << np.int64(32)
+                if k > start and j <= idx[k - 1]:
+                    ascending = False
                 idx[k] = j
                 val[k] = v
                 total = _wadd(total, v)
                 k += 1
             if total > 0:
+                # a sum of u16 << 32 has no fraction bits: for a ≥ 0, _div_raw(a, total) is
+                # then a // (total >> 32), a division by the row's one integer divisor
+                d = total >> np.int64(32)
+                exact_int = (total & np.int64(0xFFFFFFFF)) == 0 and d < np.int64(1) << np.int64(62)
+                inv = 1.0 / np.float64(d) if exact_int else 0.0
                 for q in range(start, k):
-                    d, ok = fp._div_raw(val[q], total)
-                    val[q] = d if ok else 0
+                    a = val[q]
+                    if exact_int and a >= 0:
+                        r, ok = fp._udiv_recip(np.uint64(a), d, inv)
+                        if ok:
+                            val[q] = r
+                            continue
+                    r, ok = fp._div_raw(a, total)
+                    val[q] = r if ok else 0
         ptr[i + 1] = k
-    return ptr, idx[:k], val[:k]
+    return k, ascending
 
 
 def epoch_weights_sparse(
@@ -1727,7 +1778,9 @@ def epoch_weights_sparse(
     I32F32, then ``mask_rows_sparse(forbids)``, ``mask_diag_sparse_except_index(owner)`` (or
     ``mask_diag_sparse`` without an owner), ``vec_mask_sparse_matrix(LU, reg, "le")`` and
     ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
-    ptr, idx, val = _epoch_weights_sparse_kernel(
+    ptr = np.zeros(weights.n_rows + 1, dtype=np.int64)
+    idx, val = _entry_pair(weights.nnz)
+    k, ascending = _epoch_weights_sparse_kernel(
         weights.indptr,
         weights.indices,
         weights.data,
@@ -1735,8 +1788,13 @@ def epoch_weights_sparse(
         -1 if owner is None else int(owner),
         np.asarray(last_update, dtype=np.uint64),
         np.asarray(registration, dtype=np.uint64),
+        ptr,
+        idx,
+        val,
     )
-    return SparseRows(ptr, idx, val)
+    out = SparseRows(ptr, idx[:k], val[:k])
+    out.__dict__["_rows_ascending"] = bool(ascending)
+    return out
 
 
 @nb.njit(cache=True)
@@ -1957,18 +2015,96 @@ def _clip_ema_kernel(
     reg: Any,
     alpha: int,
     oma: int,
-) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Per row: the clipped weights (row sums, stake-weighted column sums) merged on the fly
-    with the masked bond proportions into the EMA; rows of both sides strictly ascending."""
+    trust: Any,
+    ranks: Any,
+    ptr: Any,
+    oc: Any,
+    ov: Any,
+    sums: Any,
+) -> int:
+    """Per row: the clipped weights (row sums into ``trust``, stake-weighted column sums into
+    ``ranks``) merged on the fly with the masked bond proportions into the EMA (``ptr``, the
+    first entries of ``oc`` / ``ov``, column sums into ``sums``; all zeroed by the caller but
+    ``oc`` / ``ov``); rows of both sides strictly ascending. Returns the EMA's entry count.
+
+    One step per column of the union of the two rows: an entry that is absent, clipped away or
+    dropped adds 0 to the cell's ``α·w + (1 − α)·b``, and a cell is stored when that sum is
+    positive, so dropped entries need no separate skip loops (the reference's). When the rows
+    share their columns (a validator weighting and bonding the same uids: the n² worst case) the
+    column comparisons are always equal and predicted; the clip and the registration drop are
+    selections, not branches."""
     n = w_ptr.size - 1
     b_rows = b_ptr.size - 1
     zero = np.uint64(0)
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    oc = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
-    ov = np.empty(w_idx.size + b_idx.size, dtype=np.int64)
-    trust = np.zeros(n, dtype=np.int64)
-    ranks = np.zeros(columns, dtype=np.int64)
-    sums = np.zeros(n, dtype=np.int64)
+    last = np.int64((1 << 63) - 1)
+    k = 0
+    for i in range(n):
+        xi = x[i] if i < x.size else 0
+        pa, ea = w_ptr[i], w_ptr[i + 1]
+        pb, eb = (b_ptr[i], b_ptr[i + 1]) if i < b_rows else (0, 0)
+        total = 0
+        while pa < ea or pb < eb:
+            ja = w_idx[pa] if pa < ea else last
+            jb = b_idx[pb] if pb < eb else last
+            j = min(ja, jb)
+            v = 0
+            if pa < ea and ja == j:
+                wv = w_val[pa]
+                pa += 1
+                t = th[j] if j < th.size else 0
+                # rare first: a clip to a non-positive consensus removes the entry
+                # (col_clip_sparse); otherwise min() rather than a branch, which the predictor
+                # misses about half the time on real weights
+                if not (t <= 0 and t < wv):
+                    wv = min(wv, t)
+                    total = _wadd(total, wv)
+                    if 0 <= j < columns:
+                        ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, wv))
+                    v = fp._sat_mul(alpha, wv)
+            if pb < eb and jb == j:
+                raw = b_val[pb]
+                pb += 1
+                y = reg[j] if 0 <= j < reg.size else zero
+                b = fp._sat_mul(oma, (raw << np.int64(32)) // np.int64(65535))
+                # a bond to a recently registered uid is dropped: selected, not branched on
+                v = _wadd(v, b if scalar > y else 0)
+            if v > 0 and 0 <= j < n:
+                oc[k] = j
+                ov[k] = v
+                sums[j] = _wadd(sums[j], v)
+                k += 1
+        trust[i] = total
+        ptr[i + 1] = k
+    return k
+
+
+@nb.njit(cache=True)
+def _clip_ema_kernel_reference(
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    th: Any,
+    x: Any,
+    columns: int,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    scalar: Any,
+    reg: Any,
+    alpha: int,
+    oma: int,
+    trust: Any,
+    ranks: Any,
+    ptr: Any,
+    oc: Any,
+    ov: Any,
+    sums: Any,
+) -> int:
+    """:func:`_clip_ema_kernel` as a literal merge of the two filtered rows (each side skips
+    its dropped entries before the columns are compared): the tests' reference."""
+    n = w_ptr.size - 1
+    b_rows = b_ptr.size - 1
+    zero = np.uint64(0)
     k = 0
     for i in range(n):
         xi = x[i] if i < x.size else 0
@@ -2031,7 +2167,7 @@ def _clip_ema_kernel(
                 k += 1
         trust[i] = total
         ptr[i + 1] = k
-    return ptr, oc[:k], ov[:k], trust, ranks, sums
+    return k
 
 
 def clip_ema_sparse(
@@ -2051,10 +2187,19 @@ def clip_ema_sparse(
     ``ema = mat_ema_sparse(clipped, b, alpha)``; returns ``(row_sum_sparse(clipped),
     matmul_sparse(clipped, stake, n), ema, column sums of ema)`` with ``n = w.n_rows``, or
     ``None`` when a row of ``w`` or ``bonds`` is not strictly ascending (use the steps)."""
-    if not (_all_ascending(w.indptr, w.indices) and _all_ascending(bonds.indptr, bonds.indices)):
+    if not (w.rows_ascending() and bonds.rows_ascending()):
         return None
     oma = int(fp.saturating_sub(ONE, alpha))
-    ptr, idx, val, trust, ranks, sums = _clip_ema_kernel(
+    n = w.n_rows
+    # a row's EMA is the union of its two rows' columns below n: at most n entries
+    b_nnz = int(bonds.indptr[min(n, bonds.n_rows)])
+    cap = min(w.nnz + b_nnz, n * n)
+    trust = np.zeros(n, dtype=np.int64)
+    ranks = np.zeros(n, dtype=np.int64)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    idx, val = _entry_pair(cap)
+    sums = np.zeros(n, dtype=np.int64)
+    k = _clip_ema_kernel(
         w.indptr,
         w.indices,
         w.data,
@@ -2068,15 +2213,29 @@ def clip_ema_sparse(
         np.asarray(registration, dtype=np.uint64),
         int(alpha),
         oma,
+        trust,
+        ranks,
+        ptr,
+        idx,
+        val,
+        sums,
     )
-    return trust, ranks, SparseRows(ptr, idx, val), sums
+    return trust, ranks, SparseRows(ptr, idx[:k], val[:k]), sums
 
 
 @nb.njit(cache=True)
-def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> tuple[Any, Any]:
+def _dot_u16_kernel(
+    indptr: Any, indices: Any, data: Any, sums: Any, x: Any, tb: Any, u16: Any
+) -> None:
+    """Row dot products into ``tb`` (zeroed), stored u16 values into ``u16`` (may be ``data``
+    itself: each entry is read before it is written)."""
     n_rows = indptr.size - 1
-    tb = np.zeros(n_rows, dtype=np.int64)
-    u16 = np.empty(data.size, dtype=np.int64)
+    # one reciprocal a column: for 0 ≤ v < 2**32 and a divisor below 2**62, _div_raw(v, d) is
+    # floor((v << 32) / d), which fp._udiv_recip computes without a 64-bit division
+    inv = np.zeros(sums.size, dtype=np.float64)
+    for j in range(sums.size):
+        if 0 < sums[j] < np.int64(1) << np.int64(62):
+            inv[j] = 1.0 / np.float64(sums[j])
     for i in range(n_rows):
         total = 0
         for e in range(indptr[i], indptr[i + 1]):
@@ -2085,25 +2244,41 @@ def _dot_u16_kernel(indptr: Any, indices: Any, data: Any, sums: Any, x: Any) -> 
             u16[e] = fp._prop_to_u16(v)
             d = sums[j] if 0 <= j < sums.size else 0
             if d != 0:
-                q, ok = fp._div_raw(v, d)
+                ok = False
+                if 0 <= v < np.int64(1) << np.int64(32) and inv[j] != 0.0:
+                    q, ok = fp._udiv_recip(np.uint64(v) << np.uint64(32), d, inv[j])
+                if not ok:
+                    q, ok = fp._div_raw(v, d)
                 v = q if ok else 0
             if 0 <= j < x.size:
                 total = _wadd(total, fp._sat_mul(v, x[j]))
         tb[i] = total
-    return tb, u16
 
 
 def dividend_terms_sparse(
-    ema: SparseRows, col_sums: I64Array, v: ArrayLike, keep_rows: BoolArray
+    ema: SparseRows,
+    col_sums: I64Array,
+    v: ArrayLike,
+    keep_rows: BoolArray,
+    overwrite: bool = False,
 ) -> tuple[I64Array, SparseRows]:
     """One pass over the EMA bonds: ``row_sum_sparse(mat_vec_mul_sparse(
     inplace_col_normalize_sparse(ema), v))`` given the column sums, and the stored bonds
-    ``u16_rows_sparse(ema, keep_rows)``."""
-    tb, u16 = _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v))
+    ``u16_rows_sparse(ema, keep_rows)``.
+
+    With ``overwrite`` the caller gives up ``ema`` (it reads it no more): when every row is
+    kept, the u16 values are written over ``ema.data``, saving an nnz-sized array."""
     keep = np.asarray(keep_rows, dtype=np.bool_)
-    if keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all()):
-        return tb, ema.with_data(u16)
-    return tb, u16_rows_sparse(ema, keep)
+    all_kept = keep.size >= ema.n_rows and bool(keep[: ema.n_rows].all())
+    tb = np.zeros(ema.n_rows, dtype=np.int64)
+    if not all_kept:
+        # u16_rows_sparse reads the EMA values again, so they must survive the pass
+        u16 = _entries(ema.nnz)
+        _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+        return tb, u16_rows_sparse(ema, keep)
+    u16 = ema.data if overwrite and ema.data.flags.writeable else _entries(ema.nnz)
+    _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+    return tb, ema.with_data(u16)
 
 
 # Dense path (spec §6): the same steps on (n, n) cells, written into as few matrices as possible.
