@@ -6,8 +6,10 @@ absent, so every helper here keeps explicit zeros unless told to drop entries.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from yuma._types import BoolArray, FloatArray, IntArray
 __all__ = [
     "as_csr",
     "checked_csr",
+    "checked_csr_fast",
     "csr_from_parts",
     "is_sparse",
     "keep_entries",
@@ -204,6 +207,68 @@ def _compressed_parts(
     lo, hi, ascending = scan_indices(indices, indptr)
     _range_error(name, f"{minor} index", lo, hi, n_minor)
     return data[:nnz], indices, indptr, bool(ascending)
+
+
+_NATIVE_INDEX = (np.dtype(np.int32), np.dtype(np.int64))
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+@functools.cache
+def _kernels() -> ModuleType | None:
+    """:mod:`yuma._sparse_kernels` when numba is installed (imported on first use), else None."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from yuma import _sparse_kernels
+
+    return _sparse_kernels
+
+
+def _plain_vector(a: Any) -> bool:
+    """A 1-D C-contiguous numpy array (no subclass), as the compiled pass takes it."""
+    return type(a) is np.ndarray and a.ndim == 1 and a.flags.c_contiguous
+
+
+def checked_csr_fast(matrix: Any) -> sp.csr_array | None:
+    """:func:`checked_csr` with finite non-negative values, in one compiled pass, for the common
+    case: a CSR already in the form the library keeps (float64 data, native contiguous index
+    arrays of the dtype scipy picks for its size, no spare capacity, canonical order, every index
+    in range, every value finite and >= 0). Returns the caller's ``csr_array`` itself (a
+    ``csr_matrix`` wrapped, without copies), exactly what :func:`checked_csr` would return;
+    None whenever anything is otherwise, numba is absent included: the caller then runs the full
+    check, which names the problem or canonicalises the matrix.
+    """
+    if getattr(matrix, "format", None) != "csr":
+        return None
+    kernels = _kernels()
+    if kernels is None:
+        return None
+    shape = matrix.shape
+    if type(shape) is not tuple or len(shape) != 2:
+        return None
+    rows, cols = shape
+    if type(rows) is not int or type(cols) is not int or rows < 0 or cols < 0:
+        return None
+    data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
+    if not (_plain_vector(data) and _plain_vector(indices) and _plain_vector(indptr)):
+        return None
+    nnz = data.shape[0]
+    if (
+        data.dtype != np.float64
+        or indices.dtype != indptr.dtype
+        or indices.dtype not in _NATIVE_INDEX
+        or indices.shape[0] != nnz
+        or indptr.shape[0] != rows + 1
+        or int(indptr[-1]) != nnz
+    ):
+        return None
+    # the dtype _native_index would pick, so that the answer is the full check's
+    if (indices.dtype == np.int32) != (max(cols, nnz) <= _INT32_MAX):
+        return None
+    if kernels.scan_csr(data, indices, indptr, cols) != kernels.CANONICAL:
+        return None
+    if isinstance(matrix, sp.csr_array):
+        return matrix
+    return csr_from_parts(data, indices, indptr, (rows, cols))
 
 
 def _compiled_scan(indices: IntArray, indptr: IntArray) -> bool:
