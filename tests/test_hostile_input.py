@@ -952,10 +952,13 @@ def scan_csr_loop(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_m
 
 
 def check_fused_pass_equals_loop(case: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
-    from yuma._sparse_kernels import scan_csr
+    from yuma._sparse_kernels import scan_csr, scan_csr_par
 
     data, indices, indptr, n_minor = case
-    assert scan_csr(data, indices, indptr, n_minor) == scan_csr_loop(*case)
+    expected = scan_csr_loop(*case)
+    assert scan_csr(data, indices, indptr, n_minor) == expected
+    for chunks in (1, 2, 3, 7):  # more chunks than rows too
+        assert scan_csr_par(data, indices, indptr, n_minor, chunks) == expected
 
 
 test_fused_pass, test_fused_pass_slow = fast_and_slow(csr_parts(), slow_examples=3000)(
@@ -999,3 +1002,42 @@ def check_fast_check_equals_full_check(
 test_fast_check, test_fast_check_slow = fast_and_slow(csr_parts(), slow_examples=2000)(
     check_fast_check_equals_full_check
 )
+
+
+@pytest.mark.parametrize(
+    "how", ["none", "nan_last", "negative_last", "index_too_high", "unsorted", "indptr_break"]
+)
+def test_the_parallel_check_of_a_large_csr(how: str) -> None:
+    """Past the parallel cut-off the fast check runs in row chunks: each defect, anywhere,
+    still reaches the full check (and its message); a clean matrix comes back as itself."""
+    from yuma._sparse_kernels import PARALLEL_MIN_ENTRIES
+
+    n, per_row = 1024, PARALLEL_MIN_ENTRIES // 1024 + 8
+    rng = np.random.default_rng(7)
+    indices = np.sort(rng.permuted(np.tile(np.arange(n), (n, 1)), axis=1)[:, :per_row], axis=1)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    data = rng.random(n * per_row)
+    indices = indices.ravel().astype(np.int32)
+    indptr = indptr.astype(np.int32)
+    message = None
+    if how == "nan_last":
+        data[-1], message = np.nan, "weights must be finite"
+    elif how == "negative_last":
+        data[-1], message = -1.0, "weights must be non-negative"
+    elif how == "index_too_high":
+        indices[n * per_row // 2 + 3], message = n, "out of range"
+    elif how == "unsorted":
+        k = n * per_row // 3 + 5
+        indices[k], indices[k + 1] = indices[k + 1], indices[k]
+    elif how == "indptr_break":
+        indptr[n // 2], message = n * per_row + 1, "indptr must be non-decreasing"
+    m = sp.csr_array((n, n))
+    m.data, m.indices, m.indptr = data, indices, indptr
+    if message is not None:
+        with pytest.raises(ValueError, match=message):
+            yuma.prepare_inputs(m, np.ones(n))
+        return
+    got = yuma.prepare_inputs(m, np.ones(n))[0].weights
+    assert (got is m) == (how == "none")
+    assert got.has_canonical_format
+    np.testing.assert_array_equal(got.toarray(), m.toarray())
