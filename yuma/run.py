@@ -98,23 +98,21 @@ def epoch(
     rows as they were; the sparse path empties every row without a new permit. The sparse path
     keeps the owner's self-weight and forces the owner's permits; the dense path does neither.
     """
-    from yuma._threads import check_threads, numba_threads
+    from yuma._threads import check_threads
 
     threads = check_threads(threads)
-    # the sparse input check of a large matrix runs on numba's threads too
-    with numba_threads(threads):
-        inputs, params = prepare_inputs(
-            weights,
-            stake,
-            bonds,
-            params,
-            validator_permit=validator_permit,
-            active=active,
-            outdated=outdated,
-            recently_registered=recently_registered,
-            owner_uid=owner_uid,
-            layout=layout,
-        )
+    inputs, params = prepare_inputs(
+        weights,
+        stake,
+        bonds,
+        params,
+        validator_permit=validator_permit,
+        active=active,
+        outdated=outdated,
+        recently_registered=recently_registered,
+        owner_uid=owner_uid,
+        layout=layout,
+    )
     from yuma.backends import run_epoch
 
     return run_epoch(inputs, params, backend, pipeline=pipeline, threads=threads)
