@@ -298,13 +298,6 @@ def _kernels() -> ModuleType | None:
     return _sparse_kernels
 
 
-def _scan_threads() -> int:
-    """numba's thread count for this calling thread (``numba.set_num_threads``)."""
-    import numba
-
-    return int(numba.get_num_threads())
-
-
 def _plain_vector(a: Any) -> bool:
     """A 1-D C-contiguous numpy array (no subclass), as the compiled pass takes it."""
     return type(a) is np.ndarray and a.ndim == 1 and a.flags.c_contiguous
@@ -346,12 +339,9 @@ def checked_csr_fast(matrix: Any) -> sp.csr_array | None:
     # the dtype _native_index would pick, so that the answer is the full check's
     if (indices.dtype == np.int32) != (max(cols, nnz) <= _INT32_MAX):
         return None
-    verdict = (
-        kernels.scan_csr_par(data, indices, indptr, cols, _scan_threads())
-        if nnz >= kernels.PARALLEL_MIN_ENTRIES and _scan_threads() > 1
-        else kernels.scan_csr(data, indices, indptr, cols)
-    )
-    if verdict != kernels.CANONICAL:
+    # One thread at every size: the pass is bound by memory, and a parallel region loses
+    # several-fold whenever another process holds a core (benchmarks/RESULTS.md).
+    if kernels.scan_csr(data, indices, indptr, cols) != kernels.CANONICAL:
         return None
     if isinstance(matrix, sp.csr_array):
         return matrix

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "CANONICAL",
@@ -18,7 +18,6 @@ __all__ = [
     "UNSORTED",
     "rows_ascending",
     "scan_csr",
-    "scan_csr_par",
     "scan_indices",
 ]
 
@@ -28,10 +27,6 @@ __all__ = [
 CANONICAL, UNSORTED, REFUSED = 0, 1, 2
 
 _FINITE_MAX = float(np.finfo(np.float64).max)
-
-#: From this many stored entries :func:`scan_csr_par` runs on numba's threads (the sparse
-#: epoch's own cut-off, :data:`yuma.backends.numba_sparse.PARALLEL_MIN_ENTRIES`).
-PARALLEL_MIN_ENTRIES = 1 << 18
 
 
 @njit(cache=True, nogil=True)
@@ -65,16 +60,25 @@ def scan_indices(indices: Any, indptr: Any) -> tuple[int, int, bool]:
 
 
 @njit(cache=True, nogil=True)
-def _scan_rows(
-    data: Any, indices: Any, indptr: Any, n_minor: int, nnz: int, r0: int, r1: int
-) -> int:
-    """:func:`scan_csr` on rows ``[r0, r1)``, ``nnz`` being ``indptr[-1]``, already known to be
-    at most the length of ``indices`` and of ``data``."""
-    start = indptr[r0]
-    if start < 0 or start > nnz:
+def scan_csr(data: Any, indices: Any, indptr: Any, n_minor: int) -> int:
+    """The whole input check of a float CSR in one pass that allocates nothing.
+
+    Nothing is assumed of the arrays beyond being 1-D: ``indptr`` must start at 0, never
+    decrease and end at ``nnz`` <= both ``len(indices)`` and ``len(data)``; every index of the
+    first ``nnz`` must lie in ``[0, n_minor)`` and every value be finite and ``>= 0``. Each
+    ``indptr`` entry is checked before the entries it delimits are read, so a malformed matrix
+    never leads to a read out of bounds. Returns :data:`CANONICAL`, :data:`UNSORTED` (valid, but
+    some row's indices do not strictly increase) or :data:`REFUSED` (the caller's numpy checks
+    then name the problem).
+    """
+    if indptr.shape[0] < 1 or indptr[0] != 0:
+        return REFUSED
+    nnz = indptr[indptr.shape[0] - 1]
+    if nnz > indices.shape[0] or nnz > data.shape[0]:
         return REFUSED
     unsorted = 0
-    for i in range(r0, r1):
+    start = indptr[0]
+    for i in range(indptr.shape[0] - 1):
         end = indptr[i + 1]
         if end < start or end > nnz:
             return REFUSED
@@ -97,50 +101,3 @@ def _scan_rows(
             unsorted += indices[k] <= indices[k - 1]
         start = end
     return CANONICAL if unsorted == 0 else UNSORTED
-
-
-@njit(cache=True, nogil=True)
-def _scan_bounds(data: Any, indices: Any, indptr: Any) -> int:
-    """``nnz`` (``indptr[-1]``) when ``indptr`` is not empty, starts at 0 and ends within both
-    ``indices`` and ``data``; else -1."""
-    if indptr.shape[0] < 1 or indptr[0] != 0:
-        return -1
-    nnz = indptr[indptr.shape[0] - 1]
-    if nnz > indices.shape[0] or nnz > data.shape[0]:
-        return -1
-    return int(nnz)
-
-
-@njit(cache=True, nogil=True)
-def scan_csr(data: Any, indices: Any, indptr: Any, n_minor: int) -> int:
-    """The whole input check of a float CSR in one pass that allocates nothing.
-
-    Nothing is assumed of the arrays beyond being 1-D: ``indptr`` must start at 0, never
-    decrease and end at ``nnz`` <= both ``len(indices)`` and ``len(data)``; every index of the
-    first ``nnz`` must lie in ``[0, n_minor)`` and every value be finite and ``>= 0``. Each
-    ``indptr`` entry is checked before the entries it delimits are read, so a malformed matrix
-    never leads to a read out of bounds. Returns :data:`CANONICAL`, :data:`UNSORTED` (valid, but
-    some row's indices do not strictly increase) or :data:`REFUSED` (the caller's numpy checks
-    then name the problem).
-    """
-    nnz = _scan_bounds(data, indices, indptr)
-    if nnz < 0:
-        return REFUSED
-    return _scan_rows(data, indices, indptr, n_minor, nnz, 0, indptr.shape[0] - 1)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def scan_csr_par(data: Any, indices: Any, indptr: Any, n_minor: int, chunks: int) -> int:
-    """:func:`scan_csr` over ``chunks`` near-equal row ranges in parallel (same answer: every
-    chunk checks its own first ``indptr`` entry, every row its end)."""
-    nnz = _scan_bounds(data, indices, indptr)
-    if nnz < 0:
-        return REFUSED
-    n_major = indptr.shape[0] - 1
-    verdicts = np.zeros(chunks, dtype=np.int64)
-    for t in prange(chunks):
-        verdicts[t] = _scan_rows(
-            data, indices, indptr, n_minor, nnz, n_major * t // chunks, n_major * (t + 1) // chunks
-        )
-    # REFUSED > UNSORTED > CANONICAL
-    return int(verdicts.max()) if chunks > 0 else CANONICAL
