@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import fractions
+import itertools
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -877,3 +878,161 @@ def check_compiled_canonical_pass_equals_numpy(case: tuple[np.ndarray, np.ndarra
 test_compiled_canonical_pass, test_compiled_canonical_pass_slow = fast_and_slow(
     index_structures(), slow_examples=3000
 )(check_compiled_canonical_pass_equals_numpy)
+
+
+# --- the fused compiled check (index range, order and values) equals a plain loop ---------------
+
+#: Stored values a CSR may carry: legal ones (a negative zero too) and every kind of bad one.
+_LEGAL_VALUES = [0.0, -0.0, 0.5, 2.0, 65535.0, 5e-324, float(np.finfo(np.float64).max)]
+_BAD_VALUES = [-1.0, -5e-324, np.nan, np.inf, -np.inf]
+
+_INDPTR_CORRUPTIONS = ["none", "not_from_zero", "decreasing", "middle_past_nnz", "past_entries"]
+
+
+@st.composite
+def csr_parts(draw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(data, indices, indptr, n_minor): rows of indices ascending or not (repeats, descents),
+    some out of range or negative, values legal or not, an indptr sometimes broken, arrays
+    sometimes longer than the stored entries or shorter than indptr says."""
+    rows = draw(st.integers(0, 6))
+    n_minor = draw(st.integers(0, 8))
+    counts = draw(st.lists(st.integers(0, 5), min_size=rows, max_size=rows))
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    nnz = int(indptr[-1])
+    low = -3 if draw(st.booleans()) else 0
+    high = n_minor + 2 if draw(st.booleans()) else max(n_minor - 1, 0)
+    indices = np.array(draw(st.lists(st.integers(low, high), min_size=nnz, max_size=nnz)))
+    if draw(st.booleans()):  # most real input is sorted: sort each row, sometimes uniquely
+        for i in range(rows):
+            row = indices[indptr[i] : indptr[i + 1]]
+            indices[indptr[i] : indptr[i + 1]] = (
+                np.sort(row) if draw(st.booleans()) else np.arange(row.size) + (row.min(initial=0))
+            )
+    pool = _LEGAL_VALUES + (_BAD_VALUES if draw(st.booleans()) else [])
+    data = np.array(draw(st.lists(st.sampled_from(pool), min_size=nnz, max_size=nnz)))
+    spare = draw(st.integers(0, 2))  # scipy allows arrays longer than nnz
+    indices = np.concatenate((indices, np.full(spare, draw(st.sampled_from([0, -1, 99])))))
+    data = np.concatenate((data, np.full(spare, draw(st.sampled_from([1.0, -1.0, np.nan])))))
+    how = draw(st.sampled_from(_INDPTR_CORRUPTIONS))
+    if how == "not_from_zero":
+        indptr[0] = draw(st.sampled_from([1, -1, 3]))
+    elif how == "decreasing" and rows >= 2:
+        indptr[draw(st.integers(1, rows - 1))] = nnz + 1
+    elif how == "middle_past_nnz" and rows >= 2:
+        indptr[draw(st.integers(1, rows - 1))] = nnz + draw(st.integers(1, 4)) + spare
+    elif how == "past_entries":
+        indptr[-1] = nnz + spare + draw(st.integers(1, 3))
+    if draw(st.booleans()) and data.size:  # fewer values than indices
+        data = data[: draw(st.integers(0, data.size - 1))]
+    index_dtype = draw(st.sampled_from([np.int32, np.int64]))
+    return data, indices.astype(index_dtype), indptr.astype(index_dtype), n_minor
+
+
+def scan_csr_loop(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, n_minor: int) -> int:
+    """:func:`yuma._sparse_kernels.scan_csr` as a plain loop over Python numbers."""
+    from yuma._sparse_kernels import CANONICAL, REFUSED, UNSORTED
+
+    ptr = [int(p) for p in indptr]
+    if not ptr or ptr[0] != 0:
+        return REFUSED
+    nnz = ptr[-1]
+    if nnz > len(indices) or nnz > len(data):
+        return REFUSED
+    if any(b < a for a, b in itertools.pairwise(ptr)):
+        return REFUSED
+    for k in range(nnz):
+        x = float(data[k])
+        if not 0 <= int(indices[k]) < n_minor or not np.isfinite(x) or x < 0:
+            return REFUSED
+    for a, b in itertools.pairwise(ptr):
+        row = [int(j) for j in indices[a:b]]
+        if any(q <= p for p, q in itertools.pairwise(row)):
+            return UNSORTED
+    return CANONICAL
+
+
+def check_fused_pass_equals_loop(case: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+    from yuma._sparse_kernels import scan_csr
+
+    data, indices, indptr, n_minor = case
+    assert scan_csr(data, indices, indptr, n_minor) == scan_csr_loop(*case)
+
+
+test_fused_pass, test_fused_pass_slow = fast_and_slow(csr_parts(), slow_examples=3000)(
+    check_fused_pass_equals_loop
+)
+
+
+def check_fast_check_equals_full_check(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+) -> None:
+    """The fast path answers exactly as the full check, or leaves the answer to it."""
+    from yuma._sparse import checked_csr, checked_csr_fast
+    from yuma._validate import _value_entries, check_matrix
+
+    data, indices, indptr, n_minor = case
+    rows = max(indptr.shape[0] - 1, 0)
+    for kind in (sp.csr_array, sp.csr_matrix):
+        m = kind((rows, n_minor))
+        m.data, m.indices, m.indptr = data, indices, indptr  # scipy checks nothing here
+        fast = checked_csr_fast(m)
+        try:
+            full = checked_csr("weights", m, _value_entries)
+            check_matrix("weights", m)
+        except ValueError:
+            assert fast is None
+            continue
+        if fast is None:
+            continue
+        assert isinstance(fast, sp.csr_array) and fast.shape == full.shape
+        assert (fast is m) == (full is m) == (kind is sp.csr_array)
+        for a, b in ((fast.data, full.data), (fast.indices, full.indices)):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(fast.indptr, full.indptr)
+        assert fast.indptr.dtype == full.indptr.dtype
+    # nothing was changed in place
+    np.testing.assert_array_equal(data, case[0])
+    np.testing.assert_array_equal(indices, case[1])
+
+
+test_fast_check, test_fast_check_slow = fast_and_slow(csr_parts(), slow_examples=2000)(
+    check_fast_check_equals_full_check
+)
+
+
+@pytest.mark.parametrize(
+    "how", ["none", "nan_last", "negative_last", "index_too_high", "unsorted", "indptr_break"]
+)
+def test_the_fast_check_of_a_large_csr(how: str) -> None:
+    """A large canonical CSR (2^18 entries) takes the one-pass check: each defect, anywhere,
+    still reaches the full check (and its message); a clean matrix comes back as itself."""
+    n, per_row = 1024, 2**18 // 1024 + 8
+    rng = np.random.default_rng(7)
+    indices = np.sort(rng.permuted(np.tile(np.arange(n), (n, 1)), axis=1)[:, :per_row], axis=1)
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    data = rng.random(n * per_row)
+    indices = indices.ravel().astype(np.int32)
+    indptr = indptr.astype(np.int32)
+    message = None
+    if how == "nan_last":
+        data[-1], message = np.nan, "weights must be finite"
+    elif how == "negative_last":
+        data[-1], message = -1.0, "weights must be non-negative"
+    elif how == "index_too_high":
+        indices[n * per_row // 2 + 3], message = n, "out of range"
+    elif how == "unsorted":
+        k = n * per_row // 3 + 5
+        indices[k], indices[k + 1] = indices[k + 1], indices[k]
+    elif how == "indptr_break":
+        indptr[n // 2], message = n * per_row + 1, "indptr must be non-decreasing"
+    m = sp.csr_array((n, n))
+    m.data, m.indices, m.indptr = data, indices, indptr
+    if message is not None:
+        with pytest.raises(ValueError, match=message):
+            yuma.prepare_inputs(m, np.ones(n))
+        return
+    got = yuma.prepare_inputs(m, np.ones(n))[0].weights
+    assert (got is m) == (how == "none")
+    assert got.has_canonical_format
+    np.testing.assert_array_equal(got.toarray(), m.toarray())

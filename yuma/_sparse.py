@@ -6,8 +6,10 @@ absent, so every helper here keeps explicit zeros unless told to drop entries.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from yuma._types import BoolArray, FloatArray, IntArray
 __all__ = [
     "as_csr",
     "checked_csr",
+    "checked_csr_fast",
     "csr_from_parts",
     "is_sparse",
     "keep_entries",
@@ -44,11 +47,86 @@ def as_csr(matrix: Any, dtype: type = np.float64) -> sp.csr_array:
 def csr_from_parts(
     data: FloatArray, indices: IntArray, indptr: IntArray, shape: tuple[int, int]
 ) -> sp.csr_array:
-    """Build a CSR array from canonical parts without touching explicit zeros."""
+    """Build a CSR array from canonical parts without touching explicit zeros.
+
+    The parts are the library's own (consistent by construction). In the common form (float64
+    values, int32 index arrays, lengths that agree) the array is assembled directly: scipy's
+    constructor re-derives the index dtype and re-checks the lengths, 15-20 µs a call, more
+    than a small epoch's kernels. The result is the one the constructor gives (same arrays,
+    shape and flags); :func:`_csr_fields` verifies that once per process, and anything else
+    goes through the constructor.
+    """
+    fields = _csr_fields()
+    if fields is not None and _assembles(data, indices, indptr, shape):
+        return _assemble(fields, data, indices, indptr, (int(shape[0]), int(shape[1])))
     out = sp.csr_array((data, indices, indptr), shape=shape)
     out.has_sorted_indices = True
     out.has_canonical_format = True
     return out
+
+
+def _assembles(data: Any, indices: Any, indptr: Any, shape: tuple[int, int]) -> bool:
+    """Whether scipy's constructor would take these parts exactly as they are: plain 1-D
+    arrays, float64 values, int32 indices and indptr (the dtype it keeps while the shape fits
+    int32), ``len(indptr) == rows + 1`` and ``len(indices) == len(data) == indptr[-1]``."""
+    return bool(
+        type(data) is np.ndarray
+        and type(indices) is np.ndarray
+        and type(indptr) is np.ndarray
+        and data.dtype == np.float64
+        and indices.dtype == np.int32
+        and indptr.dtype == np.int32
+        and data.ndim == indices.ndim == indptr.ndim == 1
+        and max(shape) <= _INT32_MAX
+        and min(shape) >= 0
+        and indptr.shape[0] == shape[0] + 1
+        and indices.shape[0] == data.shape[0] == int(indptr[-1])
+    )
+
+
+def _assemble(
+    fields: dict[str, Any], data: Any, indices: Any, indptr: Any, shape: tuple[int, int]
+) -> sp.csr_array:
+    out = sp.csr_array.__new__(sp.csr_array)
+    out.__dict__.update(fields)
+    out.__dict__.update(data=data, indices=indices, indptr=indptr, _shape=shape)
+    return out
+
+
+@functools.cache
+def _csr_fields() -> dict[str, Any] | None:
+    """The attributes scipy's constructor gives a canonical ``csr_array`` besides its arrays and
+    shape, when an array assembled from them is indistinguishable from a constructed one
+    (checked on a small matrix: the same attributes, values and flags, and the caller's arrays
+    shared, not copied, as the constructor does); None
+    when not (another scipy version), and :func:`csr_from_parts` then always constructs."""
+    data = np.array([1.0, 0.0, 2.0])
+    indices = np.array([0, 2, 1], dtype=np.int32)
+    indptr = np.array([0, 2, 2, 3], dtype=np.int32)
+    shape = (3, 4)
+    try:
+        ref = sp.csr_array((data, indices, indptr), shape=shape)
+        ref.has_sorted_indices = True
+        ref.has_canonical_format = True
+        arrays = ("data", "indices", "indptr", "_shape")
+        fields = {k: v for k, v in vars(ref).items() if k not in arrays}
+        probe = _assemble(fields, data, indices, indptr, shape)
+        same = (
+            vars(probe).keys() == vars(ref).keys()
+            and all(k in vars(ref) for k in arrays)
+            and np.shares_memory(ref.data, data)
+            and np.shares_memory(ref.indices, indices)
+            and np.shares_memory(ref.indptr, indptr)
+            and probe.shape == ref.shape == shape
+            and probe.nnz == ref.nnz == 3
+            and probe.has_canonical_format
+            and probe.has_sorted_indices
+            and np.array_equal(probe.toarray(), ref.toarray())
+            and np.array_equal((probe @ np.ones(4)), ref @ np.ones(4))
+        )
+    except Exception:  # any difference at all: keep the constructor
+        return None
+    return fields if same else None
 
 
 def row_of_entries(matrix: sp.csr_array) -> IntArray:
@@ -204,6 +282,70 @@ def _compressed_parts(
     lo, hi, ascending = scan_indices(indices, indptr)
     _range_error(name, f"{minor} index", lo, hi, n_minor)
     return data[:nnz], indices, indptr, bool(ascending)
+
+
+_NATIVE_INDEX = (np.dtype(np.int32), np.dtype(np.int64))
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+@functools.cache
+def _kernels() -> ModuleType | None:
+    """:mod:`yuma._sparse_kernels` when numba is installed (imported on first use), else None."""
+    if importlib.util.find_spec("numba") is None:
+        return None
+    from yuma import _sparse_kernels
+
+    return _sparse_kernels
+
+
+def _plain_vector(a: Any) -> bool:
+    """A 1-D C-contiguous numpy array (no subclass), as the compiled pass takes it."""
+    return type(a) is np.ndarray and a.ndim == 1 and a.flags.c_contiguous
+
+
+def checked_csr_fast(matrix: Any) -> sp.csr_array | None:
+    """:func:`checked_csr` with finite non-negative values, in one compiled pass, for the common
+    case: a CSR already in the form the library keeps (float64 data, native contiguous index
+    arrays of the dtype scipy picks for its size, no spare capacity, canonical order, every index
+    in range, every value finite and >= 0). Returns the caller's ``csr_array`` itself (a
+    ``csr_matrix`` wrapped, without copies), exactly what :func:`checked_csr` would return;
+    None whenever anything is otherwise, numba is absent included: the caller then runs the full
+    check, which names the problem or canonicalises the matrix.
+    """
+    if getattr(matrix, "format", None) != "csr":
+        return None
+    kernels = _kernels()
+    if kernels is None:
+        return None
+    shape = matrix.shape
+    if type(shape) is not tuple or len(shape) != 2:
+        return None
+    rows, cols = shape
+    if type(rows) is not int or type(cols) is not int or rows < 0 or cols < 0:
+        return None
+    data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
+    if not (_plain_vector(data) and _plain_vector(indices) and _plain_vector(indptr)):
+        return None
+    nnz = data.shape[0]
+    if (
+        data.dtype != np.float64
+        or indices.dtype != indptr.dtype
+        or indices.dtype not in _NATIVE_INDEX
+        or indices.shape[0] != nnz
+        or indptr.shape[0] != rows + 1
+        or int(indptr[-1]) != nnz
+    ):
+        return None
+    # the dtype _native_index would pick, so that the answer is the full check's
+    if (indices.dtype == np.int32) != (max(cols, nnz) <= _INT32_MAX):
+        return None
+    # One thread at every size: the pass is bound by memory, and a parallel region loses
+    # several-fold whenever another process holds a core (benchmarks/RESULTS.md).
+    if kernels.scan_csr(data, indices, indptr, cols) != kernels.CANONICAL:
+        return None
+    if isinstance(matrix, sp.csr_array):
+        return matrix
+    return csr_from_parts(data, indices, indptr, (rows, cols))
 
 
 def _compiled_scan(indices: IntArray, indptr: IntArray) -> bool:

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from yuma._sparse import checked_csr, csr_from_parts, is_sparse, row_of_entries
+from yuma._sparse import (
+    checked_csr,
+    checked_csr_fast,
+    csr_from_parts,
+    is_sparse,
+    row_of_entries,
+)
 from yuma._types import BoolArray, FloatArray, Matrix
 
 __all__ = [
@@ -126,12 +132,19 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
     before duplicates are summed, and the sums again.
     """
     if is_sparse(matrix):
-        csr = checked_csr(name, matrix, _value_entries)
-        if csr is not matrix:
-            # Built anew, so duplicates may have been summed: two finite entries can sum to
-            # an infinity. The caller's own canonical matrix holds just the entries checked.
-            _check_values(name, np.asarray(csr.data))
-        out: Matrix = csr
+        # The common case (canonical float64 CSR) in one compiled pass; anything else, or
+        # anything wrong, takes the full check, which names the problem.
+        fast = checked_csr_fast(matrix)
+        if fast is not None:
+            out: Matrix = fast
+        else:
+            csr = checked_csr(name, matrix, _value_entries)
+            if csr is not matrix:
+                # Built anew, so duplicates may have been summed: two finite entries can sum
+                # to an infinity. The caller's own canonical matrix holds just the entries
+                # checked.
+                _check_values(name, np.asarray(csr.data))
+            out = csr
     else:
         dense = as_numeric_array(name, matrix, "2-D array")
         if dense.ndim != 2:

@@ -68,6 +68,12 @@ def _normalize_along(v: Any, axis: int | None, xp: Namespace, *, strict: bool) -
         return v
     keep = axis is not None
     count = v.shape[axis] if axis is not None else v.size
+    if v.ndim == 1 and eager(xp) and v.max() <= _SAFE_SUM / count:
+        # A concrete vector in range, as below with Python scalars (fewer small numpy calls).
+        total = v.sum()
+        if total > 0 if strict else total != 0:
+            return v / total
+        return v.copy()
     if eager(xp) and (v.max(axis=axis, keepdims=keep) <= _SAFE_SUM / count).all():
         # Concrete values, every sum in range: the general form below scales by exactly 1
         # here, so skipping that gives the same numbers with half the array passes.
@@ -113,7 +119,9 @@ def _row_normalize_csr(m: sp.csr_array) -> sp.csr_array:
     # canonical float64 CSR of finite non-negative values, checked by the caller
     rows = row_of_entries(m)
     data = m.data
-    if data.size:
+    # No row holds more than nnz entries: below SAFE / nnz (every practical input) no row can
+    # sum past the float64 range, and one reduction settles it; else the exact per-row test.
+    if data.size and data.max() > _SAFE_SUM / data.size:
         counts = np.diff(m.indptr)
         peaks = np.zeros(m.shape[0])
         np.maximum.at(peaks, rows, data)

@@ -22,8 +22,15 @@ def _direct(values: Any, k: Any) -> Any:
 def _keep_top(values: Any, start: Any, k: Any, xp: Namespace) -> Any:
     v = xp.asarray(values, dtype=xp.float64)
     n = v.shape[-1]
-    if eager(xp) and k >= n:
-        return start  # room for everyone (max_allowed_validators >= n): no ranking needed
+    if eager(xp):
+        if k >= n:
+            return start  # room for everyone (max_allowed_validators >= n): no ranking needed
+        # Concrete values: one stable sort, and the n - k lowest lose their permit (the same
+        # cut as the traceable form below, which ranks every value with a second sort).
+        out = np.array(start, dtype=np.bool_, copy=True)
+        lowest = np.argsort(v, axis=-1, kind="stable")[..., : n - k]
+        np.put_along_axis(out, lowest, False, axis=-1)
+        return out
     # Stable ascending sort: among equal values at the cut the higher uid keeps its permit.
     # The position of each value in that order is the argsort of the argsort.
     position = xp.argsort(xp.argsort(v, axis=-1, stable=True), axis=-1, stable=True)

@@ -53,8 +53,11 @@ def sparse_epoch(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     if inputs.owner_uid is not None:
         new_permit = new_permit.copy()
         new_permit[inputs.owner_uid] = True
-    active_stake = normalize(np.where(inputs.active & inputs.old_permit, stake, 0.0), xp=np_xp)
-    return _sparse_epoch(inputs, params, stake, active_stake, new_permit)
+    # None given: the default permits are these very new ones (``EpochInputs.old_permit``
+    # would compute them a second time).
+    old_permit = new_permit if inputs.given_permit is None else inputs.given_permit
+    active_stake = normalize(np.where(inputs.active & old_permit, stake, 0.0), xp=np_xp)
+    return _sparse_epoch(inputs, params, stake, active_stake, new_permit, old_permit)
 
 
 def _sparse_epoch(
@@ -63,9 +66,10 @@ def _sparse_epoch(
     stake: FloatArray,
     active_stake: FloatArray,
     new_permit: BoolArray,
+    old_permit: BoolArray,
 ) -> EpochResult:
     # weights
-    w = mask_rows_sparse(~inputs.old_permit, inputs.weights)
+    w = mask_rows_sparse(~old_permit, inputs.weights)
     if inputs.square:
         w = mask_diag_sparse(w, except_index=inputs.owner_uid)
     if inputs.outdated is not None:

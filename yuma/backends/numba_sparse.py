@@ -63,15 +63,13 @@ BUCKET_ENTRIES = 1 << 17
 
 
 @njit(cache=True, nogil=True)
-def _normalize_range(x: Any, lo: int, hi: int, total: float) -> None:
+def _normalize_range(x: Any, lo: int, hi: int, total: float, peak: float) -> None:
     """Divide ``x[lo:hi]`` by its sum ``total`` when positive; entries that could sum past the
-    float64 range are first scaled by their maximum (as the reference's ``row_normalize``)."""
+    float64 range are first scaled by their maximum ``peak`` (as the reference's
+    ``row_normalize``). The caller takes ``total`` and ``peak`` while it writes the entries."""
     n = hi - lo
     if n == 0:
         return
-    peak = 0.0
-    for k in range(lo, hi):
-        peak = max(peak, x[k])
     if peak > SAFE_SUM / n:
         total = 0.0
         for k in range(lo, hi):
@@ -168,17 +166,20 @@ def _mask_rows(
                 counts[i] = end - start - (1 if drop >= 0 else 0)
                 continue
             total = 0.0
+            peak = 0.0
             q = pos
             for k in range(start, end):
                 if k != drop:
                     w_data[q] = data[k]
                     w_indices[q] = indices[k]
                     total += data[k]
+                    peak = max(peak, data[k])
                     q += 1
-            _normalize_range(w_data, pos, q, total)
+            _normalize_range(w_data, pos, q, total, peak)
             continue
         cursor = out_indptr[i] if out_mode == 2 else 0
         total = 0.0
+        peak = 0.0
         kept = 0
         for k in range(start, end):
             j = indices[k]
@@ -190,11 +191,12 @@ def _mask_rows(
                     w_data[pos + kept] = data[k]
                     w_indices[pos + kept] = j
                     total += data[k]
+                    peak = max(peak, data[k])
                 kept += 1
         if not fill:
             counts[i] = kept
         else:
-            _normalize_range(w_data, pos, pos + kept, total)
+            _normalize_range(w_data, pos, pos + kept, total, peak)
 
 
 @njit(cache=True, parallel=True)
