@@ -958,7 +958,7 @@ def check_fused_pass_equals_loop(case: tuple[np.ndarray, np.ndarray, np.ndarray,
     assert scan_csr(data, indices, indptr, n_minor) == scan_csr_loop(*case)
 
 
-test_fused_pass, test_fused_pass_slow = fast_and_slow(csr_parts(), slow_examples=3000)(
+test_fused_pass, test_fused_pass_slow = fast_and_slow(csr_parts(), slow_examples=1500)(
     check_fused_pass_equals_loop
 )
 
@@ -996,7 +996,7 @@ def check_fast_check_equals_full_check(
     np.testing.assert_array_equal(indices, case[1])
 
 
-test_fast_check, test_fast_check_slow = fast_and_slow(csr_parts(), slow_examples=2000)(
+test_fast_check, test_fast_check_slow = fast_and_slow(csr_parts(), slow_examples=1000)(
     check_fast_check_equals_full_check
 )
 
