@@ -49,7 +49,7 @@ def backends(*names: str) -> list[Any]:
 def rounds_for(cells: float, backend: str) -> int:
     """Rounds that keep each benchmark to a few seconds (at least one)."""
     per_cell = {"numpy": 4e-7, "jax": 2e-7, "numba": 2e-8}.get(backend, 1e-7)
-    return int(max(1, min(50, 2.0 / max(cells * per_cell, 1e-9))))
+    return int(max(1, min(200, 2.0 / max(cells * per_cell, 1e-9))))
 
 
 @functools.lru_cache(maxsize=4)
