@@ -55,6 +55,16 @@ def _outputs(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> dict
     return {f: s[f] for f in RESULT_FIELDS}
 
 
+def _flat_outputs(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> Any:
+    """The :data:`RESULT_FIELDS` raveled into one float64 vector (permits as 0.0 / 1.0).
+
+    One buffer to copy to the host instead of fourteen: at 64 x 64 the per-array copies cost
+    about as much as the epoch itself (124 against 21 µs for the fourteen arrays).
+    """
+    out = _outputs(pipeline, config, values)
+    return jnp.concatenate([jnp.ravel(jnp.asarray(out[f], dtype=jnp.float64)) for f in out])
+
+
 @functools.lru_cache(maxsize=64)
 def epoch_program(pipeline: Pipeline) -> Callable[..., Any]:
     """``jit(config, values) -> {EpochResult field: array}`` for one epoch of ``pipeline``."""
@@ -67,20 +77,70 @@ def batch_program(pipeline: Pipeline) -> Callable[..., Any]:
     return jax.jit(jax.vmap(functools.partial(_outputs, pipeline), in_axes=(None, 0)))
 
 
-def _host(out: dict[str, Any]) -> dict[str, np.ndarray[Any, Any]]:
-    return {name: np.asarray(value) for name, value in jax.device_get(out).items()}
+@functools.lru_cache(maxsize=64)
+def _flat_epoch_program(pipeline: Pipeline) -> Callable[..., Any]:
+    return jax.jit(functools.partial(_flat_outputs, pipeline))
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_batch_program(pipeline: Pipeline) -> Callable[..., Any]:
+    return jax.jit(jax.vmap(functools.partial(_flat_outputs, pipeline), in_axes=(None, 0)))
+
+
+@functools.lru_cache(maxsize=256)
+def _field_shapes(
+    pipeline: Pipeline, structure: tuple[Any, ...], shapes: tuple[tuple[str, Any, Any], ...]
+) -> tuple[tuple[int, ...], ...]:
+    """Each result field's shape for one epoch of these input shapes (traced once, cached)."""
+    liquid_alpha, square, options = structure
+    config = Config(
+        **{f: 0.5 for f in NUMERIC_FIELDS},
+        liquid_alpha=liquid_alpha,
+        square=square,
+        options=options,
+    )
+    values = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in shapes}
+    with jax.enable_x64(True):
+        out = jax.eval_shape(functools.partial(_outputs, pipeline), config, values)
+    return tuple(tuple(out[f].shape) for f in RESULT_FIELDS)
+
+
+def _split(flat: Any, shapes: tuple[tuple[int, ...], ...], lead: tuple[int, ...]) -> Any:
+    """Host views of one flat copy: ``{field: (*lead, *shape) array}``."""
+    host = np.asarray(jax.device_get(flat))
+    out: dict[str, Any] = {}
+    start = 0
+    for name, shape in zip(RESULT_FIELDS, shapes, strict=True):
+        size = int(np.prod(shape, dtype=np.int64))
+        out[name] = host[..., start : start + size].reshape(*lead, *shape)
+        start += size
+    out["validator_permit"] = out["validator_permit"] > 0.5
+    return out
+
+
+def _shape_key(values: dict[str, Any], skip: int) -> tuple[tuple[str, Any, Any], ...]:
+    return tuple(
+        (k, tuple(np.shape(v))[skip:], np.result_type(v)) for k, v in sorted(values.items())
+    )
 
 
 def run_epoch(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> dict[str, Any]:
     """One epoch (numpy in, numpy out)."""
     with jax.enable_x64(True):
-        return _host(epoch_program(pipeline)(config, values))
+        shapes = _field_shapes(pipeline, config.structure(), _shape_key(values, 0))
+        return _split(_flat_epoch_program(pipeline)(config, values), shapes, ())
 
 
 def run_batch(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> dict[str, Any]:
     """A batch of epochs, every input stacked on axis 0 (numpy in, numpy out)."""
     with jax.enable_x64(True):
-        return _host(batch_program(pipeline)(config, values))
+        lead = (int(np.shape(values["raw_weights"])[0]),)
+        shapes = _field_shapes(pipeline, config.structure(), _shape_key(values, 1))
+        return _split(_flat_batch_program(pipeline)(config, values), shapes, lead)
+
+
+def _host(out: dict[str, Any]) -> dict[str, np.ndarray[Any, Any]]:
+    return {name: np.asarray(value) for name, value in jax.device_get(out).items()}
 
 
 def _scan(
