@@ -99,13 +99,15 @@ def _field_shapes(
         square=square,
         options=options,
     )
-    values = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in shapes}
+    values = {k: jax.ShapeDtypeStruct(shape, dtype) for k, shape, dtype in shapes}  # type: ignore[no-untyped-call]
     with jax.enable_x64(True):
         out = jax.eval_shape(functools.partial(_outputs, pipeline), config, values)
     return tuple(tuple(out[f].shape) for f in RESULT_FIELDS)
 
 
-def _split(flat: Any, shapes: tuple[tuple[int, ...], ...], lead: tuple[int, ...]) -> Any:
+def _split(
+    flat: Any, shapes: tuple[tuple[int, ...], ...], lead: tuple[int, ...]
+) -> dict[str, Any]:
     """Host views of one flat copy: ``{field: (*lead, *shape) array}``."""
     host = np.asarray(jax.device_get(flat))
     out: dict[str, Any] = {}
