@@ -217,3 +217,27 @@ def test_jax_flushes_subnormal_shares_and_agrees_above_them() -> None:
     sub = yuma.epoch(w, np.array([1.0, 1e-320, 0.5]), backend="jax")
     assert sub.stake[1] == 0.0 and not sub.validator_permit[1]
     assert yuma.epoch(w, np.array([1.0, 1e-320, 0.5]), backend="numpy").validator_permit[1]
+
+
+@needs_jax
+@pytest.mark.parametrize("n", [16, 257])
+def test_jax_epoch_returns_each_field_whole_on_both_transfer_paths(n: int) -> None:
+    # Up to 2^16 cells the JAX epoch comes back as one flat buffer split on the host; above,
+    # array by array. Both must give every field its own shape, dtype and values.
+    from yuma.backends.jax_pipeline import _FLAT_CELLS
+
+    assert (n * n <= _FLAT_CELLS) == (n == 16)
+    rng = np.random.default_rng(n)
+    w = rng.random((n, n)) * (rng.random((n, n)) < 0.6)
+    s = rng.random(n)
+    b = rng.random((n, n))
+    ref = yuma.epoch(w, s, b, backend="numpy")
+    got = yuma.epoch(w, s, b, backend="jax")
+    for field in RESULT_FIELDS:
+        expected, value = getattr(ref, field), getattr(got, field)
+        assert value.shape == expected.shape, field
+        assert value.dtype == expected.dtype, field
+        if field == "validator_permit":
+            np.testing.assert_array_equal(value, expected)
+        else:
+            np.testing.assert_allclose(value, expected, rtol=0, atol=1e-9, err_msg=field)

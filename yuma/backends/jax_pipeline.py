@@ -82,11 +82,6 @@ def _flat_epoch_program(pipeline: Pipeline) -> Callable[..., Any]:
     return jax.jit(functools.partial(_flat_outputs, pipeline))
 
 
-@functools.lru_cache(maxsize=64)
-def _flat_batch_program(pipeline: Pipeline) -> Callable[..., Any]:
-    return jax.jit(jax.vmap(functools.partial(_flat_outputs, pipeline), in_axes=(None, 0)))
-
-
 @functools.lru_cache(maxsize=256)
 def _field_shapes(
     pipeline: Pipeline, structure: tuple[Any, ...], shapes: tuple[tuple[str, Any, Any], ...]
@@ -105,40 +100,45 @@ def _field_shapes(
     return tuple(tuple(out[f].shape) for f in RESULT_FIELDS)
 
 
-def _split(
-    flat: Any, shapes: tuple[tuple[int, ...], ...], lead: tuple[int, ...]
-) -> dict[str, Any]:
-    """Host views of one flat copy: ``{field: (*lead, *shape) array}``."""
+#: Epochs of at most this many weight cells return one flat buffer (see :func:`run_epoch`).
+_FLAT_CELLS = 2**16
+
+
+def _split(flat: Any, shapes: tuple[tuple[int, ...], ...]) -> dict[str, Any]:
+    """Host views of one flat copy: ``{field: array of its shape}``."""
     host = np.asarray(jax.device_get(flat))
     out: dict[str, Any] = {}
     start = 0
     for name, shape in zip(RESULT_FIELDS, shapes, strict=True):
         size = int(np.prod(shape, dtype=np.int64))
-        out[name] = host[..., start : start + size].reshape(*lead, *shape)
+        out[name] = host[start : start + size].reshape(shape)
         start += size
     out["validator_permit"] = out["validator_permit"] > 0.5
     return out
 
 
-def _shape_key(values: dict[str, Any], skip: int) -> tuple[tuple[str, Any, Any], ...]:
-    return tuple(
-        (k, tuple(np.shape(v))[skip:], np.result_type(v)) for k, v in sorted(values.items())
-    )
+def _shape_key(values: dict[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    return tuple((k, tuple(np.shape(v)), np.result_type(v)) for k, v in sorted(values.items()))
 
 
 def run_epoch(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> dict[str, Any]:
-    """One epoch (numpy in, numpy out)."""
+    """One epoch (numpy in, numpy out).
+
+    A small epoch comes back as one flat buffer (:func:`_flat_outputs`): there the fourteen
+    per-array copies cost as much as the epoch. A large one returns its arrays as they are, since
+    gathering them would copy every matrix once more on the device.
+    """
     with jax.enable_x64(True):
-        shapes = _field_shapes(pipeline, config.structure(), _shape_key(values, 0))
-        return _split(_flat_epoch_program(pipeline)(config, values), shapes, ())
+        if np.size(values["raw_weights"]) > _FLAT_CELLS:
+            return _host(epoch_program(pipeline)(config, values))
+        shapes = _field_shapes(pipeline, config.structure(), _shape_key(values))
+        return _split(_flat_epoch_program(pipeline)(config, values), shapes)
 
 
 def run_batch(pipeline: Pipeline, config: Config, values: dict[str, Any]) -> dict[str, Any]:
     """A batch of epochs, every input stacked on axis 0 (numpy in, numpy out)."""
     with jax.enable_x64(True):
-        lead = (int(np.shape(values["raw_weights"])[0]),)
-        shapes = _field_shapes(pipeline, config.structure(), _shape_key(values, 1))
-        return _split(_flat_batch_program(pipeline)(config, values), shapes, lead)
+        return _host(batch_program(pipeline)(config, values))
 
 
 def _host(out: dict[str, Any]) -> dict[str, np.ndarray[Any, Any]]:
