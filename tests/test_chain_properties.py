@@ -202,8 +202,12 @@ def test_exact_and_float_agree_away_from_ties(
         assert diff.max(initial=0) <= 1e-6 * s.emission + 1, (key, a[key], b[key])
     assert a["active"] == b["active"]
     assert a["new_validator_permit"] == b["new_validator_permit"]
-    db = np.abs(ex.bonds.to_dense(s.n) - fl.bonds.to_dense(s.n))
-    assert db.max(initial=0) <= 1
+    # Original-Yuma bonds (Yuma3 off) carry the resolution of their column normalisation even
+    # here (FLOAT_DOMAIN (1)): a column whose stake-weighted purchase is small may be 2 units
+    # off; Yuma3's bound is 1.
+    bound = bond_resolution_bounds(s, ex)
+    db = np.abs(ex.bonds.to_dense(s.n) - fl.bonds.to_dense(s.n)).max(axis=0, initial=0)
+    assert (db <= bound).all(), (db, bound)
 
 
 def bond_resolution_bounds(s: SubnetSnapshot, ex: Any) -> np.ndarray:
