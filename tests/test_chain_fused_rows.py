@@ -6,37 +6,120 @@ at a time, with the clip and the recently-registered drop as selections; the cha
 These tests draw bond rows from the weight rows — the same columns, the same columns with some
 added or removed (the masked diagonal), unrelated, or empty — with consensus values that clip
 entries to zero and registrations that drop bonds, and compare the kernel bit for bit with the
-literal merge it replaced (:func:`yuma.chain.ops._clip_ema_kernel_reference`) and with the chain
+literal merge it replaced (:func:`_merge_kernel`, kept here) and with the chain
 helpers it fuses.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from numba import njit
+from test_chain_fused import I64_MAX, PROPORTION, RAW, SETTINGS
 
 from yuma.chain import fixedpoint as fp
 from yuma.chain import ops
 from yuma.chain.ops import SparseRows
 
-SETTINGS = settings(
-    max_examples=int(os.environ.get("YUMA_KERNEL_EXAMPLES", "60")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
-RAW = st.one_of(
-    st.integers(I64_MIN, I64_MAX),
-    st.integers(-(1 << 33), 1 << 33),
-    st.sampled_from([0, 1, -1, fp.ONE, -fp.ONE, I64_MIN, I64_MAX, fp.ONE - 1]),
-)
-PROPORTION = st.one_of(st.integers(0, fp.ONE), st.just(0), st.just(fp.ONE))
 U16 = st.one_of(st.integers(0, fp.U16_MAX), st.sampled_from([0, 1, fp.U16_MAX - 1, fp.U16_MAX]))
+
+
+@njit(cache=False)
+def _merge_kernel(
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    th: Any,
+    x: Any,
+    columns: int,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    scalar: Any,
+    reg: Any,
+    alpha: int,
+    oma: int,
+    trust: Any,
+    ranks: Any,
+    ptr: Any,
+    oc: Any,
+    ov: Any,
+    sums: Any,
+) -> int:
+    """The literal merge that ``ops._clip_ema_kernel`` replaced, kept as its reference: each
+    side skips its dropped entries before the columns are compared."""
+    n = w_ptr.size - 1
+    b_rows = b_ptr.size - 1
+    zero = np.uint64(0)
+    k = 0
+    for i in range(n):
+        xi = x[i] if i < x.size else 0
+        pa, ea = w_ptr[i], w_ptr[i + 1]
+        pb, eb = (b_ptr[i], b_ptr[i + 1]) if i < b_rows else (0, 0)
+        total = 0
+        has_a = False
+        has_b = False
+        ja = 0
+        jb = 0
+        va = 0
+        vb = 0
+        while True:
+            while not has_a and pa < ea:
+                j = w_idx[pa]
+                v = w_val[pa]
+                pa += 1
+                t = th[j] if j < th.size else 0
+                if t < v:
+                    if t <= 0:
+                        continue  # col_clip_sparse removes it
+                    v = t
+                total = ops._wadd(total, v)
+                if 0 <= j < columns:
+                    ranks[j] = ops._wadd(ranks[j], fp._sat_mul(xi, v))
+                if 0 <= j < n:
+                    ja = j
+                    va = v
+                    has_a = True
+            while not has_b and pb < eb:
+                j = b_idx[pb]
+                raw = b_val[pb]
+                pb += 1
+                y = reg[j] if 0 <= j < reg.size else zero
+                if scalar <= y:
+                    continue  # a bond to a recently registered uid is dropped
+                if 0 <= j < n:
+                    jb = j
+                    vb = (raw << np.int64(32)) // np.int64(65535)
+                    has_b = True
+            if not has_a and not has_b:
+                break
+            if has_a and (not has_b or ja <= jb):
+                j = ja
+            else:
+                j = jb
+            a = 0
+            b = 0
+            if has_a and ja == j:
+                a = fp._sat_mul(alpha, va)
+                has_a = False
+            if has_b and jb == j:
+                b = fp._sat_mul(oma, vb)
+                has_b = False
+            v = ops._wadd(a, b)
+            if v > 0:
+                oc[k] = j
+                ov[k] = v
+                sums[j] = ops._wadd(sums[j], v)
+                k += 1
+        trust[i] = total
+        ptr[i + 1] = k
+    return k
+
+
 # how a bond row relates to its weight row
 ROW_KINDS = ["same", "more", "fewer", "shifted", "other", "empty"]
 
@@ -109,7 +192,7 @@ def _reference(
     trust, ranks, ptr, sums = (np.zeros(s, dtype=np.int64) for s in (n, n, n + 1, n))
     idx = np.empty(cap, dtype=np.int64)
     val = np.empty(cap, dtype=np.int64)
-    k = ops._clip_ema_kernel_reference(
+    k = _merge_kernel(
         w.indptr, w.indices, w.data, fp.i32(consensus), fp.i32(stake), n,
         bonds.indptr, bonds.indices, bonds.data, np.uint64(tempo),
         np.asarray(reg, dtype=np.uint64), alpha, int(fp.saturating_sub(fp.ONE, alpha)),

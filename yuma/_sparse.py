@@ -350,10 +350,9 @@ def checked_csr_fast(matrix: Any) -> sp.csr_array | None:
 
 def _compiled_scan(indices: IntArray, indptr: IntArray) -> bool:
     """Whether the compiled index passes take these arrays (native int32/int64, numba)."""
-    native = (np.dtype(np.int32), np.dtype(np.int64))
     return bool(
-        indices.dtype in native
-        and indptr.dtype in native
+        indices.dtype in _NATIVE_INDEX
+        and indptr.dtype in _NATIVE_INDEX
         and indices.flags.c_contiguous
         and importlib.util.find_spec("numba")
     )
