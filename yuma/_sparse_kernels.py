@@ -85,19 +85,25 @@ def scan_csr(data: Any, indices: Any, indptr: Any, n_minor: int) -> int:
         if end == start:
             continue
         # Branch-free over the row (the compiler vectorises it), one verdict per row: a NaN
-        # fails both comparisons, an infinity the second.
-        lo = indices[start]
-        hi = lo
-        good = True
-        for k in range(start, end):
-            j = indices[k]
-            x = data[k]
-            lo = min(lo, j)
-            hi = max(hi, j)
-            good &= (x >= 0.0) & (x <= _FINITE_MAX)
-        if not good or lo < 0 or hi >= n_minor:
-            return REFUSED
+        # fails both comparisons, an infinity the second. Indices that strictly increase put
+        # the row's extremes at its ends; only a row that does not needs its own min and max.
+        x = data[start]
+        good = (x >= 0.0) & (x <= _FINITE_MAX)
+        down = 0
         for k in range(start + 1, end):
-            unsorted += indices[k] <= indices[k - 1]
+            x = data[k]
+            good &= (x >= 0.0) & (x <= _FINITE_MAX)
+            down += indices[k] <= indices[k - 1]
+        if not good:
+            return REFUSED
+        lo = indices[start]
+        hi = indices[end - 1]
+        if down:
+            unsorted += down
+            for k in range(start, end):
+                lo = min(lo, indices[k])
+                hi = max(hi, indices[k])
+        if lo < 0 or hi >= n_minor:
+            return REFUSED
         start = end
     return CANONICAL if unsorted == 0 else UNSORTED
