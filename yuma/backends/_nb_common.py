@@ -259,9 +259,13 @@ def wmedian_split(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -> 
 SWEEP_ROUNDS = 8
 #: :func:`wmedian_sweep`: brackets over copied entries before the quickselect takes over.
 SWEEP_LEVELS = 6
-#: :func:`wmedian_sweep` finishes a bracket of at most this many entries directly
-#: (:func:`_wmedian_few`, one fixed-width vector pass per entry).
+#: :func:`wmedian_sweep` finishes a bracket of at most ``FEW`` entries directly
+#: (:func:`_wmedian_few`: one fixed-width vector pass per entry); columns of at most
+#: ``FEW_SHORT_N`` entries sweep on to at most ``FEW_SHORT`` (another sweep of a short column
+#: costs less than the wider passes it saves).
 FEW = 16
+FEW_SHORT = 8
+FEW_SHORT_N = 128
 
 
 @njit(cache=True, nogil=True)
@@ -330,13 +334,16 @@ def _copy_range(
     return m
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def _wmedian_few(bv: Any, bs: Any, at: int, m: int, below: float, minority: float) -> float:
-    """The closed form on the ``m <= FEW`` entries ``[at, at + m)`` (``m > 0``): for each, the
-    stake at or below it. Entries ``[at + m, at + FEW)`` are padding with zero stake (written
-    here: ``bv`` and ``bs`` need ``FEW`` slots past the range), so the inner sum has a fixed
-    width and is a few vector operations rather than a chain of ``m`` dependent additions."""
-    for i in range(at + m, at + FEW):
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _few_body(
+    bv: Any, bs: Any, at: int, m: int, below: float, minority: float, width: int
+) -> float:
+    """The closed form on the ``m <= width`` entries ``[at, at + m)`` (``m > 0``): for each, the
+    stake at or below it. Entries ``[at + m, at + width)`` are padding with zero stake (written
+    here: ``bv`` and ``bs`` need ``width`` slots from ``at``), so the inner sum has a fixed
+    width (a constant once inlined) and is a few vector operations rather than a chain of ``m``
+    dependent additions."""
+    for i in range(at + m, at + width):
         bv[i] = 0.0
         bs[i] = 0.0
     top = bv[at]
@@ -346,16 +353,24 @@ def _wmedian_few(bv: Any, bs: Any, at: int, m: int, below: float, minority: floa
     for i in range(at, at + m):
         x = bv[i]
         acc = below
-        for k in range(FEW):
+        for k in range(width):
             acc += bs[at + k] * (bv[at + k] <= x)
         cand = x if acc > minority else top
         best = min(best, cand)
     return float(best)
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _wmedian_few(bv: Any, bs: Any, at: int, m: int, below: float, minority: float) -> float:
+    """:func:`_few_body` for at most ``FEW_SHORT`` or ``FEW`` entries."""
+    if m <= FEW_SHORT:
+        return _few_body(bv, bs, at, m, below, minority, FEW_SHORT)
+    return _few_body(bv, bs, at, m, below, minority, FEW)
+
+
 @njit(cache=True, nogil=True)
 def _bracket(
-    v: Any, s: Any, vb: Any, cell: Any, at: int, n: int, below: float, minority: float
+    v: Any, s: Any, vb: Any, cell: Any, at: int, n: int, below: float, minority: float, few: int
 ) -> tuple[float, bool, float, float, float]:
     """Rounds of :func:`_stake_at_or_below` on the entries ``[at, at + n)`` (``n > 0``), with
     ``below`` the stake known to lie under all of them. ``vb``: ``v``'s bit patterns;
@@ -363,7 +378,7 @@ def _bracket(
 
     Returns ``(answer, True, …)`` when a round decides, else ``(_, False, lo, hi, low)``: the
     answer lies in ``(lo, hi]`` and ``low`` is the stake of the entries at or below ``lo``; the
-    bracket holds at most ``FEW`` entries, or stopped shrinking.
+    bracket holds at most ``few`` entries, or stopped shrinking.
     """
     lo_bits, hi_bits = _bits_min_max(vb, at, n)
     bits = cell.view(np.int64)
@@ -406,7 +421,7 @@ def _bracket(
         else:
             lo, c_lo, low = p3, k3, a3
         count = c_hi - c_lo
-        if count <= FEW or 4 * count > 3 * before:
+        if count <= few or 4 * count > 3 * before:
             break
         d = hi - lo
         p0 = min(lo + d * 0.2, hi)
@@ -433,11 +448,12 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx
     (:func:`_stake_at_or_below`) gives ``C`` and the entry count at each, so the bracket shrinks
     to the first fifth that crosses. The first round puts its first pivot on the smallest score
     (the mass of the zeros of a sparse column: the answer at once when it crosses). Once the
-    bracket holds at most ``FEW`` entries they are copied out and finished by
-    :func:`_wmedian_few`. When a round hardly shrinks it (ties, or scores clustered far below
-    the largest) its entries are copied out and a new bracket starts from their own extremes
-    (the smallest, tied or not, is then decided or dropped, so every level shrinks); after
-    ``SWEEP_LEVELS`` such levels :func:`wmedian_split` finishes. No sort and no pivot sample.
+    bracket holds at most ``FEW`` entries (``FEW_SHORT`` in a short column) they are copied out
+    and finished by :func:`_wmedian_few`. When a round hardly shrinks it (ties, or scores
+    clustered far below the largest) its entries are copied out and a new bracket starts from
+    their own extremes (the smallest, tied or not, is then decided or dropped, so every level
+    shrinks); after ``SWEEP_LEVELS`` such levels :func:`wmedian_split` finishes. No sort and no
+    pivot sample.
 
     Scratch (lengths from :func:`sweep_scratch`): ``bv`` / ``bs`` float, ``idx`` int64.
     When no entry crosses (round-off only, since κ > 0) the largest score wins.
@@ -449,8 +465,9 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx
             bv[i] = v[i]
             bs[i] = s[i]
         return _wmedian_few(bv, bs, 0, n, 0.0, minority)
+    few = FEW_SHORT if n <= FEW_SHORT_N else FEW
     cell = idx[n : n + 2].view(np.float64)
-    value, found, lo, hi, low = _bracket(v, s, v.view(np.int64), cell, 0, n, 0.0, minority)
+    value, found, lo, hi, low = _bracket(v, s, v.view(np.int64), cell, 0, n, 0.0, minority, few)
     if found:
         return float(value)
     m = _copy_range(v, s, 0, n, lo, hi, idx, bv, bs, 0)
@@ -462,7 +479,7 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx
             return _wmedian_few(bv, bs, at, m, below, minority)
         # Stalled (ties, or a cluster): a new bracket from the copied entries' own extremes,
         # copied to the other half of the scratch.
-        value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority)
+        value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority, few)
         if found:
             return float(value)
         to = n if at == 0 else 0
