@@ -21,10 +21,12 @@ from numba import njit
 #: Exponent clamp of the liquid-alpha sigmoid (the chain's ``exp_safe``), as in the reference.
 EXP_CLAMP = 20.0
 
-#: Median kernel used by the backends: 0 = weighted quickselect (:func:`wmedian_select`,
-#: expected linear time), 1 = stable sort and running sum (:func:`wmedian_sort`). Measured by
+#: Median kernel used by the backends: 0 = the fast one (the dense epoch: :func:`wmedian_sweep`;
+#: the sparse epoch: the weighted quickselect :func:`wmedian_select`, expected linear time),
+#: 1 = stable sort and running sum (:func:`wmedian_sort`). Measured by
 #: ``benchmarks/test_bench_median.py`` on a different random column per call: quickselect was
-#: 1.4x (64 entries) to 10x (4096 entries) faster (see benchmarks/RESULTS.md).
+#: 1.4x (64 entries) to 10x (4096 entries) faster than the sort, and the sweep about 1.5x (64)
+#: to 2x (256, 4096) faster than the dense epoch's previous sampled-pivot bracket.
 MEDIAN_METHOD = 0
 
 #: Sums up to this are divided directly; larger values are scaled first (as the reference).
@@ -255,78 +257,240 @@ def wmedian_split(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -> 
         dst = n if dst == 0 else 0
 
 
-#: Pivots of the first, vectorised level of :func:`wmedian_bracket`.
-BRACKET_PIVOTS = 15
+#: :func:`wmedian_sweep`: sweeps per bracket before its entries are copied out anyway.
+SWEEP_ROUNDS = 8
+#: :func:`wmedian_sweep`: brackets over copied entries before the quickselect takes over.
+SWEEP_LEVELS = 6
+#: :func:`wmedian_sweep` finishes a bracket of at most ``FEW`` entries directly
+#: (:func:`_wmedian_few`: one fixed-width vector pass per entry); columns of at most
+#: ``FEW_SHORT_N`` entries sweep on to at most ``FEW_SHORT`` (another sweep of a short column
+#: costs less than the wider passes it saves).
+FEW = 16
+FEW_SHORT = 8
+FEW_SHORT_N = 128
+
+
+@njit(cache=True, nogil=True)
+def sweep_scratch(n: int) -> tuple[int, int]:
+    """Lengths of :func:`wmedian_sweep`'s float scratch (each of ``bv``, ``bs``) and int one."""
+    return 4 * n + 2 * FEW, n + 2
+
+
+@njit(cache=True, nogil=True)
+def _bits_min_max(b: Any, at: int, n: int) -> tuple[int, int]:
+    """Smallest and largest of ``b[at : at + n]`` (``n > 0``), the bit patterns of non-negative
+    floats, which order them as the floats (integer min/max reductions vectorise; numba's float
+    ones do not)."""
+    lo = b[at]
+    hi = lo
+    for i in range(at, at + n):
+        x = b[i]
+        lo = min(lo, x)
+        hi = max(hi, x)
+    return lo, hi
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def wmedian_bracket(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any) -> float:
-    """Same result as :func:`wmedian_select`; ``v`` and ``s`` are left untouched.
+def _stake_at_or_below(
+    v: Any, s: Any, at: int, n: int, p0: float, p1: float, p2: float, p3: float
+) -> tuple[float, float, float, float, int, int, int, int]:
+    """For each of four pivots, the stake and the number of the entries ``[at, at + n)`` at or
+    below it: one branch-free sweep (vectorised under fastmath)."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    for i in range(at, at + n):
+        x = v[i]
+        w = s[i]
+        a0 += w * (x <= p0)
+        a1 += w * (x <= p1)
+        a2 += w * (x <= p2)
+        a3 += w * (x <= p3)
+        c0 += x <= p0
+        c1 += x <= p1
+        c2 += x <= p2
+        c3 += x <= p3
+    return a0, a1, a2, a3, c0, c1, c2, c3
 
-    First level: ``BRACKET_PIVOTS`` scores sampled at evenly spaced positions and sorted; one
-    branch-free, vectorisable sweep per pivot gives the stake at or below it. The first pivot
-    whose stake exceeds ``minority`` brackets the answer between the previous pivot
-    (exclusive) and itself (inclusive); only the entries in that bracket are copied to the
-    scratch and finished by :func:`wmedian_split` (with the stake below the bracket carried),
-    which on random columns leaves about ``n / 16`` entries to select among.
+
+@njit(cache=True, nogil=True)
+def _copy_range(
+    v: Any, s: Any, at: int, n: int, lo: float, hi: float, idx: Any, bv: Any, bs: Any, to: int
+) -> int:
+    """Copy the entries ``[at, at + n)`` scoring in ``(lo, hi]`` (and their stakes) to
+    ``bv`` / ``bs`` from ``to``; returns how many. Branch-free: first the positions (one store
+    per entry), then the few entries."""
+    m = 0
+    for i in range(at, at + n):
+        x = v[i]
+        idx[m] = i
+        m += (x > lo) & (x <= hi)
+    for k in range(m):
+        bv[to + k] = v[idx[k]]
+        bs[to + k] = s[idx[k]]
+    return m
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _few_body(
+    bv: Any, bs: Any, at: int, m: int, below: float, minority: float, width: int
+) -> float:
+    """The closed form on the ``m <= width`` entries ``[at, at + m)`` (``m > 0``): for each, the
+    stake at or below it. Entries ``[at + m, at + width)`` are padding with zero stake (written
+    here: ``bv`` and ``bs`` need ``width`` slots from ``at``), so the inner sum has a fixed
+    width (a constant once inlined) and is a few vector operations rather than a chain of ``m``
+    dependent additions."""
+    for i in range(at + m, at + width):
+        bv[i] = 0.0
+        bs[i] = 0.0
+    top = bv[at]
+    for i in range(at, at + m):
+        top = max(top, bv[i])
+    best = top
+    for i in range(at, at + m):
+        x = bv[i]
+        acc = below
+        for k in range(width):
+            acc += bs[at + k] * (bv[at + k] <= x)
+        cand = x if acc > minority else top
+        best = min(best, cand)
+    return float(best)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _wmedian_few(bv: Any, bs: Any, at: int, m: int, below: float, minority: float) -> float:
+    """:func:`_few_body` for at most ``FEW_SHORT`` or ``FEW`` entries."""
+    if m <= FEW_SHORT:
+        return _few_body(bv, bs, at, m, below, minority, FEW_SHORT)
+    return _few_body(bv, bs, at, m, below, minority, FEW)
+
+
+@njit(cache=True, nogil=True)
+def _bracket(
+    v: Any, s: Any, vb: Any, cell: Any, at: int, n: int, below: float, minority: float, few: int
+) -> tuple[float, bool, float, float, float]:
+    """Rounds of :func:`_stake_at_or_below` on the entries ``[at, at + n)`` (``n > 0``), with
+    ``below`` the stake known to lie under all of them. ``vb``: ``v``'s bit patterns;
+    ``cell``: a float view of two int64 slots (to read bit patterns back as floats).
+
+    Returns ``(answer, True, …)`` when a round decides, else ``(_, False, lo, hi, low)``: the
+    answer lies in ``(lo, hi]`` and ``low`` is the stake of the entries at or below ``lo``; the
+    bracket holds at most ``few`` entries, or stopped shrinking.
     """
-    k_piv = BRACKET_PIVOTS
-    if n < 4 * k_piv:
+    lo_bits, hi_bits = _bits_min_max(vb, at, n)
+    bits = cell.view(np.int64)
+    bits[0] = lo_bits
+    bits[1] = hi_bits
+    v_min = cell[0]
+    v_max = cell[1]
+    if below > minority:
+        # Only when minority < 0 (κ above the voters' total): the smallest score.
+        return v_min, True, v_min, v_max, 0.0
+    if v_min == v_max:
+        return v_min, True, v_min, v_max, 0.0
+    lo = v_min
+    hi = v_max
+    low = 0.0
+    c_lo = 0
+    c_hi = n
+    d = v_max - v_min
+    # First round: a pivot on the smallest score (the zeros of a sparse column), three evenly
+    # in [min, max]; then four evenly inside the bracket.
+    p0 = v_min
+    p1 = min(v_min + d * 0.25, v_max)
+    p2 = min(v_min + d * 0.5, v_max)
+    p3 = min(v_min + d * 0.75, v_max)
+    decided = False
+    for r in range(SWEEP_ROUNDS):
+        a0, a1, a2, a3, k0, k1, k2, k3 = _stake_at_or_below(v, s, at, n, p0, p1, p2, p3)
+        before = c_hi - c_lo
+        if below + a0 > minority:
+            if r == 0:
+                decided = True
+                break
+            hi, c_hi = p0, k0
+        elif below + a1 > minority:
+            lo, hi, c_lo, c_hi, low = p0, p1, k0, k1, a0
+        elif below + a2 > minority:
+            lo, hi, c_lo, c_hi, low = p1, p2, k1, k2, a1
+        elif below + a3 > minority:
+            lo, hi, c_lo, c_hi, low = p2, p3, k2, k3, a2
+        else:
+            lo, c_lo, low = p3, k3, a3
+        count = c_hi - c_lo
+        if count <= few or 4 * count > 3 * before:
+            break
+        d = hi - lo
+        p0 = min(lo + d * 0.2, hi)
+        p1 = min(lo + d * 0.4, hi)
+        p2 = min(lo + d * 0.6, hi)
+        p3 = min(lo + d * 0.8, hi)
+    return v_min, decided, lo, hi, low
+
+
+@njit(cache=True, nogil=True)
+def _split_from(bv: Any, bs: Any, at: int, k: int, minority: float) -> float:
+    """:func:`wmedian_split` on ``bv[at : at + k]`` with the scratch after it."""
+    return wmedian_split(bv[at : at + k], bs[at : at + k], k, minority, bv[at + k :], bs[at + k :])
+
+
+@njit(cache=True, nogil=True)
+def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx: Any) -> float:
+    """Same result as :func:`wmedian_select`; ``v`` and ``s`` are left untouched; ``v`` must be
+    contiguous and non-negative (its bit patterns order it).
+
+    Multi-pivot bisection in value (:func:`_bracket`): the answer lies in a bracket
+    ``(lo, hi]`` with ``C(lo) <= minority < C(hi)`` (``C(p)``: the stake at or below ``p``).
+    Each round places four pivots evenly in the bracket, and one branch-free, vectorised sweep
+    (:func:`_stake_at_or_below`) gives ``C`` and the entry count at each, so the bracket shrinks
+    to the first fifth that crosses. The first round puts its first pivot on the smallest score
+    (the mass of the zeros of a sparse column: the answer at once when it crosses). Once the
+    bracket holds at most ``FEW`` entries (``FEW_SHORT`` in a short column) they are copied out
+    and finished by :func:`_wmedian_few`. When a round hardly shrinks it (ties, or scores
+    clustered far below the largest) its entries are copied out and a new bracket starts from
+    their own extremes (the smallest, tied or not, is then decided or dropped, so every level
+    shrinks); after ``SWEEP_LEVELS`` such levels :func:`wmedian_split` finishes. No sort and no
+    pivot sample.
+
+    Scratch (lengths from :func:`sweep_scratch`): ``bv`` / ``bs`` float, ``idx`` int64.
+    When no entry crosses (round-off only, since κ > 0) the largest score wins.
+    """
+    if n <= FEW:
+        if n == 0:
+            return 0.0
         for i in range(n):
             bv[i] = v[i]
             bs[i] = s[i]
-        return wmedian_split(bv[:n], bs[:n], n, minority, bv[n:], bs[n:])
-    # Sample evenly spaced scores (into scratch past the bracket's entries: no allocation per
-    # column) and sort them by rank, ties by position: branch-free, unlike an insertion sort.
-    sample = bs[n : n + k_piv]
-    piv = bv[n : n + k_piv]
-    for k in range(k_piv):
-        sample[k] = v[(2 * k + 1) * n // (2 * k_piv)]
-    for k in range(k_piv):
-        x = sample[k]
-        rank = 0
-        for t in range(k):
-            rank += sample[t] <= x
-        for t in range(k + 1, k_piv):
-            rank += sample[t] < x
-        piv[rank] = x
-    # Binary search for the first pivot whose cumulative stake exceeds the minority (k_piv:
-    # none does); the stake at a pivot grows with the pivot, so each probe is one sweep.
-    first = 0
-    hit = k_piv
-    low = 0.0
-    while first < hit:
-        mid = (first + hit) // 2
-        p = piv[mid]
-        acc = 0.0
-        for i in range(n):
-            acc += s[i] * (v[i] <= p)
-        if acc > minority:
-            hit = mid
-        else:
-            first = mid + 1
-            low = acc
-    # Open ends of the bracket: bounds past every score (no infinities under fastmath).
-    if hit == 0 or hit == k_piv:
-        v_min = v[0]
-        v_max = v[0]
-        for i in range(n):
-            v_min = min(v_min, v[i])
-            v_max = max(v_max, v[i])
-    lo_p = piv[hit - 1] if hit > 0 else v_min - 1.0
-    hi_p = piv[hit] if hit < k_piv else v_max + 1.0
-    m = 0
-    for i in range(n):
-        x = v[i]
-        bv[m] = x
-        bs[m] = s[i]
-        m += int(x > lo_p) & int(x <= hi_p)
-    if m == 0:
-        # Nothing above the last pivot and nobody crossed (round-off): the largest score.
-        return float(piv[k_piv - 1])
-    if m <= SMALL_RANGE:
-        return _wmedian_small(bv, bs, 0, m, low, minority)
-    return wmedian_split(bv[:m], bs[:m], m, minority - low, bv[m:], bs[m:])
+        return _wmedian_few(bv, bs, 0, n, 0.0, minority)
+    few = FEW_SHORT if n <= FEW_SHORT_N else FEW
+    cell = idx[n : n + 2].view(np.float64)
+    value, found, lo, hi, low = _bracket(v, s, v.view(np.int64), cell, 0, n, 0.0, minority, few)
+    if found:
+        return float(value)
+    m = _copy_range(v, s, 0, n, lo, hi, idx, bv, bs, 0)
+    below = low
+    at = 0
+    bvb = bv.view(np.int64)
+    for _ in range(SWEEP_LEVELS):
+        if m <= FEW:
+            return _wmedian_few(bv, bs, at, m, below, minority)
+        # Stalled (ties, or a cluster): a new bracket from the copied entries' own extremes,
+        # copied to the other half of the scratch.
+        value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority, few)
+        if found:
+            return float(value)
+        to = n if at == 0 else 0
+        m = _copy_range(bv, bs, at, m, lo, hi, idx, bv, bs, to)
+        at = to
+        below += low
+    if m <= FEW:
+        return _wmedian_few(bv, bs, at, m, below, minority)
+    return _split_from(bv, bs, at, m, minority - below)
 
 
 @njit(cache=True, nogil=True)

@@ -10,9 +10,9 @@ Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
    positive active stake): 8 columns at a time (one cache line of each voter row) are copied
    into a column-major scratch block, and each column's median is found there by
-   :func:`~yuma.backends._nb_common.wmedian_bracket` (vectorised sweeps over sampled pivots,
-   then a branch-free selection among the few scores in the bracket). This pass dominates
-   when every row votes (see benchmarks/RESULTS.md).
+   :func:`~yuma.backends._nb_common.wmedian_sweep` (vectorised sweeps with four pivots each,
+   evenly spaced in value, then a fixed-width selection among the few scores left in the
+   bracket). This pass dominates when every row votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
    EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row.
 4. ``_rows_yuma2_ema`` (original Yuma only): the EMA of the column-normalised matrices.
@@ -49,8 +49,9 @@ from yuma.backends._nb_common import (
     majority_stake,
     normalize_vec,
     stake_prelude,
+    sweep_scratch,
     wmedian,
-    wmedian_bracket,
+    wmedian_sweep,
 )
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
@@ -160,8 +161,10 @@ def _cols_consensus(
     n_voters = voters.shape[0]
     block = np.empty((8, n_voters))
     stakes = np.empty(n_voters)
-    scratch_v = np.empty(3 * n_voters)
-    scratch_s = np.empty(3 * n_voters)
+    n_float, n_int = sweep_scratch(n_voters)
+    scratch_v = np.empty(n_float)
+    scratch_s = np.empty(n_float)
+    scratch_i = np.empty(n_int, dtype=np.int64)
     for j0 in range(c0, c1, 8):
         width = min(8, c1 - j0)
         for k in range(n_voters):
@@ -170,8 +173,8 @@ def _cols_consensus(
                 block[jj, k] = w[row, j0 + jj]
         for jj in range(width):
             if method == 0:
-                out[j0 + jj] = wmedian_bracket(
-                    block[jj], u, n_voters, minority, scratch_v, scratch_s
+                out[j0 + jj] = wmedian_sweep(
+                    block[jj], u, n_voters, minority, scratch_v, scratch_s, scratch_i
                 )
             else:
                 stakes[:] = u

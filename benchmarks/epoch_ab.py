@@ -1,0 +1,158 @@
+"""Interleaved A/B timing of whole numba epochs: two checkouts of yuma, same inputs, same machine.
+
+Usage: ``python benchmarks/epoch_ab.py OLD_ROOT NEW_ROOT [ROUNDS]`` (e.g. ``/work/main .``).
+Each root runs in its own worker process (``PYTHONPATH=root``, warm: compiled and run once
+before timing); the driver alternates the two workers case by case for ``ROUNDS`` rounds and
+keeps the minimum per case, which on a shared, noisy machine is the most stable statistic.
+Both workers read the very same inputs (built once here, as ``bench_inputs`` builds them).
+
+Cases: dense epochs at 64², 256² (every uid a validator, and the chain's 128), 1024², 4096²;
+``epoch_batch`` of 1000 epochs at 64²; ``W.sum()`` of the 4096² matrix as the baseline of the
+"within 15x one W.sum()" target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+WORKER = r"""
+import json, sys, time
+import numpy as np
+import yuma
+from yuma.params import YumaParams
+
+data = np.load(sys.argv[1])
+cases = {}
+for key in data.files:
+    if key.startswith("w_"):
+        name = key[2:]
+        cases[name] = (data["w_" + name], data["s_" + name], data["b_" + name])
+batch_w, batch_s = data["batch_w"], data["batch_s"]
+
+
+def params(name):
+    n = cases[name][0].shape[-1]
+    return YumaParams() if name.endswith("chain") else YumaParams(max_allowed_validators=n)
+
+
+def run(name):
+    if name == "batch":
+        return yuma.epoch_batch(
+            batch_w, batch_s, params=YumaParams(max_allowed_validators=batch_w.shape[-1]),
+            backend="numba",
+        )
+    if name == "wsum":
+        return cases["4096"][0].sum()
+    w, s, b = cases[name]
+    return yuma.epoch(w, s, b, params(name), backend="numba")
+
+
+names = [*cases, "batch", "wsum"]
+for name in names:
+    run(name)  # compile / warm
+print(json.dumps({"ready": yuma.__file__}), flush=True)
+for line in sys.stdin:
+    name, reps = line.split()
+    best = float("inf")
+    for _ in range(int(reps)):
+        t0 = time.perf_counter()
+        run(name)
+        best = min(best, time.perf_counter() - t0)
+    print(json.dumps({"name": name, "best": best}), flush=True)
+"""
+
+SIZES = [("64", 64), ("256", 256), ("256chain", 256), ("1024", 1024), ("4096", 4096)]
+REPS = {"64": 200, "256": 100, "256chain": 100, "1024": 10, "4096": 2, "batch": 3, "wsum": 5}
+
+
+def build_inputs(path: Path) -> None:
+    """Dense inputs as ``bench_inputs.dense_inputs`` (u16 weights, 30 % zeros, lognormal stake,
+    steady-state bonds) and the batch as ``test_bench_batch``."""
+    import yuma
+
+    arrays: dict[str, Any] = {}
+    for name, n in SIZES:
+        rng = np.random.default_rng(n)
+        w = rng.integers(0, 65536, (n, n)).astype(np.float64) * (rng.random((n, n)) < 0.7)
+        stake = rng.lognormal(0.0, 2.0, n)
+        params = yuma.YumaParams(max_allowed_validators=n)
+        bonds = yuma.epoch(w, stake, params=params, backend="numpy").bonds
+        arrays.update({f"w_{name}": w, f"s_{name}": stake, f"b_{name}": bonds})
+    rng = np.random.default_rng(64)
+    arrays["batch_w"] = rng.integers(0, 65536, (1000, 64, 64)).astype(np.float64) * (
+        rng.random((1000, 64, 64)) < 0.7
+    )
+    arrays["batch_s"] = rng.lognormal(0.0, 2.0, (1000, 64))
+    np.savez(path, **arrays)
+
+
+def start(root: str, inputs: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(Path(root).resolve()))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(inputs)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=str(Path(root).resolve()),
+    )
+    assert proc.stdout is not None
+    print(f"{root}: {json.loads(proc.stdout.readline())['ready']}", flush=True)
+    return proc
+
+
+def ask(proc: subprocess.Popen[str], name: str) -> float:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(f"{name} {REPS[name]}\n")
+    proc.stdin.flush()
+    return float(json.loads(proc.stdout.readline())["best"])
+
+
+def main() -> None:
+    old_root, new_root = sys.argv[1], sys.argv[2]
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "inputs.npz"
+        build_inputs(inputs)
+        workers = {"old": start(old_root, inputs), "new": start(new_root, inputs)}
+        names = [name for name, _ in SIZES] + ["batch", "wsum"]
+        best = {(who, name): float("inf") for who in workers for name in names}
+        for r in range(rounds):
+            order = list(workers) if r % 2 == 0 else list(workers)[::-1]
+            for name in names:
+                for who in order:
+                    best[who, name] = min(best[who, name], ask(workers[who], name))
+        for proc in workers.values():
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.wait()
+    print(f"load average at the end: {os.getloadavg()}, {time.strftime('%H:%M:%S')}")
+    print("| case | old | new | new / old |")
+    print("|---|---:|---:|---:|")
+    for name in names:
+        o, n = best["old", name], best["new", name]
+        per = 1000 if name == "batch" else 1
+        label = {"batch": "batch 1000 x 64² (per epoch)", "wsum": "W.sum() 4096²"}.get(
+            name, f"dense {name.replace('chain', ' (128 validators)')}"
+        )
+        print(f"| {label} | {o / per * 1e6:.1f} µs | {n / per * 1e6:.1f} µs | {n / o:.3f} |")
+    w = best["new", "wsum"]
+    print(
+        f"4096² epoch / W.sum(): old {best['old', '4096'] / best['old', 'wsum']:.1f}x, "
+        f"new {best['new', '4096'] / w:.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
