@@ -21,9 +21,8 @@ from numba import njit
 #: Exponent clamp of the liquid-alpha sigmoid (the chain's ``exp_safe``), as in the reference.
 EXP_CLAMP = 20.0
 
-#: Median kernel used by the backends: 0 = the fast one (the dense epoch: :func:`wmedian_sweep`;
-#: the sparse epoch: the weighted quickselect :func:`wmedian_select`, expected linear time),
-#: 1 = stable sort and running sum (:func:`wmedian_sort`). Measured by
+#: Median kernel used by the backends: 0 = the fast one (:func:`wmedian_sweep`, dense and
+#: sparse epochs), 1 = stable sort and running sum (:func:`wmedian_sort`). Measured by
 #: ``benchmarks/test_bench_median.py`` on a different random column per call: quickselect was
 #: 1.4x (64 entries) to 10x (4096 entries) faster than the sort, and the sweep about 1.5x (64)
 #: to 2x (256, 4096) faster than the dense epoch's previous sampled-pivot bracket.

@@ -43,7 +43,9 @@ from yuma.backends._nb_common import (
     emission_into,
     normalize_vec,
     stake_prelude,
+    sweep_scratch,
     wmedian,
+    wmedian_sweep,
 )
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
@@ -326,6 +328,13 @@ def _bucket_medians_par(
             bv[dst] = vals[q]
             bs[dst] = u_row[rows[q]]
             fill[col] += 1
+        longest = 0
+        for c in range(nc):
+            longest = max(longest, counts[c + 1] - counts[c] + 1)
+        n_float, n_int = sweep_scratch(longest)
+        scratch_v = np.empty(n_float)
+        scratch_s = np.empty(n_float)
+        scratch_i = np.empty(n_int, dtype=np.int64)
         for c in range(nc):
             start = counts[c] + c
             stop = counts[c + 1] + c
@@ -334,9 +343,14 @@ def _bucket_medians_par(
                 present += bs[q]
             bv[stop] = 0.0
             bs[stop] = total - present
-            out[c0 + c] = wmedian(
-                bv[start : stop + 1], bs[start : stop + 1], stop + 1 - start, minority, method
-            )
+            m = stop + 1 - start
+            if method == 0:
+                out[c0 + c] = wmedian_sweep(
+                    bv[start : stop + 1], bs[start : stop + 1], m, minority,
+                    scratch_v, scratch_s, scratch_i,
+                )  # fmt: skip
+            else:
+                out[c0 + c] = wmedian(bv[start : stop + 1], bs[start : stop + 1], m, minority, 1)
 
 
 def _consensus(
