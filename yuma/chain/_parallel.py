@@ -40,11 +40,16 @@ __all__ = [
     "split_evenly",
 ]
 
-#: Below this many entries the serial kernels run: a parallel region costs a few hundred
-#: microseconds (more when another process holds a core: it waits for its slowest thread),
-#: a serial pass over 2**18 entries about a millisecond. Measured with
-#: ``/tmp/exact_par/cutoff.py`` (see the commit); every size above it gained.
-PARALLEL_MIN_ENTRIES = 1 << 18
+#: Below this many entries the serial kernels run (2**22: a full 2048-uid subnet's weights).
+#: Two threads can only win where a core is free; where other processes hold the cores a
+#: thread of a parallel region waits for CPU time and the region for its slowest thread, so
+#: on the issue's shared 2-core machine the parallel epoch measured about
+#: 1.5x *slower* than the serial one at 0.5 M to 8 M entries (``/tmp/exact_par/cutoff.py``,
+#: load 2.4-2.9), and a 1 M-entry epoch (256 validators × 4096 uids) 60 ms → 130 ms. The cut-off
+#: keeps the chain's usual subnets (≤ 256 validators: ≤ 1 M weights at 4096 uids) on the serial
+#: kernels, untouched, and gives threads only to epochs whose kernels take tens of milliseconds
+#: a pass; ``threads=1`` keeps any epoch serial.
+PARALLEL_MIN_ENTRIES = 1 << 22
 
 
 def chunks_for(entries: int) -> int:
