@@ -27,6 +27,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from yuma._threads import numba_parallel_guard
 from yuma.chain import fixedpoint as fp
 from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
 
@@ -761,14 +762,10 @@ def _ascending_rows(indptr: Any, cols: Any, slot: Any) -> bool:
 
 
 @nb.njit(cache=True)
-def _median_sparse_sorted_kernel(
-    u: Any, slot: Any, indptr: Any, cols: Any, data: Any, columns: int, minority: int, out: Any
-) -> None:
-    """:func:`_median_sparse_kernel` for rows with strictly ascending columns (so no repeated
-    cell) that fill a good part of the matrix: a block of columns at a time, the used rows are
-    densified into a (block, rows) buffer, absent cells scoring 0 with their row's stake, plus
-    one pseudo-row of score 0 carrying the stake of positive-stake rows past the matrix.
-    O(rows × columns): the caller picks it only when nnz is of that order."""
+def _median_sorted_rows(u: Any, slot: Any, indptr: Any) -> tuple[Any, Any, Any, int, int]:
+    """The used rows of :func:`_median_sparse_sorted_kernel`: their entry ranges
+    (``cur``, ``end``), weights ``wt`` (the pseudo-row's last), how many are used, and how
+    many rows a column's selection sees (``m``: the pseudo-row only where rows are missing)."""
     k = u.size
     n_rows = indptr.size - 1
     used = 0
@@ -793,11 +790,30 @@ def _median_sparse_sorted_kernel(
     wt[used] = rest
     # the pseudo-row only where rows are missing: a weightless 0 could still be the median
     m = used + 1 if k > used else used
+    return cur, end, wt, used, m
+
+
+@nb.njit(cache=True)
+def _median_sorted_columns(
+    c_lo: int,
+    c_hi: int,
+    cur: Any,
+    end: Any,
+    wt: Any,
+    m: int,
+    cols: Any,
+    data: Any,
+    minority: int,
+    out: Any,
+) -> None:
+    """Columns ``[c_lo, c_hi)`` of :func:`_median_sparse_sorted_kernel`, a block at a time;
+    ``cur`` (advanced here) points at each used row's first entry of column ≥ ``c_lo``."""
+    used = cur.size
     blk = max(8, min(64, (1 << 19) // max(m, 1)))
     buf = np.zeros((blk, m), dtype=np.int64)
     scratch = np.empty(2 * m + 2 * 4096, dtype=np.int64)
-    for c0 in range(0, columns, blk):
-        c1 = min(c0 + blk, columns)
+    for c0 in range(c_lo, c_hi, blk):
+        c1 = min(c0 + blk, c_hi)
         buf[:, :] = 0
         for s in range(used):
             p = cur[s]
@@ -812,6 +828,19 @@ def _median_sparse_sorted_kernel(
             cur[s] = p
         for j in range(c0, c1):
             out[j] = _select_buckets(buf[j - c0], wt, m, minority, scratch)
+
+
+@nb.njit(cache=True)
+def _median_sparse_sorted_kernel(
+    u: Any, slot: Any, indptr: Any, cols: Any, data: Any, columns: int, minority: int, out: Any
+) -> None:
+    """:func:`_median_sparse_kernel` for rows with strictly ascending columns (so no repeated
+    cell) that fill a good part of the matrix: a block of columns at a time, the used rows are
+    densified into a (block, rows) buffer, absent cells scoring 0 with their row's stake, plus
+    one pseudo-row of score 0 carrying the stake of positive-stake rows past the matrix.
+    O(rows × columns): the caller picks it only when nnz is of that order."""
+    cur, end, wt, _, m = _median_sorted_rows(u, slot, indptr)
+    _median_sorted_columns(0, columns, cur, end, wt, m, cols, data, minority, out)
 
 
 @nb.njit(cache=True)
@@ -917,9 +946,15 @@ def weighted_median_col_sparse(
         ):
             # a well-filled matrix in the chain's own layout (set_weights sorts by uid):
             # block densification beats the counting sort's scattered writes
-            _median_sparse_sorted_kernel(
-                u, slot, score.indptr, score.indices, score.data, int(columns), minority, out
-            )
+            args = (u, slot, score.indptr, score.indices, score.data, int(columns), minority, out)
+            chunks = _parallel_chunks(score.nnz)
+            if chunks > 1:
+                from yuma.chain import _parallel
+
+                with numba_parallel_guard():
+                    _parallel.median_sorted(*args, chunks)
+            else:
+                _median_sparse_sorted_kernel(*args)
         else:
             _median_sparse_kernel(
                 u, slot, score.row_ids(), score.indices, score.data, int(columns), minority, out
@@ -1677,6 +1712,14 @@ def mat_ema_alpha_sparse(
 # them with it bit for bit.
 
 
+def _parallel_chunks(entries: int) -> int:
+    """Row (or column) chunks for a kernel over ``entries`` entries: 1 runs the serial kernel,
+    more its multi-threaded twin in :mod:`yuma.chain._parallel` (same results, bit for bit)."""
+    from yuma.chain import _parallel
+
+    return _parallel.chunks_for(entries)
+
+
 @nb.njit(cache=True, inline="always")
 def _wadd(a: Any, b: Any) -> Any:
     """``a + b`` wrapping like numpy's int64 sums (numba's signed add may not wrap)."""
@@ -1709,6 +1752,80 @@ def _all_ascending(indptr: Any, cols: Any) -> bool:
     return bool(rows_ascending(cols, indptr))
 
 
+@nb.njit(cache=True, inline="always")
+def _weights_row_kept(
+    i: Any, indptr: Any, indices: Any, row_masked: Any, owner: Any, lu: Any, reg: Any
+) -> Any:
+    """How many entries of row ``i`` :func:`_weights_row` keeps (the parallel count pass)."""
+    zero = np.uint64(0)
+    kept = 0
+    if not row_masked[i]:
+        x = lu[i] if i < lu.size else zero
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j == i and i != owner:
+                continue
+            y = reg[j] if 0 <= j < reg.size else zero
+            if x <= y:
+                continue
+            kept += 1
+    return kept
+
+
+@nb.njit(cache=True, inline="always")
+def _weights_row(
+    i: Any,
+    indptr: Any,
+    indices: Any,
+    data: Any,
+    row_masked: Any,
+    owner: Any,
+    lu: Any,
+    reg: Any,
+    idx: Any,
+    val: Any,
+    k: Any,
+) -> tuple[Any, bool]:
+    """Row ``i`` of :func:`_epoch_weights_sparse_kernel` written from entry ``k`` of ``idx`` /
+    ``val``; returns the next free entry and whether the kept entries are strictly ascending."""
+    zero = np.uint64(0)
+    start = k
+    ascending = True
+    if not row_masked[i]:
+        x = lu[i] if i < lu.size else zero
+        total = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j == i and i != owner:
+                continue
+            y = reg[j] if 0 <= j < reg.size else zero
+            if x <= y:
+                continue
+            v = data[e] << np.int64(32)
+            if k > start and j <= idx[k - 1]:
+                ascending = False
+            idx[k] = j
+            val[k] = v
+            total = _wadd(total, v)
+            k += 1
+        if total > 0:
+            # a sum of u16 << 32 has no fraction bits: for a ≥ 0, _div_raw(a, total) is
+            # then a // (total >> 32), a division by the row's one integer divisor
+            d = total >> np.int64(32)
+            exact_int = (total & np.int64(0xFFFFFFFF)) == 0 and d < np.int64(1) << np.int64(62)
+            inv = 1.0 / np.float64(d) if exact_int else 0.0
+            for q in range(start, k):
+                a = val[q]
+                if exact_int and a >= 0:
+                    r, ok = fp._udiv_recip(np.uint64(a), d, inv)
+                    if ok:
+                        val[q] = r
+                        continue
+                r, ok = fp._div_raw(a, total)
+                val[q] = r if ok else 0
+    return k, ascending
+
+
 @nb.njit(cache=True)
 def _epoch_weights_sparse_kernel(
     indptr: Any,
@@ -1726,43 +1843,14 @@ def _epoch_weights_sparse_kernel(
     how many entries were kept and whether the kept rows are strictly ascending (read here
     for free, where the later steps would otherwise pass over the columns again)."""
     n_rows = indptr.size - 1
-    zero = np.uint64(0)
     k = 0
     ascending = True
     for i in range(n_rows):
-        start = k
-        if not row_masked[i]:
-            x = lu[i] if i < lu.size else zero
-            total = 0
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
-                if j == i and i != owner:
-                    continue
-                y = reg[j] if 0 <= j < reg.size else zero
-                if x <= y:
-                    continue
-                v = data[e] << np.int64(32)
-                if k > start and j <= idx[k - 1]:
-                    ascending = False
-                idx[k] = j
-                val[k] = v
-                total = _wadd(total, v)
-                k += 1
-            if total > 0:
-                # a sum of u16 << 32 has no fraction bits: for a ≥ 0, _div_raw(a, total) is
-                # then a // (total >> 32), a division by the row's one integer divisor
-                d = total >> np.int64(32)
-                exact_int = (total & np.int64(0xFFFFFFFF)) == 0 and d < np.int64(1) << np.int64(62)
-                inv = 1.0 / np.float64(d) if exact_int else 0.0
-                for q in range(start, k):
-                    a = val[q]
-                    if exact_int and a >= 0:
-                        r, ok = fp._udiv_recip(np.uint64(a), d, inv)
-                        if ok:
-                            val[q] = r
-                            continue
-                    r, ok = fp._div_raw(a, total)
-                    val[q] = r if ok else 0
+        k, row_ascending = _weights_row(
+            i, indptr, indices, data, row_masked, owner, lu, reg, idx, val, k
+        )
+        if not row_ascending:
+            ascending = False
         ptr[i + 1] = k
     return k, ascending
 
@@ -1780,7 +1868,7 @@ def epoch_weights_sparse(
     ``inplace_row_normalize_sparse``. ``last_update`` (R,), ``registration`` (C,) u64 blocks."""
     ptr = np.zeros(weights.n_rows + 1, dtype=np.int64)
     idx, val = _entry_pair(weights.nnz)
-    k, ascending = _epoch_weights_sparse_kernel(
+    args = (
         weights.indptr,
         weights.indices,
         weights.data,
@@ -1792,6 +1880,14 @@ def epoch_weights_sparse(
         idx,
         val,
     )
+    chunks = _parallel_chunks(weights.nnz)
+    if chunks > 1:
+        from yuma.chain import _parallel
+
+        with numba_parallel_guard():
+            k, ascending = _parallel.epoch_weights(*args, chunks)
+    else:
+        k, ascending = _epoch_weights_sparse_kernel(*args)
     out = SparseRows(ptr, idx[:k], val[:k])
     out.__dict__["_rows_ascending"] = bool(ascending)
     return out
@@ -2000,6 +2096,71 @@ def u16_rows_sparse(m: SparseRows, keep_rows: BoolArray) -> SparseRows:
     return SparseRows(*_u16_rows_kernel(m.indptr, m.indices, m.data, keep))
 
 
+@nb.njit(cache=True, inline="always")
+def _clip_ema_row(
+    i: Any,
+    k: Any,
+    w_ptr: Any,
+    w_idx: Any,
+    w_val: Any,
+    th: Any,
+    x: Any,
+    columns: Any,
+    b_ptr: Any,
+    b_idx: Any,
+    b_val: Any,
+    scalar: Any,
+    reg: Any,
+    alpha: Any,
+    oma: Any,
+    ranks: Any,
+    oc: Any,
+    ov: Any,
+    sums: Any,
+) -> tuple[Any, Any]:
+    """Row ``i`` of :func:`_clip_ema_kernel`, its EMA entries written from entry ``k``; returns
+    the next free entry and the row's clipped sum (its trust)."""
+    n = w_ptr.size - 1
+    b_rows = b_ptr.size - 1
+    zero = np.uint64(0)
+    last = np.int64((1 << 63) - 1)
+    xi = x[i] if i < x.size else 0
+    pa, ea = w_ptr[i], w_ptr[i + 1]
+    pb, eb = (b_ptr[i], b_ptr[i + 1]) if i < b_rows else (0, 0)
+    total = 0
+    while pa < ea or pb < eb:
+        ja = w_idx[pa] if pa < ea else last
+        jb = b_idx[pb] if pb < eb else last
+        j = min(ja, jb)
+        v = 0
+        if pa < ea and ja == j:
+            wv = w_val[pa]
+            pa += 1
+            t = th[j] if j < th.size else 0
+            # rare first: a clip to a non-positive consensus removes the entry
+            # (col_clip_sparse); otherwise min() rather than a branch, which the predictor
+            # misses about half the time on real weights
+            if not (t <= 0 and t < wv):
+                wv = min(wv, t)
+                total = _wadd(total, wv)
+                if 0 <= j < columns:
+                    ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, wv))
+                v = fp._sat_mul(alpha, wv)
+        if pb < eb and jb == j:
+            raw = b_val[pb]
+            pb += 1
+            y = reg[j] if 0 <= j < reg.size else zero
+            b = fp._sat_mul(oma, (raw << np.int64(32)) // np.int64(65535))
+            # a bond to a recently registered uid is dropped: selected, not branched on
+            v = _wadd(v, b if scalar > y else 0)
+        if v > 0 and 0 <= j < n:
+            oc[k] = j
+            ov[k] = v
+            sums[j] = _wadd(sums[j], v)
+            k += 1
+    return k, total
+
+
 @nb.njit(cache=True)
 def _clip_ema_kernel(
     w_ptr: Any,
@@ -2034,45 +2195,12 @@ def _clip_ema_kernel(
     column comparisons are always equal and predicted; the clip and the registration drop are
     selections, not branches."""
     n = w_ptr.size - 1
-    b_rows = b_ptr.size - 1
-    zero = np.uint64(0)
-    last = np.int64((1 << 63) - 1)
     k = 0
     for i in range(n):
-        xi = x[i] if i < x.size else 0
-        pa, ea = w_ptr[i], w_ptr[i + 1]
-        pb, eb = (b_ptr[i], b_ptr[i + 1]) if i < b_rows else (0, 0)
-        total = 0
-        while pa < ea or pb < eb:
-            ja = w_idx[pa] if pa < ea else last
-            jb = b_idx[pb] if pb < eb else last
-            j = min(ja, jb)
-            v = 0
-            if pa < ea and ja == j:
-                wv = w_val[pa]
-                pa += 1
-                t = th[j] if j < th.size else 0
-                # rare first: a clip to a non-positive consensus removes the entry
-                # (col_clip_sparse); otherwise min() rather than a branch, which the predictor
-                # misses about half the time on real weights
-                if not (t <= 0 and t < wv):
-                    wv = min(wv, t)
-                    total = _wadd(total, wv)
-                    if 0 <= j < columns:
-                        ranks[j] = _wadd(ranks[j], fp._sat_mul(xi, wv))
-                    v = fp._sat_mul(alpha, wv)
-            if pb < eb and jb == j:
-                raw = b_val[pb]
-                pb += 1
-                y = reg[j] if 0 <= j < reg.size else zero
-                b = fp._sat_mul(oma, (raw << np.int64(32)) // np.int64(65535))
-                # a bond to a recently registered uid is dropped: selected, not branched on
-                v = _wadd(v, b if scalar > y else 0)
-            if v > 0 and 0 <= j < n:
-                oc[k] = j
-                ov[k] = v
-                sums[j] = _wadd(sums[j], v)
-                k += 1
+        k, total = _clip_ema_row(
+            i, k, w_ptr, w_idx, w_val, th, x, columns, b_ptr, b_idx, b_val, scalar, reg,
+            alpha, oma, ranks, oc, ov, sums,
+        )  # fmt: skip
         trust[i] = total
         ptr[i + 1] = k
     return k
@@ -2102,12 +2230,17 @@ def clip_ema_sparse(
     # a row's EMA is the union of its two rows' columns below n: at most n entries
     b_nnz = int(bonds.indptr[min(n, bonds.n_rows)])
     cap = min(w.nnz + b_nnz, n * n)
+    chunks = _parallel_chunks(w.nnz + b_nnz)
+    if chunks > 1:
+        from yuma.chain import _parallel
+
+        bounds, starts, cap = _parallel.clip_ema_bounds(w.indptr, bonds.indptr, n, chunks)
     trust = np.zeros(n, dtype=np.int64)
     ranks = np.zeros(n, dtype=np.int64)
     ptr = np.zeros(n + 1, dtype=np.int64)
     idx, val = _entry_pair(cap)
     sums = np.zeros(n, dtype=np.int64)
-    k = _clip_ema_kernel(
+    args = (
         w.indptr,
         w.indices,
         w.data,
@@ -2128,7 +2261,45 @@ def clip_ema_sparse(
         val,
         sums,
     )
+    if chunks > 1:
+        with numba_parallel_guard():
+            k = _parallel.clip_ema(*args, bounds=bounds, starts=starts)
+    else:
+        k = _clip_ema_kernel(*args)
     return trust, ranks, SparseRows(ptr, idx[:k], val[:k]), sums
+
+
+@nb.njit(cache=True)
+def _column_recips(sums: Any) -> Any:
+    """``1.0 / sums[j]`` where :func:`fp._udiv_recip` may divide by ``sums[j]``, else 0."""
+    inv = np.zeros(sums.size, dtype=np.float64)
+    for j in range(sums.size):
+        if 0 < sums[j] < np.int64(1) << np.int64(62):
+            inv[j] = 1.0 / np.float64(sums[j])
+    return inv
+
+
+@nb.njit(cache=True, inline="always")
+def _dot_u16_row(
+    i: Any, indptr: Any, indices: Any, data: Any, sums: Any, inv: Any, x: Any, u16: Any
+) -> Any:
+    """Row ``i`` of :func:`_dot_u16_kernel`: writes its u16 values, returns its dot product."""
+    total = 0
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        v = data[e]
+        u16[e] = fp._prop_to_u16(v)
+        d = sums[j] if 0 <= j < sums.size else 0
+        if d != 0:
+            ok = False
+            if 0 <= v < np.int64(1) << np.int64(32) and inv[j] != 0.0:
+                q, ok = fp._udiv_recip(np.uint64(v) << np.uint64(32), d, inv[j])
+            if not ok:
+                q, ok = fp._div_raw(v, d)
+            v = q if ok else 0
+        if 0 <= j < x.size:
+            total = _wadd(total, fp._sat_mul(v, x[j]))
+    return total
 
 
 @nb.njit(cache=True)
@@ -2140,27 +2311,9 @@ def _dot_u16_kernel(
     n_rows = indptr.size - 1
     # one reciprocal a column: for 0 ≤ v < 2**32 and a divisor below 2**62, _div_raw(v, d) is
     # floor((v << 32) / d), which fp._udiv_recip computes without a 64-bit division
-    inv = np.zeros(sums.size, dtype=np.float64)
-    for j in range(sums.size):
-        if 0 < sums[j] < np.int64(1) << np.int64(62):
-            inv[j] = 1.0 / np.float64(sums[j])
+    inv = _column_recips(sums)
     for i in range(n_rows):
-        total = 0
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            v = data[e]
-            u16[e] = fp._prop_to_u16(v)
-            d = sums[j] if 0 <= j < sums.size else 0
-            if d != 0:
-                ok = False
-                if 0 <= v < np.int64(1) << np.int64(32) and inv[j] != 0.0:
-                    q, ok = fp._udiv_recip(np.uint64(v) << np.uint64(32), d, inv[j])
-                if not ok:
-                    q, ok = fp._div_raw(v, d)
-                v = q if ok else 0
-            if 0 <= j < x.size:
-                total = _wadd(total, fp._sat_mul(v, x[j]))
-        tb[i] = total
+        tb[i] = _dot_u16_row(i, indptr, indices, data, sums, inv, x, u16)
 
 
 def dividend_terms_sparse(
@@ -2182,11 +2335,23 @@ def dividend_terms_sparse(
     if not all_kept:
         # u16_rows_sparse reads the EMA values again, so they must survive the pass
         u16 = _entries(ema.nnz)
-        _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+        _dot_u16(ema, fp.i32(col_sums), fp.i32(v), tb, u16)
         return tb, u16_rows_sparse(ema, keep)
     u16 = ema.data if overwrite and ema.data.flags.writeable else _entries(ema.nnz)
-    _dot_u16_kernel(ema.indptr, ema.indices, ema.data, fp.i32(col_sums), fp.i32(v), tb, u16)
+    _dot_u16(ema, fp.i32(col_sums), fp.i32(v), tb, u16)
     return tb, ema.with_data(u16)
+
+
+def _dot_u16(ema: SparseRows, sums: I64Array, x: I64Array, tb: I64Array, u16: I64Array) -> None:
+    """:func:`_dot_u16_kernel`, on several threads for a large EMA."""
+    chunks = _parallel_chunks(ema.nnz)
+    if chunks > 1:
+        from yuma.chain import _parallel
+
+        with numba_parallel_guard():
+            _parallel.dot_u16(ema.indptr, ema.indices, ema.data, sums, x, tb, u16, chunks)
+    else:
+        _dot_u16_kernel(ema.indptr, ema.indices, ema.data, sums, x, tb, u16)
 
 
 # Dense path (spec §6): the same steps on (n, n) cells, written into as few matrices as possible.

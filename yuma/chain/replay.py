@@ -45,26 +45,38 @@ _U16_MAX = 65535
 _U64_MAX = (1 << 64) - 1
 
 
-def run_epoch(snapshot: SubnetSnapshot, arithmetic: Arithmetic = "exact") -> ChainEpochOutput:
+def run_epoch(
+    snapshot: SubnetSnapshot, arithmetic: Arithmetic = "exact", threads: int | None = None
+) -> ChainEpochOutput:
     """Run one epoch of ``snapshot``.
 
     ``arithmetic="exact"`` reproduces the chain's fixed-point numbers bit for bit;
     ``"float"`` maps the snapshot onto the float core :func:`yuma.epoch` and quantises its
     results like the chain (u16 = floor(x · 65535), u64 = floor(x · E)).
 
+    ``threads``: at most this many numba threads (None: numba's own setting, by default every
+    core). The exact sparse epoch runs its row kernels on several threads from
+    :data:`yuma.chain._parallel.PARALLEL_MIN_ENTRIES` stored entries on; the results do not
+    depend on the thread count, bit for bit.
+
     A snapshot carrying ``commit_reveal`` state has its due commits revealed and the
     commit-reveal mask applied first (:func:`yuma.chain.commits.apply_commit_reveal`).
     """
+    from yuma._threads import check_threads, numba_threads
+
+    threads = check_threads(threads)
     if snapshot.commit_reveal is not None:
         from yuma.chain.commits import apply_commit_reveal
 
         snapshot = apply_commit_reveal(snapshot)[0]
     if arithmetic == "exact":
-        return epoch_exact(snapshot)
+        with numba_threads(threads):
+            return epoch_exact(snapshot)
     if arithmetic == "float":
         from yuma.chain.floatpath import epoch_float
 
-        return epoch_float(snapshot)
+        with numba_threads(threads):
+            return epoch_float(snapshot)
     raise ValueError(f"arithmetic must be 'exact' or 'float', got {arithmetic!r}")
 
 
@@ -89,13 +101,16 @@ def apply_events(snapshot: SubnetSnapshot) -> SubnetSnapshot:
 
 
 def replay(
-    snapshots: Sequence[SubnetSnapshot], arithmetic: Arithmetic = "exact"
+    snapshots: Sequence[SubnetSnapshot],
+    arithmetic: Arithmetic = "exact",
+    threads: int | None = None,
 ) -> list[ChainEpochOutput]:
     """Run consecutive epochs of one subnet mechanism.
 
     The first snapshot runs as given. Every later one runs with the bonds and permits the
     previous epoch stored (its own ``bonds`` and ``validator_permit`` are ignored), after its
     ``pre_epoch_events``; all its other inputs (weights, stake, blocks, …) are its own.
+    ``threads`` as in :func:`run_epoch`.
     """
     outputs: list[ChainEpochOutput] = []
     for k, snap in enumerate(snapshots):
@@ -104,7 +119,7 @@ def replay(
             snap = apply_events(
                 snap.replace(bonds=prev.bonds, validator_permit=tuple(prev.new_validator_permit))
             )
-        outputs.append(run_epoch(snap, arithmetic))
+        outputs.append(run_epoch(snap, arithmetic, threads))
     return outputs
 
 
@@ -140,12 +155,14 @@ def run_mechanisms(
     subnet_emission: int,
     emission_split: Sequence[int] | None = None,
     arithmetic: Arithmetic = "exact",
+    threads: int | None = None,
 ) -> tuple[list[ChainEpochOutput], SubnetEpochOutput]:
     """``epoch_with_mechanisms``: split ``subnet_emission`` over the mechanisms (one snapshot
     each, in mechanism order), run each epoch with its share and aggregate the terms.
 
     ``emission_split`` is ``MechanismEmissionSplit`` (u16 shares summing to 65535) or ``None``
-    for an even split. Each snapshot's own ``emission`` is replaced by its share.
+    for an even split. Each snapshot's own ``emission`` is replaced by its share. ``threads`` as
+    in :func:`run_epoch`.
     """
     m = len(snapshots)
     if m == 0:
@@ -155,7 +172,8 @@ def run_mechanisms(
         raise ValueError("snapshots: every mechanism must have the same n")
     shares = ops.split_emissions(subnet_emission, m, emission_split)
     outs = [
-        run_epoch(s.replace(emission=e), arithmetic) for s, e in zip(snapshots, shares, strict=True)
+        run_epoch(s.replace(emission=e), arithmetic, threads)
+        for s, e in zip(snapshots, shares, strict=True)
     ]
     e_total = int(subnet_emission)
     weights = [
