@@ -398,7 +398,8 @@ def write_results(
         "",
         "One column per call, a different random column every call (repeating one column lets "
         "the branch predictor learn it and flatters branchy code). The sweep "
-        "(`wmedian_sweep`) is the dense epoch's kernel, the quickselect the sparse epoch's.",
+        "(`wmedian_sweep`) is the epochs' kernel (dense and sparse), the quickselect its "
+        "fallback.",
         "",
         "| column length | sweep | quickselect | sort | sweep / select | select / sort |",
         "|---:|---:|---:|---:|---:|---:|",
