@@ -41,15 +41,13 @@ __all__ = [
 ]
 
 #: Below this many entries the serial kernels run (2**22: a full 2048-uid subnet's weights).
-#: Two threads only win where a core is free: on the issue's shared 2-core machine the n²
-#: worst case (4096 uids, 16.7 M entries) took 0.43 s on two threads against 0.65 s on one
-#: while one core was free (best of 7, interleaved), but while other processes held the cores
-#: a parallel region waited for its slowest thread and the epoch was about 1.1-1.5x *slower*
-#: at 0.5 M to 16.7 M entries (``/tmp/exact_par/cutoff.py``, load 2.4-5), a 1 M-entry epoch
-#: (256 validators × 4096 uids) 60 ms → 130 ms. The cut-off keeps the chain's usual subnets
-#: (≤ 256 validators: ≤ 1 M weights at 4096 uids) on the serial kernels, untouched, and gives
-#: threads only to epochs whose kernels take tens of milliseconds a pass; ``threads=1`` keeps
-#: any epoch serial.
+#: Measured on a 2-core VM (best of 7, one and two threads interleaved in one process): the
+#: n² worst case (4096 uids, 16.7 M entries) took 0.42 s on two threads against 0.66 s on one
+#: with both cores free. While other processes held the cores, a parallel region waited for its
+#: slowest thread and two threads were 1.1-1.5x slower from 0.5 M to 16.7 M entries (a 1 M-entry
+#: epoch, 256 validators x 4096 uids: 60 ms -> 130 ms). So the chain's usual subnets (<= 256
+#: validators: <= 1 M weights at 4096 uids) stay on the serial kernels, and only epochs whose
+#: passes take tens of milliseconds get threads; ``threads=1`` keeps any epoch serial.
 PARALLEL_MIN_ENTRIES = 1 << 22
 
 
