@@ -108,6 +108,30 @@ print(json.dumps(row))
 """
 
 
+def child_env() -> dict[str, str]:
+    """Environment of the timing subprocesses: they import ``yuma`` from ``PYTHONPATH`` when it
+    names a checkout (an older commit timed for comparison), else from this checkout.
+
+    They run in ``benchmarks/`` (``cwd``), never the repository root: ``python -m`` and
+    ``python -c`` put the working directory first on ``sys.path``, ahead of ``PYTHONPATH``, so
+    from the root every subprocess imported this checkout's ``yuma`` whatever ``PYTHONPATH``
+    said.
+    """
+    env = dict(os.environ)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([*parts, str(HERE.parent)])
+    return env
+
+
+def imported_yuma() -> str:
+    """Where the timing subprocesses import ``yuma`` from (printed, and written in RESULTS)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import yuma; print(yuma.__file__)"],
+        capture_output=True, text=True, cwd=HERE, env=child_env(), check=True,
+    )  # fmt: skip
+    return str(Path(proc.stdout.strip()).parent.parent)
+
+
 def run_benchmarks(json_path: Path) -> list[dict[str, Any]]:
     cmd = [
         sys.executable, "-m", "pytest", *[str(HERE / f) for f in FILES], "-q",
@@ -115,7 +139,8 @@ def run_benchmarks(json_path: Path) -> list[dict[str, Any]]:
         f"--benchmark-json={json_path}", "-o", "addopts=",
     ]  # fmt: skip
     print("running:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=HERE.parent)
+    print("yuma imported from:", imported_yuma(), flush=True)
+    subprocess.run(cmd, check=True, cwd=HERE, env=child_env())
     report = json.loads(json_path.read_text())
     return list(report["benchmarks"])
 
@@ -141,7 +166,8 @@ def measure_memory(n: int) -> dict[str, Any] | None:
                 [sys.executable, "-c", code],
                 capture_output=True,
                 text=True,
-                cwd=HERE.parent,
+                cwd=HERE,
+                env=child_env(),
                 check=False,
             )
             if proc.returncode != 0:
@@ -186,7 +212,12 @@ def profile_passes(case: str, n: int) -> tuple[float, list[tuple[float, str, str
     """Time per compiled pass of one numba epoch (cProfile: each pass is one Python call)."""
     code = PROFILE_PROBE.format(here=str(HERE), case=case, n=n)
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        env=child_env(),
+        check=False,
     )
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
