@@ -125,11 +125,21 @@ def child_env() -> dict[str, str]:
 
 def imported_yuma() -> str:
     """Where the timing subprocesses import ``yuma`` from (printed, and written in RESULTS)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", "import yuma; print(yuma.__file__)"],
-        capture_output=True, text=True, cwd=HERE, env=child_env(), check=True,
-    )  # fmt: skip
+    proc = run_probe("import yuma; print(yuma.__file__)")
+    proc.check_returncode()
     return str(Path(proc.stdout.strip()).parent.parent)
+
+
+def run_probe(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code`` in a fresh process that imports the checkout under test."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+        env=child_env(),
+        check=False,
+    )
 
 
 def run_benchmarks(json_path: Path) -> list[dict[str, Any]]:
@@ -162,14 +172,7 @@ def measure_memory(n: int) -> dict[str, Any] | None:
         found: dict[str, Any] = {}
         for mode in ("epoch", "kernel"):
             code = MEMORY_PROBE.format(here=str(HERE), folder=folder, mode=mode)
-            proc = subprocess.run(
-                [sys.executable, "-c", code],
-                capture_output=True,
-                text=True,
-                cwd=HERE,
-                env=child_env(),
-                check=False,
-            )
+            proc = run_probe(code)
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
                 return None
@@ -211,14 +214,7 @@ print(repr((total, rows[:6])))
 def profile_passes(case: str, n: int) -> tuple[float, list[tuple[float, str, str]]] | None:
     """Time per compiled pass of one numba epoch (cProfile: each pass is one Python call)."""
     code = PROFILE_PROBE.format(here=str(HERE), case=case, n=n)
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-        env=child_env(),
-        check=False,
-    )
+    proc = run_probe(code)
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
         return None

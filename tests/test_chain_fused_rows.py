@@ -201,25 +201,35 @@ def _reference(
     return trust, ranks, SparseRows(ptr, idx[:k], val[:k]), sums
 
 
+@st.composite
+def clip_ema_case(
+    draw: Any, n: int, stake_values: Any
+) -> tuple[SparseRows, Any, Any, SparseRows, int, Any]:
+    """``(w, consensus, stake, bonds, tempo, registration)`` for the fused clip + EMA on ``n``
+    columns: 0 and negative consensus clips weights away (cells that store nothing), short
+    vectors read as 0, and registrations at or after the last tempo drop the bonds to those
+    uids."""
+    values = draw(st.sampled_from([PROPORTION, RAW]))
+    w, bonds = draw(paired_rows(n, values))
+    consensus = draw(
+        hnp.arrays(
+            np.int64,
+            draw(st.integers(max(0, n - 2), n + 1)),
+            elements=st.one_of(PROPORTION, st.sampled_from([0, -1, -fp.ONE]), RAW),
+        )
+    )
+    stake = draw(hnp.arrays(np.int64, draw(st.integers(0, n + 1)), elements=stake_values))
+    tempo = draw(st.integers(0, 6))
+    reg = draw(hnp.arrays(np.uint64, draw(st.integers(0, n)), elements=st.integers(0, 7)))
+    return w, consensus, stake, bonds, tempo, reg
+
+
 @SETTINGS
 @given(data=st.data(), n=st.integers(0, 9), alpha=st.integers(0, fp.ONE))
 def test_clip_ema_on_aligned_rows_is_the_merge_and_the_composition(
     data: Any, n: int, alpha: int
 ) -> None:
-    values = data.draw(st.sampled_from([PROPORTION, RAW]))
-    w, bonds = data.draw(paired_rows(n, values))
-    # consensus: 0 and negative columns clip their weights away; short vectors read as 0
-    consensus = data.draw(
-        hnp.arrays(
-            np.int64,
-            data.draw(st.integers(max(0, n - 2), n + 1)),
-            elements=st.one_of(PROPORTION, st.sampled_from([0, -1, -fp.ONE]), RAW),
-        )
-    )
-    stake = data.draw(hnp.arrays(np.int64, data.draw(st.integers(0, n + 1)), elements=PROPORTION))
-    tempo = data.draw(st.integers(0, 6))
-    # registrations at or after the last tempo drop the bonds to those uids
-    reg = data.draw(hnp.arrays(np.uint64, data.draw(st.integers(0, n)), elements=st.integers(0, 7)))
+    w, consensus, stake, bonds, tempo, reg = data.draw(clip_ema_case(n, PROPORTION))
     got = ops.clip_ema_sparse(w, consensus, stake, bonds, tempo, reg, alpha)
     assert got is not None
     trust, ranks, ema, sums = got

@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from test_chain_fused import PROPORTION, RAW, SETTINGS, any_rows, same, sorted_rows
-from test_chain_fused_rows import paired_rows
+from test_chain_fused_rows import clip_ema_case
 from test_chain_properties import snapshots
 
 from yuma.chain import ChainEpochOutput, Hyperparameters, SubnetSnapshot, ops, run_epoch
@@ -102,20 +102,7 @@ def _outputs(n: int, cap: int) -> tuple[Any, ...]:
 @SETTINGS
 @given(data=st.data(), n=st.integers(0, 11), alpha=st.integers(0, fp.ONE), chunks=CHUNKS)
 def test_parallel_clip_ema_is_the_serial_kernel(data: Any, n: int, alpha: int, chunks: int) -> None:
-    values = data.draw(st.sampled_from([PROPORTION, RAW]))
-    w, bonds = data.draw(paired_rows(n, values))
-    # zero and negative consensus clips entries away: cells of the union that store nothing,
-    # so the chunks leave gaps to close
-    consensus = data.draw(
-        hnp.arrays(
-            np.int64,
-            data.draw(st.integers(max(0, n - 2), n + 1)),
-            elements=st.one_of(PROPORTION, st.sampled_from([0, -1, -fp.ONE]), RAW),
-        )
-    )
-    stake = data.draw(hnp.arrays(np.int64, data.draw(st.integers(0, n + 1)), elements=RAW))
-    tempo = data.draw(st.integers(0, 6))
-    reg = data.draw(hnp.arrays(np.uint64, data.draw(st.integers(0, n)), elements=st.integers(0, 7)))
+    w, consensus, stake, bonds, tempo, reg = data.draw(clip_ema_case(n, RAW))
     args = _clip_ema_args(w, consensus, stake, bonds, tempo, reg, alpha)
 
     cap = w.nnz + bonds.nnz

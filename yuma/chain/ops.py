@@ -1753,6 +1753,17 @@ def _all_ascending(indptr: Any, cols: Any) -> bool:
 
 
 @nb.njit(cache=True, inline="always")
+def _weight_kept(i: Any, j: Any, owner: Any, x: Any, reg: Any) -> bool:
+    """Whether weight ``(i, j)`` survives the masks: not a self-weight (the owner's excepted),
+    and set after uid ``j`` registered (``x``: row ``i``'s last update; a uid past
+    ``registration`` counts as registered at block 0)."""
+    if j == i and i != owner:
+        return False
+    y = reg[j] if 0 <= j < reg.size else np.uint64(0)
+    return bool(x > y)
+
+
+@nb.njit(cache=True, inline="always")
 def _weights_row_kept(
     i: Any, indptr: Any, indices: Any, row_masked: Any, owner: Any, lu: Any, reg: Any
 ) -> Any:
@@ -1763,10 +1774,7 @@ def _weights_row_kept(
         x = lu[i] if i < lu.size else zero
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
-            if j == i and i != owner:
-                continue
-            y = reg[j] if 0 <= j < reg.size else zero
-            if x <= y:
+            if not _weight_kept(i, j, owner, x, reg):
                 continue
             kept += 1
     return kept
@@ -1796,10 +1804,7 @@ def _weights_row(
         total = 0
         for e in range(indptr[i], indptr[i + 1]):
             j = indices[e]
-            if j == i and i != owner:
-                continue
-            y = reg[j] if 0 <= j < reg.size else zero
-            if x <= y:
+            if not _weight_kept(i, j, owner, x, reg):
                 continue
             v = data[e] << np.int64(32)
             if k > start and j <= idx[k - 1]:
