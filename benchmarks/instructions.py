@@ -7,7 +7,7 @@ stalls and to parallel speed-up: read it next to the timings of ``run.py``, not 
 
 Usage (valgrind, gcc and valgrind's ``callgrind.h`` needed; nothing here is needed by tests)::
 
-    python benchmarks/instructions.py CASE BACKEND [--checkout DIR]
+    python benchmarks/instructions.py CASE BACKEND [--checkout DIR] [--top N]
 
 CASE: ``dense:N`` (every uid a validator), ``dense:N:chain`` (128 validators), ``sparse:N``
 (the benchmarks' 0.5 % CSR subnet) or ``batch`` (1000 epochs at 64 x 64); the inputs are
@@ -92,6 +92,9 @@ def main() -> None:
     parser.add_argument("case")
     parser.add_argument("backend")
     parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument(
+        "--top", type=int, default=0, help="also list the N costliest functions (self cost)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -114,6 +117,13 @@ def main() -> None:
         summary = [ln for ln in dumps[0].read_text().splitlines() if ln.startswith("summary:")]
         count = int(summary[0].split()[1])
         print(f"{args.case} {args.backend} {args.checkout}: {count:,} instructions")
+        if args.top:
+            table = subprocess.run(
+                ["callgrind_annotate", "--threshold=100", str(dumps[0])],
+                check=True, capture_output=True, text=True,
+            ).stdout.splitlines()  # fmt: skip
+            rows = [ln for ln in table if "Ir" not in ln and ln.strip()[:1].isdigit()]
+            print("\n".join(rows[1 : args.top + 1]))
 
 
 if __name__ == "__main__":

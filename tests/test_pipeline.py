@@ -241,3 +241,59 @@ def test_jax_epoch_returns_each_field_whole_on_both_transfer_paths(n: int) -> No
             np.testing.assert_array_equal(value, expected)
         else:
             np.testing.assert_allclose(value, expected, rtol=0, atol=1e-9, err_msg=field)
+
+
+def _traced_numpy() -> Any:
+    """numpy under another name: ``yuma._xp.eager`` is False for it, so every step takes the
+    branch-free form written for a JAX trace (``xp.where`` over whole arrays) on numpy arrays."""
+    import types
+
+    ns = types.ModuleType("traced_numpy")
+    ns.__dict__.update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
+    return ns
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.sampled_from([(1, 1), (4, 4), (6, 5), (9, 9)]),
+    yuma3=st.booleans(),
+    penalty=st.sampled_from([0.0, 0.4, 1.0]),
+    marks=st.booleans(),
+)
+def test_numpys_shortcuts_equal_the_traced_form(
+    seed: int, shape: tuple[int, int], yuma3: bool, penalty: float, marks: bool
+) -> None:
+    # numpy skips work on concrete values (a mask with nothing to zero, a scalar interpolation
+    # ratio, every row permitted); each shortcut must give the traced form's numbers exactly.
+    from yuma._xp import eager
+
+    rng = np.random.default_rng(seed)
+    r, c = shape
+    w = rng.random((r, c)) * (rng.random((r, c)) < 0.7)
+    stake = rng.random(r) * (rng.random(r) < 0.8)
+    bonds_in = rng.random((r, c)) * 0.5
+    permit = rng.random(r) < (0.7 if marks else 2.0)
+    active = rng.random(r) < (0.8 if marks else 2.0)
+    outdated = (rng.random((r, c)) < 0.2) if marks else None
+    fresh = rng.random(c) < (0.3 if marks else 0.0)
+    params = yuma.YumaParams(bonds_penalty=penalty, max_allowed_validators=max(1, r - 1))
+    traced = _traced_numpy()
+    assert not eager(traced)
+    pipe = CHAIN if yuma3 else CHAIN_YUMA2
+    config = Config.from_params(params, square=r == c)
+    eager_out = pipe.run(dense_state(w, stake, bonds_in, permit, active, outdated, fresh), config)
+    values = dense_state(w, stake, bonds_in, permit, active, outdated, fresh, xp=traced)
+    traced_out = pipe.run(values, config, xp=traced)
+    for name in RESULT_FIELDS:
+        np.testing.assert_array_equal(eager_out[name], traced_out[name], err_msg=name)
+
+
+def test_a_quantity_cannot_take_a_state_attributes_name() -> None:
+    w, s, b = random_case(4)
+    clash = CHAIN.replace(bonds=lambda st: {"ema_bonds": st.weights_for_bonds, "values": 1.0})
+    with pytest.raises(ValueError, match=r"\['values'\]"):
+        yuma.epoch(w, s, b, pipeline=clash, backend="numpy")
+    values = dense_state(w, s, b, np.ones(6, bool), np.ones(6, bool), None, np.zeros(5, bool))
+    with pytest.raises(ValueError, match="config"):
+        State({**values, "config": 1}, Config.from_params(yuma.YumaParams(), square=False), np)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import scipy.sparse as sp
 
 from yuma._sparse import as_csr
 from yuma._validate import block_array, block_fraction, block_sparse
-from yuma._xp import Namespace, direct_numpy_call, namespace
+from yuma._xp import Namespace, direct_numpy_call, eager, namespace
 
 __all__ = ["interpolate", "interpolate_sparse"]
 
@@ -30,6 +31,9 @@ def interpolate(mat1: Any, mat2: Any, ratio: Any, *, xp: Namespace | None = None
     b = xp.asarray(mat2, dtype=xp.float64)
     if a.shape != b.shape:
         raise ValueError(f"interpolate: shapes {a.shape} and {b.shape} differ")
+    if eager(xp) and np.ndim(ratio) == 0:
+        # One concrete ratio: the branch is taken in Python, not per cell.
+        return a if ratio == 0 else b if ratio == 1 else a + ratio * (b - a)
     return xp.where(ratio == 0, a, xp.where(ratio == 1, b, a + ratio * (b - a)))
 
 

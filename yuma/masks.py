@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from yuma._sparse import as_csr, is_sparse, keep_entries, lookup, row_of_entries
 from yuma._types import BoolArray
-from yuma._xp import Namespace, namespace
+from yuma._xp import Namespace, eager, namespace
 
 __all__ = [
     "mask_cols",
@@ -32,18 +32,27 @@ def _bool(mask: Any) -> BoolArray:
     return np.asarray(mask, dtype=bool)
 
 
+def _zero_where(mask: Any, m: Any, xp: Namespace) -> Any:
+    """``m`` with the cells ``mask`` marks set to 0 (``mask`` broadcasts against ``m``)."""
+    if eager(xp) and not mask.any():
+        # Concrete values and nothing to zero (the common case: no outdated weights, no new
+        # miner): the same values without a pass over the matrix.
+        return m
+    return xp.where(mask, 0.0, m)
+
+
 def mask_vector(mask: Any, vector: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``v_i`` where ``mask_i`` (chain: ``inplace_mask_vector``). Both (n,)."""
     xp = xp or namespace(mask, vector)
     v = xp.asarray(vector, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool), 0.0, v)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool), v, xp)
 
 
 def mask_rows(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero row ``i`` where ``mask_i`` (chain: ``inplace_mask_rows``). mask (R,), matrix (R, C)."""
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool)[..., :, None], 0.0, m)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool)[..., :, None], m, xp)
 
 
 def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -56,7 +65,7 @@ def mask_cols(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero column ``j`` where ``mask_j`` (chain: ``inplace_mask_cols``). mask (C,)."""
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool)[..., None, :], 0.0, m)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool)[..., None, :], m, xp)
 
 
 def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -69,7 +78,7 @@ def mask_matrix(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``M_ij`` where ``mask_ij`` (chain: ``inplace_mask_matrix``). Both (R, C)."""
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return xp.where(xp.asarray(mask, dtype=xp.bool), 0.0, m)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool), m, xp)
 
 
 def mask_matrix_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -91,6 +100,12 @@ def mask_diag(matrix: Any, except_index: int | None = None, *, xp: Namespace | N
     and ``inplace_mask_diag_except_index``). matrix (n, n)."""
     xp = xp or namespace(matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
+    if eager(xp) and except_index is None:
+        # Concrete values: a copy with the diagonal written, without an (n, n) mask.
+        out = np.array(m, dtype=np.float64, copy=True)
+        k = np.arange(min(m.shape[-2], m.shape[-1]))
+        out[..., k, k] = 0.0
+        return out
     diagonal = xp.eye(m.shape[-2], m.shape[-1], dtype=xp.bool)
     if except_index is not None:
         diagonal = diagonal & ~(

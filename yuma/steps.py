@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from yuma._step import State, rule
-from yuma._xp import vecmat
+from yuma._xp import eager, vecmat
 from yuma.clip import col_clip
 from yuma.emission import emission_shares
 from yuma.interpolate import interpolate
@@ -133,8 +133,11 @@ def storage(s: State) -> Out:
     """§6 Dense bond storage: rows with a new permit store ``new_bonds``, rows that lost their
     permit are emptied, the others keep the stored bonds."""
     xp = s.xp
+    if eager(xp) and s.validator_permit.all():
+        # Concrete values, every row permitted: every row stores its new bonds.
+        return {"bonds": s.new_bonds}
     lost = s.old_permit & ~s.validator_permit
-    kept = xp.where(lost[..., :, None], 0.0, s.previous_bonds)
+    kept = mask_rows(lost, s.previous_bonds, xp=xp)
     return {"bonds": xp.where(s.validator_permit[..., :, None], s.new_bonds, kept)}
 
 
