@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
+
 __all__ = [
     "CANONICAL",
     "REFUSED",

@@ -124,8 +124,7 @@ class State(Mapping[str, Any]):
         # only reached when ``name`` is not a quantity (nor an attribute of the class)
         known = ", ".join(sorted(self.__dict__))
         raise AttributeError(
-            f"the epoch state has no {name!r} yet (no earlier step computed it); "
-            f"it holds: {known}"
+            f"the epoch state has no {name!r} yet (no earlier step computed it); it holds: {known}"
         )
 
     def __getitem__(self, name: str) -> Any:

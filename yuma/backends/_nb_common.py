@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
+
 #: Exponent clamp of the liquid-alpha sigmoid (the chain's ``exp_safe``), as in the reference.
 EXP_CLAMP = 20.0
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._threads import numba_parallel_guard
 from yuma.backends.numba_dense import (
     DenseIn,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._types import FloatArray
 from yuma.backends.numba_dense import DenseIn, DenseOut, dense_params, epoch_serial
 from yuma.params import YumaParams

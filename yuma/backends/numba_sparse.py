@@ -33,6 +33,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._sparse import as_csr, csr_from_parts
 from yuma.backends._nb_common import (
     MEDIAN_METHOD,

@@ -27,6 +27,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma.chain import ops
 from yuma.chain.fixedpoint import I64Array
 

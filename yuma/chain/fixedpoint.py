@@ -26,6 +26,8 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
+
 __all__ = [
     "FRAC",
     "I32F32_MAX",

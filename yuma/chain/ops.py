@@ -27,6 +27,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._threads import numba_parallel_guard
 from yuma.chain import fixedpoint as fp
 from yuma.chain.fixedpoint import ONE, ArrayLike, BoolArray, I64Array
