@@ -20,6 +20,7 @@ def interpolate(mat1: Any, mat2: Any, ratio: Any, *, xp: Namespace | None = None
     Chain: ``interpolate``; the epoch calls it as ``interpolate(W, W_clipped, bonds_penalty)`` to
     get the weights bonds are built from. mat1, mat2 : (R, C). Returns (R, C).
     """
+    in_pipeline = xp is not None
     if direct_numpy_call(xp, mat1, mat2):
         mat1, mat2 = (
             block_array("mat1", mat1, 2, signed=True),
@@ -31,8 +32,9 @@ def interpolate(mat1: Any, mat2: Any, ratio: Any, *, xp: Namespace | None = None
     b = xp.asarray(mat2, dtype=xp.float64)
     if a.shape != b.shape:
         raise ValueError(f"interpolate: shapes {a.shape} and {b.shape} differ")
-    if eager(xp) and np.ndim(ratio) == 0:
-        # One concrete ratio: the branch is taken in Python, not per cell.
+    if in_pipeline and eager(xp) and np.ndim(ratio) == 0:
+        # One concrete ratio: the branch is taken in Python, not per cell (a pipeline never
+        # writes its arrays, so ratio 0 or 1 may hand back ``A`` or ``B`` themselves).
         return a if ratio == 0 else b if ratio == 1 else a + ratio * (b - a)
     return xp.where(ratio == 0, a, xp.where(ratio == 1, b, a + ratio * (b - a)))
 

@@ -32,27 +32,32 @@ def _bool(mask: Any) -> BoolArray:
     return np.asarray(mask, dtype=bool)
 
 
-def _zero_where(mask: Any, m: Any, xp: Namespace) -> Any:
+def _zero_where(mask: Any, m: Any, xp: Namespace, *, in_pipeline: bool) -> Any:
     """``m`` with the cells ``mask`` marks set to 0 (``mask`` broadcasts against ``m``)."""
-    if eager(xp) and not mask.any():
+    if in_pipeline and eager(xp) and mask.ndim <= m.ndim and not mask.any():
         # Concrete values and nothing to zero (the common case: no outdated weights, no new
-        # miner): the same values without a pass over the matrix.
+        # miner): the same values without a pass over the matrix. Only inside a pipeline (an
+        # ``xp`` given), whose arrays are never written: a direct caller gets a new array.
         return m
     return xp.where(mask, 0.0, m)
 
 
 def mask_vector(mask: Any, vector: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``v_i`` where ``mask_i`` (chain: ``inplace_mask_vector``). Both (n,)."""
+    in_pipeline = xp is not None
     xp = xp or namespace(mask, vector)
     v = xp.asarray(vector, dtype=xp.float64)
-    return _zero_where(xp.asarray(mask, dtype=xp.bool), v, xp)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool), v, xp, in_pipeline=in_pipeline)
 
 
 def mask_rows(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero row ``i`` where ``mask_i`` (chain: ``inplace_mask_rows``). mask (R,), matrix (R, C)."""
+    in_pipeline = xp is not None
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return _zero_where(xp.asarray(mask, dtype=xp.bool)[..., :, None], m, xp)
+    return _zero_where(
+        xp.asarray(mask, dtype=xp.bool)[..., :, None], m, xp, in_pipeline=in_pipeline
+    )
 
 
 def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -63,9 +68,12 @@ def mask_rows_sparse(mask: Any, matrix: Any) -> sp.csr_array:
 
 def mask_cols(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero column ``j`` where ``mask_j`` (chain: ``inplace_mask_cols``). mask (C,)."""
+    in_pipeline = xp is not None
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return _zero_where(xp.asarray(mask, dtype=xp.bool)[..., None, :], m, xp)
+    return _zero_where(
+        xp.asarray(mask, dtype=xp.bool)[..., None, :], m, xp, in_pipeline=in_pipeline
+    )
 
 
 def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
@@ -76,9 +84,10 @@ def mask_cols_sparse(mask: Any, matrix: Any) -> sp.csr_array:
 
 def mask_matrix(mask: Any, matrix: Any, *, xp: Namespace | None = None) -> Any:
     """Zero ``M_ij`` where ``mask_ij`` (chain: ``inplace_mask_matrix``). Both (R, C)."""
+    in_pipeline = xp is not None
     xp = xp or namespace(mask, matrix)
     m = xp.asarray(matrix, dtype=xp.float64)
-    return _zero_where(xp.asarray(mask, dtype=xp.bool), m, xp)
+    return _zero_where(xp.asarray(mask, dtype=xp.bool), m, xp, in_pipeline=in_pipeline)
 
 
 def mask_matrix_sparse(mask: Any, matrix: Any) -> sp.csr_array:
