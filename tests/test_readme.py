@@ -24,7 +24,10 @@ def test_readme_python_block_runs(index: int) -> None:
 def test_readme_has_the_two_setup_commands() -> None:
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert 'python -m pip install -e ".[dev]" && python -m yuma.demo' in text
-    assert "python -m pytest -q" in text
+    assert "python -m pytest -q -n 2" in text
+    # CI runs exactly the README's test command.
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "python -m pytest -q -n 2" in ci
 
 
 def test_demo_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
