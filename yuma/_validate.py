@@ -28,6 +28,7 @@ __all__ = [
     "check_bool_matrix",
     "check_bool_vector",
     "check_matrix",
+    "check_values",
     "check_vector",
 ]
 
@@ -85,7 +86,8 @@ def as_numeric_array(name: str, value: Any, what: str = "array") -> FloatArray:
 _FINITE_MAX = float(np.finfo(np.float64).max)
 
 
-def _check_values(name: str, values: FloatArray) -> None:
+def check_values(name: str, values: FloatArray) -> None:
+    """Refuse NaN, infinities and negative values in a float64 array (any shape)."""
     if values.size == 0:
         return
     # Two reductions and no temporary in the common case; the exact checks only on suspicion
@@ -104,7 +106,7 @@ def _value_entries(name: str, data: np.ndarray[Any, Any]) -> FloatArray:
         raise _refuse_dtype(name, data.dtype, "matrix")
     with np.errstate(over="ignore"):
         values = np.asarray(data, dtype=np.float64)
-    _check_values(name, values)
+    check_values(name, values)
     return values
 
 
@@ -143,13 +145,13 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
                 # Built anew, so duplicates may have been summed: two finite entries can sum
                 # to an infinity. The caller's own canonical matrix holds just the entries
                 # checked.
-                _check_values(name, np.asarray(csr.data))
+                check_values(name, np.asarray(csr.data))
             out = csr
     else:
         dense = as_numeric_array(name, matrix, "2-D array")
         if dense.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {dense.shape}")
-        _check_values(name, dense)
+        check_values(name, dense)
         out = dense
     if shape is not None and tuple(out.shape) != shape:
         raise ValueError(f"{name} has shape {tuple(out.shape)}, expected {shape}")
@@ -163,7 +165,7 @@ def check_vector(name: str, vector: Any, length: int) -> FloatArray:
         raise ValueError(f"{name} must be 1-D, got shape {v.shape}")
     if v.shape[0] != length:
         raise ValueError(f"{name} has length {v.shape[0]}, expected {length}")
-    _check_values(name, v)
+    check_values(name, v)
     return v
 
 
@@ -224,7 +226,7 @@ def block_array(name: str, value: Any, ndim: int | None = None, *, signed: bool 
         if arr.size and not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite (found NaN or infinity)")
     else:
-        _check_values(name, arr)
+        check_values(name, arr)
     return arr
 
 

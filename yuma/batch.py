@@ -18,7 +18,7 @@ from yuma._sparse import is_sparse
 from yuma._step import Config
 from yuma._threads import check_threads, numba_threads
 from yuma._types import BoolArray, FloatArray
-from yuma._validate import as_numeric_array
+from yuma._validate import as_numeric_array, check_values
 from yuma.backends import check_backend, select
 from yuma.inputs import Layout
 from yuma.params import YumaParams
@@ -93,10 +93,7 @@ def _stack(name: str, value: Any, shape: tuple[int, ...], dtype: type) -> Any:
             raise ValueError(f"{name} must be boolean, got dtype {arr.dtype}")
         return np.ascontiguousarray(arr, dtype=np.bool_)
     out = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"{name} must be finite (found NaN or infinity)")
-    if np.any(out < 0):
-        raise ValueError(f"{name} must be non-negative (found a negative value)")
+    check_values(name, out)
     return out
 
 
@@ -179,11 +176,7 @@ def epoch_batch(
     nb, n_rows, n_cols = (int(x) for x in w_arr.shape)
     W = _stack("weights", w_arr, (nb, n_rows, n_cols), np.float64)
     S = _stack("stake", stake, (nb, n_rows), np.float64)
-    B = (
-        np.zeros((nb, n_rows, n_cols))
-        if bonds is None
-        else _stack("bonds", bonds, (nb, n_rows, n_cols), np.float64)
-    )
+    B = None if bonds is None else _stack("bonds", bonds, (nb, n_rows, n_cols), np.float64)
     if layout == "auto":
         square = n_rows == n_cols
     elif layout == "uid":
@@ -195,7 +188,7 @@ def epoch_batch(
     else:
         raise ValueError(f"layout must be 'auto', 'uid' or 'bipartite', got {layout!r}")
     P = (
-        _default_permits(_normalize_rows(S), params.max_allowed_validators)
+        None
         if validator_permit is None
         else _stack("validator_permit", validator_permit, (nb, n_rows), np.bool_)
     )
@@ -214,6 +207,8 @@ def epoch_batch(
     pl = chain(params.yuma3) if pipeline is None else pipeline
     config = Config.from_params(params, square=square)
     name, flags = select(backend, pl, config)
+    # The compiled batch reads "no bonds" as one shared zero matrix and takes the default
+    # permits itself; the pipeline reads full stacks.
     if name == "numba":
         from yuma.backends.numba_batch import epoch_batch_numba
 
@@ -222,16 +217,38 @@ def epoch_batch(
             out = epoch_batch_numba(
                 W, S, B, P, A, O, RR, square, params, yuma3=flags["yuma3"], liquid=flags["liquid"]
             )
-    elif name == "jax":
+    else:
+        B_all = np.zeros((nb, n_rows, n_cols)) if B is None else B
+        P_all = (
+            _default_permits(_normalize_rows(S), params.max_allowed_validators) if P is None else P
+        )
+        out = _pipeline_batch(name, pl, config, W, S, B_all, P_all, A, O, RR)
+    return BatchResult(**out)
+
+
+def _pipeline_batch(
+    name: str,
+    pl: Pipeline,
+    config: Config,
+    W: FloatArray,
+    S: FloatArray,
+    B: FloatArray,
+    P: BoolArray,
+    A: BoolArray,
+    O: BoolArray | None,
+    RR: BoolArray,
+) -> dict[str, Any]:
+    """The batch through the pipeline: one JAX program (vmapped), or numpy."""
+    nb, n_rows, n_cols = W.shape
+    if name == "jax":
         from yuma.backends.jax_pipeline import run_batch
 
         O_full = np.zeros((nb, n_rows, n_cols), dtype=bool) if O is None else O
         values = dense_state(W, S, B, P, A, O_full, RR)
         out = run_batch(pl, config, values)
         out["validator_permit"] = out["validator_permit"].astype(bool)
-    else:
-        out = _batch_reference(pl, config, W, S, B, P, A, O, RR)
-    return BatchResult(**out)
+        return out
+    return _batch_reference(pl, config, W, S, B, P, A, O, RR)
 
 
 def _normalize_rows(S: FloatArray) -> FloatArray:

@@ -30,10 +30,13 @@ __all__ = ["epoch_batch_numba"]
 @njit(cache=True, parallel=True)
 def _batch_kernel(W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any) -> None:
     has_outdated = O.shape[0] > 0
+    # One (R, C) bonds matrix for every epoch (no bonds: zeros), or one per epoch.
+    shared_bonds = B.shape[0] == 1
     none = np.zeros((0, 0), dtype=np.bool_)
     for b in prange(W.shape[0]):
         outdated = O[b] if has_outdated else none
-        x = DenseIn(W[b], S[b], B[b], P[b], A[b], outdated, RR[b])
+        bonds = B[0] if shared_bonds else B[b]
+        x = DenseIn(W[b], S[b], bonds, P[b], A[b], outdated, RR[b])
         out = DenseOut(
             o.stake[b], o.active_stake[b], o.w[b], o.consensus[b], o.clipped[b], o.vtrust[b],
             o.ranks[b], o.incentive[b], o.bonds[b], o.dividends[b], o.permit[b], o.server[b],
@@ -58,10 +61,15 @@ def epoch_batch_numba(
 ) -> dict[str, Any]:
     """Run the stacked epochs; arrays as validated by :func:`yuma.batch.epoch_batch`.
 
-    ``O`` (outdated) is ``(b, R, C)`` bool or None; ``yuma3``/``liquid`` the kernel flags the
+    ``B`` (bonds) and ``P`` (permits) None mean none and the default; ``O`` (outdated) is
+    ``(b, R, C)`` bool or None; ``yuma3``/``liquid`` the kernel flags the
     pipeline's declared rules select. Returns ``{EpochResult field: stacked array}``.
     """
     nb, n_rows, n_cols = W.shape
+    if B is None:  # no bonds: one zero matrix read by every epoch, not a zeroed stack
+        B = np.zeros((1, n_rows, n_cols))
+    if P is None:  # an empty row per epoch: the kernel takes this stake's top-k (the default)
+        P = np.zeros((nb, 0), dtype=np.bool_)
     o = allocate(n_rows, n_cols, square, (nb,))
     outdated = np.zeros((0, 0, 0), dtype=np.bool_) if O is None else O
     p = dense_params(params, square=square, yuma3=yuma3, liquid=liquid)
