@@ -18,6 +18,11 @@ matrix) the epoch keeps O(R + C) vectors and one temporary copy of the voters' e
   stored: each is recomputed from the weights, the consensus and the previous bonds when a pass
   needs it. One pass counts the EMA's entries and sums its columns, the next computes dividends
   and writes the stored rows.
+* Passes over the masked weights: the mask (count, fill), the consensus buckets (count, copy),
+  the clip (count, fill: validator trust, ranks), the EMA (count, fill). Yuma3's EMA needs only
+  the consensus, so its count pass also counts the clipped weights and runs before the clip
+  fill, which then needs no count pass of its own. The original Yuma's EMA needs the column sums
+  of the stake-weighted weights for bonds, taken by the clip fill, so it clips first.
 
 Every pass over rows runs in parallel over row chunks (``prange``), with one partial row per
 chunk for column sums; the medians run in parallel over buckets. Large arrays are allocated with
@@ -528,14 +533,15 @@ def _bond_row(
     out_data: Any,
     out_indices: Any,
     pos: int,
-) -> tuple[int, float]:
+) -> tuple[int, float, int]:
     """The EMA of row ``i``, merged column by column from the weights and the previous bonds.
 
     phase 1: count the stored entries (EMA > 0) and accumulate column sums (and maxima for the
     original Yuma) into ``sum_part`` / ``max_part``. phase 2: write the entries at ``pos`` (when
     ``out_data`` is not empty: rows with a new permit) in the stored form, and return the raw
     dividend ``Σ_j EMAn_ij · I_j`` (for Yuma3 the caller passes ``I_j / colsum_j`` as
-    ``incentive``). Returns ``(entries, raw dividend)``.
+    ``incentive``). Returns ``(entries, raw dividend, clipped entries)``: the last is the row's
+    count of clipped weights (:func:`_clip_rows`), which Yuma3 takes from its count pass.
 
     Yuma3, fixed α: ``α·WB + (1 − α)·B`` over the union of entries. Yuma3, liquid α: only the
     entries of WB, ``min(1, (1 − α_ij)·B + max(0, α_ij·WB))``. Original Yuma:
@@ -549,6 +555,7 @@ def _bond_row(
     kb_end = b_indptr[i + 1]
     count = 0
     acc = 0.0
+    kept = 0
     while kw < kw_end or kb < kb_end:
         jw = w_indices[kw] if kw < kw_end else -1
         jb = b_indices[kb] if kb < kb_end else -1
@@ -558,9 +565,11 @@ def _bond_row(
             continue
         if jw >= 0 and (jb < 0 or jw <= jb):
             j = jw
-            _, wb, _, wb_present = _bond_weight(w_data[kw], consensus[j], beta)
+            _, wb, keep, wb_present = _bond_weight(w_data[kw], consensus[j], beta)
             kw += 1
             has_w = True
+            if keep:
+                kept += 1
         else:
             j = jb
             wb = 0.0
@@ -614,7 +623,7 @@ def _bond_row(
                 out_data[pos + count] = en / mx if mx != 0.0 else en
                 out_indices[pos + count] = j
         count += 1
-    return count, acc
+    return count, acc, kept
 
 
 @njit(cache=True, parallel=True)
@@ -638,13 +647,17 @@ def _bonds_count_par(
     steep: float,
     delta_sum: Any,
     counts: Any,
+    clip_counts: Any,
     chunks: int,
 ) -> tuple[Any, Any, Any]:
     """First EMA pass: stored entries per row (0 without a new permit), column sums, maxima.
 
-    Returns ``(col_sum, col_max, prev_sum)``; ``prev_sum`` is the original Yuma's column sums of
-    the masked previous bonds (zeros for Yuma3).
+    Unless ``clip_counts`` is empty it also receives each row's count of clipped weights: Yuma3's
+    EMA needs only the consensus, so this pass stands in for the clip's count pass (one read of
+    the weights fewer). Returns ``(col_sum, col_max, prev_sum)``; ``prev_sum`` is the original
+    Yuma's column sums of the masked previous bonds (zeros for Yuma3).
     """
+    with_clip = clip_counts.shape[0] > 0
     n_rows = w_indptr.shape[0] - 1
     n_cols = consensus.shape[0]
     prev_part = np.zeros((chunks, n_cols))
@@ -663,12 +676,14 @@ def _bonds_count_par(
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         for i in range(r0, r1):
-            n, _ = _bond_row(
+            n, _, kept = _bond_row(
                 i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
                 active_stake[i], beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum,
                 prev_sum, prev_sum, prev_sum, 1, sum_part[t], max_part[t], empty_d, empty_i, 0,
             )  # fmt: skip
             counts[i] = n if new_permit[i] else 0
+            if with_clip:
+                clip_counts[i] = kept
     col_max = np.zeros(n_cols)
     for t in range(chunks):
         for j in range(n_cols):
@@ -718,7 +733,7 @@ def _bonds_fill_par(
             if yuma3 and a == 0.0 and not new_permit[i]:
                 continue
             target = out_data if new_permit[i] else empty_d
-            _, d = _bond_row(
+            _, d, _ = _bond_row(
                 i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
                 a, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum, col_sum,
                 col_max, incentive, 2, col_sum, col_max, target, out_indices, out_indptr[i],
@@ -807,30 +822,39 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     else:
         consensus = np.zeros(n_cols)
 
-    c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
-    vtrust = np.zeros(n_rows)
-    ranks_part = np.zeros((chunks, n_cols))
-    delta_part = np.zeros((chunks, 0 if params.yuma3 else n_cols))
-    clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
-    _clip_par(*clip_args, False, counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust, ranks_part,
-              delta_part, chunks)  # fmt: skip
-    np.cumsum(counts, out=c_indptr[1:])
-    c_data = np.empty(int(c_indptr[-1]))
-    c_indices: Any = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
-    _clip_par(*clip_args, True, counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
-              delta_part, chunks)  # fmt: skip
-    ranks = ranks_part.sum(axis=0)
-    delta_sum = delta_part.sum(axis=0) if not params.yuma3 else np.zeros(n_cols)
-    incentive = normalize_vec(ranks)
-
     liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
+    # Yuma3's EMA needs neither the incentive nor the clip's column sums (``delta_sum`` stays
+    # 0), so its count pass also counts the clipped weights and the clip's own count pass goes.
+    delta_sum = np.zeros(n_cols)
     bond_args = (
         w_data, w_indices, w_indptr, B.data, B.indices, B.indptr, consensus,
         inputs.recently_registered, active_stake, permit, params.bonds_penalty,
         params.bonds_ema_rate, params.yuma3, liquid, params.alpha_low, params.alpha_high,
         params.alpha_sigmoid_steepness, delta_sum,
     )  # fmt: skip
-    col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, chunks)
+    c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
+    vtrust = np.zeros(n_rows)
+    ranks_part = np.zeros((chunks, n_cols))
+    delta_part = np.zeros((chunks, 0 if params.yuma3 else n_cols))
+    clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
+    if params.yuma3:
+        clip_counts = np.zeros(n_rows, dtype=np.int64)
+        col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, clip_counts, chunks)
+    else:
+        clip_counts = counts
+        _clip_par(*clip_args, False, clip_counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust,
+                  ranks_part, delta_part, chunks)  # fmt: skip
+    np.cumsum(clip_counts, out=c_indptr[1:])
+    c_data = np.empty(int(c_indptr[-1]))
+    c_indices: Any = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
+    _clip_par(*clip_args, True, clip_counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
+              delta_part, chunks)  # fmt: skip
+    ranks = ranks_part.sum(axis=0)
+    incentive = normalize_vec(ranks)
+    if not params.yuma3:
+        # The original Yuma's EMA normalises ``a·WB`` by its column sums, taken by the clip fill.
+        delta_sum[:] = delta_part.sum(axis=0)
+        col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, counts[:0], chunks)
     b_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
     np.cumsum(counts, out=b_indptr[1:])
     b_data = np.empty(int(b_indptr[-1]))
