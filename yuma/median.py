@@ -20,7 +20,7 @@ import numpy as np
 from yuma._sparse import row_of_entries
 from yuma._types import FloatArray
 from yuma._validate import block_array, block_fraction, block_sparse
-from yuma._xp import Namespace, direct_numpy_call, namespace
+from yuma._xp import Namespace, direct_numpy_call, eager, namespace
 
 __all__ = ["weighted_median", "weighted_median_col", "weighted_median_col_sparse"]
 
@@ -96,6 +96,13 @@ def weighted_median_col(
     xp = xp or namespace(stake, weights)
     w = xp.asarray(weights, dtype=xp.float64)
     s = xp.asarray(stake, dtype=xp.float64)
+    if method in (None, "sort") and w.ndim == 2 and eager(xp) and 0 not in w.shape:
+        # One numpy matrix: the same voters' stake and minority as below, in Python scalars
+        # (a dozen small array calls fewer: a tenth of a 64 x 64 epoch's median).
+        u, total = _majority_stake(np.asarray(s))
+        if total == 0:
+            return np.zeros(w.shape[1])
+        return _sorted_voters(u, np.asarray(w), u > 0, total - majority)
     if w.ndim < 2 or 0 in w.shape:
         return xp.zeros((*w.shape[:-2], w.shape[-1]) if w.ndim >= 2 else 0, dtype=xp.float64)
     u = xp.where(s > 0, s, 0.0)
