@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from conftest import SHARED, requires_shared
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from test_backend_support import (
     Case,
     assert_results_close,
@@ -92,6 +95,103 @@ def test_numba_parallel_path_equals_reference(
     got = yuma.epoch(weights, stake, bonds_in, params, backend="numba", **kwargs)
     assert not knife_edge(ref, params.kappa)
     assert_results_close(ref, got)
+
+
+@SETTINGS
+@given(case_strategy(sparse=True, max_n=12), st.booleans())
+def test_numba_sparse_yuma3_clips_as_the_clip_kernels(case: Case, parallel: bool) -> None:
+    """Yuma3 clips the weights inside its EMA passes: bit for bit the clip kernels' output (the
+    original Yuma's path), row chunks included."""
+    from yuma.backends import numba_sparse as ns
+
+    params = replace(case.params, yuma3=True)
+    with pytest.MonkeyPatch.context() as mp:
+        if parallel:
+            mp.setattr(ns, "PARALLEL_MIN_ENTRIES", 0)
+            mp.setattr(ns, "BUCKET_ENTRIES", 64)
+        got = yuma.epoch(
+            case.weights, case.stake, case.bonds, params, backend="numba", **case.kwargs
+        )
+    w = sp.csr_array(got.weights)
+    n_rows, n_cols = w.shape
+    chunks = max(1, min(numba.get_num_threads(), n_rows)) if parallel else 1
+    c_indptr = np.zeros(n_rows + 1, dtype=w.indptr.dtype)
+    counts = np.zeros(n_rows, dtype=np.int64)
+    vtrust = np.zeros(n_rows)
+    ranks_part = np.zeros((chunks, n_cols))
+    args = (w.data, w.indices, w.indptr, got.consensus, got.active_stake, params.bonds_penalty)
+    none = np.zeros((chunks, 0))
+    ns._clip_par(*args, False, counts, np.empty(0), w.indices[:0], c_indptr, vtrust,
+                 ranks_part, none, chunks)  # fmt: skip
+    np.cumsum(counts, out=c_indptr[1:])
+    c_data = np.empty(int(c_indptr[-1]))
+    c_indices = np.empty(int(c_indptr[-1]), dtype=w.indices.dtype)
+    ns._clip_par(*args, True, counts, c_data, c_indices, c_indptr, vtrust, ranks_part, none,
+                 chunks)  # fmt: skip
+    clipped = sp.csr_array(got.clipped_weights)
+    np.testing.assert_array_equal(clipped.indptr, c_indptr)
+    np.testing.assert_array_equal(clipped.indices, c_indices)
+    assert clipped.data.tobytes() == c_data.tobytes()
+    assert np.asarray(got.validator_trust).tobytes() == vtrust.tobytes()
+    assert np.asarray(got.ranks).tobytes() == ranks_part.sum(axis=0).tobytes()
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("liquid", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_numba_sparse_yuma3_rows_without_dividends(
+    beta: float, liquid: bool, parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Yuma3 writes a row's clipped weights in its dividend pass, which skips rows with neither
+    active stake nor a new permit: such a row, holding weights from its old permit, keeps its
+    clipped weights. With a consensus of 0 that removes entries, rows without a permit and a
+    recently registered column."""
+    from yuma.backends import numba_sparse as ns
+
+    if parallel:
+        monkeypatch.setattr(ns, "PARALLEL_MIN_ENTRIES", 0)
+        monkeypatch.setattr(ns, "BUCKET_ENTRIES", 4)
+    # Row 3 had a permit and set weights, but its stake is gone; row 4 never had a permit.
+    w = np.array(
+        [
+            [0.0, 5.0, 3.0, 0.0, 7.0, 1.0],
+            [0.0, 4.0, 0.0, 2.0, 6.0, 0.0],
+            [0.0, 6.0, 5.0, 0.0, 5.0, 0.0],
+            [0.0, 9.0, 1.0, 8.0, 2.0, 3.0],
+            [0.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        ]
+    )
+    bonds = np.array(
+        [
+            [0.0, 0.2, 0.0, 0.1, 0.3, 0.0],
+            [0.0, 0.1, 0.4, 0.0, 0.0, 0.2],
+            [0.0, 0.0, 0.3, 0.2, 0.1, 0.0],
+            [0.0, 0.5, 0.0, 0.0, 0.2, 0.1],
+            [0.0, 0.3, 0.3, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        ]
+    )
+    stake = np.array([10.0, 6.0, 5.0, 0.0, 1.0, 0.0])
+    params = YumaParams(
+        yuma3=True, liquid_alpha=liquid, bonds_penalty=beta, max_allowed_validators=3
+    )
+    kwargs: dict[str, Any] = {
+        "validator_permit": np.array([True, True, True, True, False, False]),
+        "recently_registered": np.array([False, False, False, False, False, True]),
+        "layout": "bipartite",
+    }
+    weights = sp.csr_array(w)
+    ref = yuma.epoch(weights, stake, sp.csr_array(bonds), params, backend="numpy", **kwargs)
+    got = yuma.epoch(weights, stake, sp.csr_array(bonds), params, backend="numba", **kwargs)
+    assert not knife_edge(ref, params.kappa)
+    assert_results_close(ref, got)
+    clipped = sp.csr_array(got.clipped_weights)
+    assert ref.active_stake[3] == 0 and not ref.validator_permit[3]
+    assert clipped.indptr[4] > clipped.indptr[3]
+    assert got.dividends[3] == 0
+    # Columns 3 and 5 (only the minority votes for them) have a consensus of 0.
+    assert got.consensus[3] == 0 and got.consensus[5] == 0
 
 
 @pytest.mark.parametrize("backend", ["numba", pytest.param("jax", marks=requires_jax)])

@@ -18,11 +18,13 @@ matrix) the epoch keeps O(R + C) vectors and one temporary copy of the voters' e
   stored: each is recomputed from the weights, the consensus and the previous bonds when a pass
   needs it. One pass counts the EMA's entries and sums its columns, the next computes dividends
   and writes the stored rows.
-* Passes over the masked weights: the mask (count, fill), the consensus buckets (count, copy),
-  the clip (count, fill: validator trust, ranks), the EMA (count, fill). Yuma3's EMA needs only
-  the consensus, so its count pass also counts the clipped weights and runs before the clip
-  fill, which then needs no count pass of its own. The original Yuma's EMA needs the column sums
-  of the stake-weighted weights for bonds, taken by the clip fill, so it clips first.
+* Passes over the masked weights: the mask (count, fill) and the consensus buckets (count,
+  copy), then the clip and the EMA. The original Yuma's EMA needs the column sums of the
+  stake-weighted weights for bonds, so it clips first, in passes of its own (count; fill with
+  validator trust, ranks and those sums), then runs the EMA's two. Yuma3's EMA needs only the
+  consensus, so its two passes clip the weights on their way: the count pass also counts the
+  clipped weights and sums validator trust and ranks, and the fill pass, once the incentive is
+  known, writes the clipped weights next to the bonds (two reads of the weights instead of four).
 
 Every pass over rows runs in parallel over row chunks (``prange``), with one partial row per
 chunk for column sums; the medians run in parallel over buckets. Large arrays are allocated with
@@ -503,7 +505,7 @@ def _clip_par(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _bond_row(
     i: int,
     w_data: Any,
@@ -515,13 +517,7 @@ def _bond_row(
     consensus: Any,
     recent: Any,
     a: float,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
+    ema: tuple[float, float, bool, bool, float, float, float],
     delta_sum: Any,
     prev_sum: Any,
     col_sum: Any,
@@ -533,21 +529,36 @@ def _bond_row(
     out_data: Any,
     out_indices: Any,
     pos: int,
-) -> tuple[int, float, int]:
+    clip: bool,
+    ranks_part: Any,
+    c_data: Any,
+    c_indices: Any,
+    c_pos: int,
+) -> tuple[int, float, int, float]:
     """The EMA of row ``i``, merged column by column from the weights and the previous bonds.
 
     phase 1: count the stored entries (EMA > 0) and accumulate column sums (and maxima for the
     original Yuma) into ``sum_part`` / ``max_part``. phase 2: write the entries at ``pos`` (when
     ``out_data`` is not empty: rows with a new permit) in the stored form, and return the raw
     dividend ``Σ_j EMAn_ij · I_j`` (for Yuma3 the caller passes ``I_j / colsum_j`` as
-    ``incentive``). Returns ``(entries, raw dividend, clipped entries)``: the last is the row's
-    count of clipped weights (:func:`_clip_rows`), which Yuma3 takes from its count pass.
+    ``incentive``).
+
+    With ``clip`` (Yuma3) the row is also clipped, as :func:`_clip_rows` does it: phase 1 adds
+    ``a·clipped`` into ``ranks_part`` and sums the row's clipped weights (its validator trust),
+    phase 2 writes the clipped weights at ``c_pos``. Returns ``(entries, raw dividend, clipped
+    entries, validator trust)``.
+
+    Inlined where it is called, with literal ``phase`` and ``clip``, so that each copy keeps
+    only its own branches. ``ema`` is ``(beta, rate, yuma3, liquid, lo, hi, steep)`` as one
+    argument: Python compiles a call of more than 30 arguments as ``f(*args)``, which numba
+    does not inline.
 
     Yuma3, fixed α: ``α·WB + (1 − α)·B`` over the union of entries. Yuma3, liquid α: only the
     entries of WB, ``min(1, (1 − α_ij)·B + max(0, α_ij·WB))``. Original Yuma:
     ``α·colnorm(a·WB) + (1 − α)·colnorm(B)`` over the union, then column-normalised, and stored
     column-max-upscaled. B is the previous bonds without the recently registered columns.
     """
+    beta, rate, yuma3, liquid, lo, hi, steep = ema
     write = out_data.shape[0] > 0
     kw = w_indptr[i]
     kw_end = w_indptr[i + 1]
@@ -556,6 +567,7 @@ def _bond_row(
     count = 0
     acc = 0.0
     kept = 0
+    vt = 0.0
     while kw < kw_end or kb < kb_end:
         jw = w_indices[kw] if kw < kw_end else -1
         jb = b_indices[kb] if kb < kb_end else -1
@@ -565,10 +577,16 @@ def _bond_row(
             continue
         if jw >= 0 and (jb < 0 or jw <= jb):
             j = jw
-            _, wb, keep, wb_present = _bond_weight(w_data[kw], consensus[j], beta)
+            cl, wb, keep, wb_present = _bond_weight(w_data[kw], consensus[j], beta)
             kw += 1
             has_w = True
-            if keep:
+            if clip and keep:
+                if phase == 1:
+                    vt += cl
+                    ranks_part[j] += a * cl
+                else:
+                    c_data[c_pos + kept] = cl
+                    c_indices[c_pos + kept] = j
                 kept += 1
         else:
             j = jb
@@ -623,7 +641,63 @@ def _bond_row(
                 out_data[pos + count] = en / mx if mx != 0.0 else en
                 out_indices[pos + count] = j
         count += 1
-    return count, acc, kept
+    return count, acc, kept, vt
+
+
+@njit(cache=True, nogil=True)
+def _bond_count_rows(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    b_data: Any,
+    b_indices: Any,
+    b_indptr: Any,
+    consensus: Any,
+    recent: Any,
+    active_stake: Any,
+    new_permit: Any,
+    beta: float,
+    rate: float,
+    yuma3: bool,
+    liquid: bool,
+    lo: float,
+    hi: float,
+    steep: float,
+    delta_sum: Any,
+    prev_sum: Any,
+    counts: Any,
+    clip: bool,
+    clip_counts: Any,
+    vtrust: Any,
+    sum_part: Any,
+    max_part: Any,
+    ranks_part: Any,
+    r0: int,
+    r1: int,
+) -> None:
+    """Phase 1 of :func:`_bond_row` over rows ``[r0, r1)``, into one chunk's partial rows."""
+    empty_d = np.empty(0)
+    empty_i = np.empty(0, dtype=w_indices.dtype)
+    ema = (beta, rate, yuma3, liquid, lo, hi, steep)
+    for i in range(r0, r1):
+        a = active_stake[i]
+        # Literal ``clip`` (see ``_bond_row``): passed at run time, the flag's branches cost
+        # the original Yuma's epoch 8 % more instructions, though it never clips here.
+        if clip:
+            n, _, kept, vt = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                a, ema, delta_sum, prev_sum, prev_sum, prev_sum, prev_sum, 1, sum_part, max_part,
+                empty_d, empty_i, 0, True, ranks_part, empty_d, empty_i, 0,
+            )  # fmt: skip
+            clip_counts[i] = kept
+            vtrust[i] = vt
+        else:
+            n, _, _, _ = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                a, ema, delta_sum, prev_sum, prev_sum, prev_sum, prev_sum, 1, sum_part, max_part,
+                empty_d, empty_i, 0, False, ranks_part, empty_d, empty_i, 0,
+            )  # fmt: skip
+        counts[i] = n if new_permit[i] else 0
 
 
 @njit(cache=True, parallel=True)
@@ -647,17 +721,19 @@ def _bonds_count_par(
     steep: float,
     delta_sum: Any,
     counts: Any,
+    clip: bool,
     clip_counts: Any,
+    vtrust: Any,
+    ranks_part: Any,
     chunks: int,
 ) -> tuple[Any, Any, Any]:
     """First EMA pass: stored entries per row (0 without a new permit), column sums, maxima.
 
-    Unless ``clip_counts`` is empty it also receives each row's count of clipped weights: Yuma3's
-    EMA needs only the consensus, so this pass stands in for the clip's count pass (one read of
-    the weights fewer). Returns ``(col_sum, col_max, prev_sum)``; ``prev_sum`` is the original
-    Yuma's column sums of the masked previous bonds (zeros for Yuma3).
+    With ``clip`` (Yuma3, whose EMA needs only the consensus) it is also the clip's first pass:
+    the clipped weights per row into ``clip_counts``, validator trust and ranks' partial rows
+    (untouched without ``clip``). Returns ``(col_sum, col_max, prev_sum)``; ``prev_sum`` is the
+    original Yuma's column sums of the masked previous bonds (zeros for Yuma3).
     """
-    with_clip = clip_counts.shape[0] > 0
     n_rows = w_indptr.shape[0] - 1
     n_cols = consensus.shape[0]
     prev_part = np.zeros((chunks, n_cols))
@@ -671,25 +747,83 @@ def _bonds_count_par(
     prev_sum = prev_part.sum(axis=0)
     sum_part = np.zeros((chunks, n_cols))
     max_part = np.zeros((chunks, n_cols))
-    empty_d = np.empty(0)
-    empty_i = np.empty(0, dtype=w_indices.dtype)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        for i in range(r0, r1):
-            n, _, kept = _bond_row(
-                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
-                active_stake[i], beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum,
-                prev_sum, prev_sum, prev_sum, 1, sum_part[t], max_part[t], empty_d, empty_i, 0,
-            )  # fmt: skip
-            counts[i] = n if new_permit[i] else 0
-            if with_clip:
-                clip_counts[i] = kept
+        _bond_count_rows(
+            w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+            active_stake, new_permit, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum,
+            prev_sum, counts, clip, clip_counts, vtrust, sum_part[t], max_part[t], ranks_part[t],
+            r0, r1,
+        )  # fmt: skip
     col_max = np.zeros(n_cols)
     for t in range(chunks):
         for j in range(n_cols):
             if max_part[t, j] > col_max[j]:
                 col_max[j] = max_part[t, j]
     return sum_part.sum(axis=0), col_max, prev_sum
+
+
+@njit(cache=True, nogil=True)
+def _bond_fill_rows(
+    w_data: Any,
+    w_indices: Any,
+    w_indptr: Any,
+    b_data: Any,
+    b_indices: Any,
+    b_indptr: Any,
+    consensus: Any,
+    recent: Any,
+    active_stake: Any,
+    new_permit: Any,
+    beta: float,
+    rate: float,
+    yuma3: bool,
+    liquid: bool,
+    lo: float,
+    hi: float,
+    steep: float,
+    delta_sum: Any,
+    prev_sum: Any,
+    col_sum: Any,
+    col_max: Any,
+    incentive: Any,
+    out_data: Any,
+    out_indices: Any,
+    out_indptr: Any,
+    clip: bool,
+    c_data: Any,
+    c_indices: Any,
+    c_indptr: Any,
+    raw: Any,
+    r0: int,
+    r1: int,
+) -> None:
+    """Phase 2 of :func:`_bond_row` over rows ``[r0, r1)``: raw dividends into ``raw``."""
+    empty_d = np.empty(0)
+    ema = (beta, rate, yuma3, liquid, lo, hi, steep)
+    for i in range(r0, r1):
+        a = active_stake[i]
+        # Yuma3 dividends are weighted by active stake: rows without any get none, and are
+        # skipped unless they have clipped weights to write.
+        paid = not (yuma3 and a == 0.0 and not new_permit[i])
+        if not paid and not (clip and c_indptr[i + 1] > c_indptr[i]):
+            continue
+        target = out_data if new_permit[i] else empty_d
+        # Literal ``clip`` and ``phase``, as in :func:`_bond_count_rows`.
+        if clip:
+            _, d, _, _ = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                a, ema, delta_sum, prev_sum, col_sum, col_max, incentive, 2, col_sum, col_max,
+                target, out_indices, out_indptr[i], True, empty_d, c_data, c_indices, c_indptr[i],
+            )  # fmt: skip
+        else:
+            _, d, _, _ = _bond_row(
+                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+                a, ema, delta_sum, prev_sum, col_sum, col_max, incentive, 2, col_sum, col_max,
+                target, out_indices, out_indptr[i], False, empty_d, c_data, c_indices, 0,
+            )  # fmt: skip
+        if paid:
+            raw[i] = d * a if yuma3 else d
 
 
 @njit(cache=True, parallel=True)
@@ -719,26 +853,26 @@ def _bonds_fill_par(
     out_data: Any,
     out_indices: Any,
     out_indptr: Any,
+    clip: bool,
+    c_data: Any,
+    c_indices: Any,
+    c_indptr: Any,
     chunks: int,
 ) -> Any:
-    """Second EMA pass: raw dividends, and the stored bonds of rows with a new permit."""
+    """Second EMA pass: raw dividends, and the stored bonds of rows with a new permit.
+
+    With ``clip`` (Yuma3) it also writes the clipped weights at ``c_indptr``.
+    """
     n_rows = w_indptr.shape[0] - 1
     raw = np.zeros(n_rows)
-    empty_d = np.empty(0)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        for i in range(r0, r1):
-            a = active_stake[i]
-            # Yuma3 dividends are weighted by active stake: rows without any are skipped.
-            if yuma3 and a == 0.0 and not new_permit[i]:
-                continue
-            target = out_data if new_permit[i] else empty_d
-            _, d, _ = _bond_row(
-                i, w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
-                a, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum, prev_sum, col_sum,
-                col_max, incentive, 2, col_sum, col_max, target, out_indices, out_indptr[i],
-            )  # fmt: skip
-            raw[i] = d * a if yuma3 else d
+        _bond_fill_rows(
+            w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
+            active_stake, new_permit, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum,
+            prev_sum, col_sum, col_max, incentive, out_data, out_indices, out_indptr, clip,
+            c_data, c_indices, c_indptr, raw, r0, r1,
+        )  # fmt: skip
     return raw
 
 
@@ -823,8 +957,6 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
         consensus = np.zeros(n_cols)
 
     liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
-    # Yuma3's EMA needs neither the incentive nor the clip's column sums (``delta_sum`` stays
-    # 0), so its count pass also counts the clipped weights and the clip's own count pass goes.
     delta_sum = np.zeros(n_cols)
     bond_args = (
         w_data, w_indices, w_indptr, B.data, B.indices, B.indptr, consensus,
@@ -835,26 +967,34 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
     c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
     vtrust = np.zeros(n_rows)
     ranks_part = np.zeros((chunks, n_cols))
-    delta_part = np.zeros((chunks, 0 if params.yuma3 else n_cols))
-    clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
     if params.yuma3:
+        # Yuma3's EMA needs neither the incentive nor the clip's column sums (``delta_sum`` stays
+        # 0): the EMA's two passes clip the weights on their way (the same operations in the
+        # same order as ``_clip_par``), so the weights are read twice here instead of four times.
         clip_counts = np.zeros(n_rows, dtype=np.int64)
-        col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, clip_counts, chunks)
+        col_sum, col_max, prev_sum = _bonds_count_par(
+            *bond_args, counts, True, clip_counts, vtrust, ranks_part, chunks
+        )
+        np.cumsum(clip_counts, out=c_indptr[1:])
+        c_data = np.empty(int(c_indptr[-1]))
+        c_indices: Any = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
     else:
-        clip_counts = counts
-        _clip_par(*clip_args, False, clip_counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust,
+        # The original Yuma's EMA normalises ``a·WB`` by its column sums, taken by the clip fill.
+        delta_part = np.zeros((chunks, n_cols))
+        clip_args = (w_data, w_indices, w_indptr, consensus, active_stake, params.bonds_penalty)
+        _clip_par(*clip_args, False, counts, _EMPTY_F, w_indices[:0], c_indptr, vtrust,
                   ranks_part, delta_part, chunks)  # fmt: skip
-    np.cumsum(clip_counts, out=c_indptr[1:])
-    c_data = np.empty(int(c_indptr[-1]))
-    c_indices: Any = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
-    _clip_par(*clip_args, True, clip_counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
-              delta_part, chunks)  # fmt: skip
+        np.cumsum(counts, out=c_indptr[1:])
+        c_data = np.empty(int(c_indptr[-1]))
+        c_indices = np.empty(int(c_indptr[-1]), dtype=w_indices.dtype)
+        _clip_par(*clip_args, True, counts, c_data, c_indices, c_indptr, vtrust, ranks_part,
+                  delta_part, chunks)  # fmt: skip
+        delta_sum[:] = delta_part.sum(axis=0)
+        col_sum, col_max, prev_sum = _bonds_count_par(
+            *bond_args, counts, False, counts[:0], vtrust, ranks_part, chunks
+        )
     ranks = ranks_part.sum(axis=0)
     incentive = normalize_vec(ranks)
-    if not params.yuma3:
-        # The original Yuma's EMA normalises ``a·WB`` by its column sums, taken by the clip fill.
-        delta_sum[:] = delta_part.sum(axis=0)
-        col_sum, col_max, prev_sum = _bonds_count_par(*bond_args, counts, counts[:0], chunks)
     b_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
     np.cumsum(counts, out=b_indptr[1:])
     b_data = np.empty(int(b_indptr[-1]))
@@ -870,8 +1010,9 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
             scaled = col_sum * 2.0**600
             factor = np.divide(incentive, scaled, out=incentive * 2.0**-600, where=col_sum != 0)
     raw = _bonds_fill_par(
-        *bond_args, prev_sum, col_sum, col_max, factor, b_data, b_indices, b_indptr, chunks
-    )
+        *bond_args, prev_sum, col_sum, col_max, factor, b_data, b_indices, b_indptr,
+        params.yuma3, c_data, c_indices, c_indptr, chunks,
+    )  # fmt: skip
     dividends = normalize_vec(raw)
     server = np.empty(n_cols)
     validator = np.empty(n_rows)
