@@ -222,33 +222,15 @@ def epoch_batch(
         P_all = (
             _default_permits(_normalize_rows(S), params.max_allowed_validators) if P is None else P
         )
-        out = _pipeline_batch(name, pl, config, W, S, B_all, P_all, A, O, RR)
+        if name == "jax":
+            from yuma.backends.jax_pipeline import run_batch
+
+            O_full = np.zeros((nb, n_rows, n_cols), dtype=bool) if O is None else O
+            out = run_batch(pl, config, dense_state(W, S, B_all, P_all, A, O_full, RR))
+            out["validator_permit"] = out["validator_permit"].astype(bool)
+        else:
+            out = _batch_reference(pl, config, W, S, B_all, P_all, A, O, RR)
     return BatchResult(**out)
-
-
-def _pipeline_batch(
-    name: str,
-    pl: Pipeline,
-    config: Config,
-    W: FloatArray,
-    S: FloatArray,
-    B: FloatArray,
-    P: BoolArray,
-    A: BoolArray,
-    O: BoolArray | None,
-    RR: BoolArray,
-) -> dict[str, Any]:
-    """The batch through the pipeline: one JAX program (vmapped), or numpy."""
-    nb, n_rows, n_cols = W.shape
-    if name == "jax":
-        from yuma.backends.jax_pipeline import run_batch
-
-        O_full = np.zeros((nb, n_rows, n_cols), dtype=bool) if O is None else O
-        values = dense_state(W, S, B, P, A, O_full, RR)
-        out = run_batch(pl, config, values)
-        out["validator_permit"] = out["validator_permit"].astype(bool)
-        return out
-    return _batch_reference(pl, config, W, S, B, P, A, O, RR)
 
 
 def _normalize_rows(S: FloatArray) -> FloatArray:

@@ -656,13 +656,7 @@ def _bond_count_rows(
     recent: Any,
     active_stake: Any,
     new_permit: Any,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
+    ema: Any,
     delta_sum: Any,
     prev_sum: Any,
     counts: Any,
@@ -678,7 +672,6 @@ def _bond_count_rows(
     """Phase 1 of :func:`_bond_row` over rows ``[r0, r1)``, into one chunk's partial rows."""
     empty_d = np.empty(0)
     empty_i = np.empty(0, dtype=w_indices.dtype)
-    ema = (beta, rate, yuma3, liquid, lo, hi, steep)
     for i in range(r0, r1):
         a = active_stake[i]
         # Literal ``clip`` (see ``_bond_row``): passed at run time, the flag's branches cost
@@ -712,13 +705,7 @@ def _bonds_count_par(
     recent: Any,
     active_stake: Any,
     new_permit: Any,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
+    ema: Any,
     delta_sum: Any,
     counts: Any,
     clip: bool,
@@ -737,7 +724,7 @@ def _bonds_count_par(
     n_rows = w_indptr.shape[0] - 1
     n_cols = consensus.shape[0]
     prev_part = np.zeros((chunks, n_cols))
-    if not yuma3:
+    if not ema[2]:  # the original Yuma
         for t in prange(chunks):
             r0, r1 = chunk_bounds(n_rows, chunks, t)
             for k in range(b_indptr[r0], b_indptr[r1]):
@@ -751,7 +738,7 @@ def _bonds_count_par(
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _bond_count_rows(
             w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
-            active_stake, new_permit, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum,
+            active_stake, new_permit, ema, delta_sum,
             prev_sum, counts, clip, clip_counts, vtrust, sum_part[t], max_part[t], ranks_part[t],
             r0, r1,
         )  # fmt: skip
@@ -775,13 +762,7 @@ def _bond_fill_rows(
     recent: Any,
     active_stake: Any,
     new_permit: Any,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
+    ema: Any,
     delta_sum: Any,
     prev_sum: Any,
     col_sum: Any,
@@ -800,7 +781,7 @@ def _bond_fill_rows(
 ) -> None:
     """Phase 2 of :func:`_bond_row` over rows ``[r0, r1)``: raw dividends into ``raw``."""
     empty_d = np.empty(0)
-    ema = (beta, rate, yuma3, liquid, lo, hi, steep)
+    yuma3 = ema[2]
     for i in range(r0, r1):
         a = active_stake[i]
         # Yuma3 dividends are weighted by active stake: rows without any get none, and are
@@ -838,13 +819,7 @@ def _bonds_fill_par(
     recent: Any,
     active_stake: Any,
     new_permit: Any,
-    beta: float,
-    rate: float,
-    yuma3: bool,
-    liquid: bool,
-    lo: float,
-    hi: float,
-    steep: float,
+    ema: Any,
     delta_sum: Any,
     prev_sum: Any,
     col_sum: Any,
@@ -869,7 +844,7 @@ def _bonds_fill_par(
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _bond_fill_rows(
             w_data, w_indices, w_indptr, b_data, b_indices, b_indptr, consensus, recent,
-            active_stake, new_permit, beta, rate, yuma3, liquid, lo, hi, steep, delta_sum,
+            active_stake, new_permit, ema, delta_sum,
             prev_sum, col_sum, col_max, incentive, out_data, out_indices, out_indptr, clip,
             c_data, c_indices, c_indptr, raw, r0, r1,
         )  # fmt: skip
@@ -958,11 +933,14 @@ def _epoch_sparse(inputs: EpochInputs, params: YumaParams) -> EpochResult:
 
     liquid = bool(params.yuma3 and params.liquid_alpha and np.any(consensus != 0))
     delta_sum = np.zeros(n_cols)
+    # The EMA's settings as one argument, as :func:`_bond_row` takes them.
+    ema = (
+        float(params.bonds_penalty), float(params.bonds_ema_rate), bool(params.yuma3), liquid,
+        float(params.alpha_low), float(params.alpha_high), float(params.alpha_sigmoid_steepness),
+    )  # fmt: skip
     bond_args = (
         w_data, w_indices, w_indptr, B.data, B.indices, B.indptr, consensus,
-        inputs.recently_registered, active_stake, permit, params.bonds_penalty,
-        params.bonds_ema_rate, params.yuma3, liquid, params.alpha_low, params.alpha_high,
-        params.alpha_sigmoid_steepness, delta_sum,
+        inputs.recently_registered, active_stake, permit, ema, delta_sum,
     )  # fmt: skip
     c_indptr: Any = np.zeros(n_rows + 1, dtype=w_indptr.dtype)
     vtrust = np.zeros(n_rows)
