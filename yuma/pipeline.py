@@ -36,7 +36,7 @@ import numpy as np
 
 from yuma import bonds, dividends, ema_rate, steps
 from yuma._step import Config, State, Step, rule_of
-from yuma._xp import Namespace, np_xp
+from yuma._xp import Namespace, eager, np_xp
 from yuma.result import EpochResult
 
 __all__ = [
@@ -174,12 +174,12 @@ class Pipeline:
         record: list[tuple[str, dict[str, Any]]] = []
         for n, step in self.steps:
             out = step(s)
-            if not isinstance(out, Mapping):
+            if type(out) is not dict and not isinstance(out, Mapping):
                 raise TypeError(
                     f"step {n!r} of pipeline {self.name!r} must return a mapping of named "
                     f"arrays, got {type(out).__name__}"
                 )
-            s = s.merged(out)
+            s._absorb(out)
             if trace:
                 record.append((n, dict(out)))
         return (s, record) if trace else s
@@ -261,8 +261,16 @@ def dense_state(
     """
     w = xp.asarray(weights, dtype=xp.float64)
     lead = tuple(w.shape[:-2])  # a batch of epochs stacks every input on leading axes
+    if eager(xp):
+        # Constant zeros as read-only broadcast views: no (R, C) allocation per epoch for
+        # quantities that stay zero (steps never write their inputs).
+        def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+            return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+    else:
+        def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+            return xp.zeros(shape, dtype=dtype)
     if outdated is None:
-        outdated_mask = xp.zeros(w.shape, dtype=xp.bool)
+        outdated_mask = zeros(tuple(w.shape), xp.bool)
     else:
         outdated_mask = xp.asarray(outdated, dtype=xp.bool)
     return {
@@ -274,8 +282,8 @@ def dense_state(
         "outdated": outdated_mask,
         "recently_registered": xp.asarray(recently_registered, dtype=xp.bool),
         "started": xp.zeros(lead, dtype=xp.bool),
-        "previous_consensus": xp.zeros((*lead, w.shape[-1]), dtype=xp.float64),
-        "previous_weights": xp.zeros(w.shape, dtype=xp.float64),
+        "previous_consensus": zeros((*lead, w.shape[-1]), xp.float64),
+        "previous_weights": zeros(tuple(w.shape), xp.float64),
     }
 
 
@@ -284,16 +292,16 @@ def to_result(state: Mapping[str, Any]) -> EpochResult:
     missing = [f for f in RESULT_FIELDS if f not in state]
     if missing:
         raise ValueError(f"the pipeline did not produce {missing} (an EpochResult needs them)")
-    out = {f: np.asarray(state[f]) for f in RESULT_FIELDS}
-    out["validator_permit"] = out["validator_permit"].astype(bool)
-    for f in RESULT_FIELDS:
-        if f != "validator_permit":
-            out[f] = np.asarray(out[f], dtype=np.float64)
+    out = {f: np.asarray(state[f], dtype=np.float64) for f in RESULT_FIELDS}
+    out["validator_permit"] = np.asarray(state["validator_permit"]).astype(bool)
     return EpochResult(**out)
 
 
-def run_numpy(pipeline: Pipeline, inputs: Any, params: Any) -> EpochResult:
-    """One epoch of ``pipeline`` on validated dense :class:`~yuma.inputs.EpochInputs`."""
+def run_numpy(
+    pipeline: Pipeline, inputs: Any, params: Any, config: Config | None = None
+) -> EpochResult:
+    """One epoch of ``pipeline`` on validated dense :class:`~yuma.inputs.EpochInputs`
+    (``config``: the caller's ``Config`` of ``params``, when it has one)."""
     outdated = inputs.outdated
     if outdated is not None and hasattr(outdated, "toarray"):
         outdated = outdated.toarray()
@@ -306,5 +314,6 @@ def run_numpy(pipeline: Pipeline, inputs: Any, params: Any) -> EpochResult:
         outdated,
         inputs.recently_registered,
     )
-    config = Config.from_params(params, square=inputs.square)
+    if config is None:
+        config = Config.from_params(params, square=inputs.square)
     return to_result(pipeline.run(values, config))

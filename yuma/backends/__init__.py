@@ -189,4 +189,4 @@ def run_epoch(
             outdated, inputs.recently_registered,
         )  # fmt: skip
         return to_result(run_jax(pl, config, values))
-    return run_numpy(pl, inputs, params)
+    return run_numpy(pl, inputs, params, config)
