@@ -261,16 +261,8 @@ def dense_state(
     """
     w = xp.asarray(weights, dtype=xp.float64)
     lead = tuple(w.shape[:-2])  # a batch of epochs stacks every input on leading axes
-    if eager(xp):
-        # Constant zeros as read-only broadcast views: no (R, C) allocation per epoch for
-        # quantities that stay zero (steps never write their inputs).
-        def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
-            return np.broadcast_to(np.zeros((), dtype=dtype), shape)
-    else:
-        def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
-            return xp.zeros(shape, dtype=dtype)
     if outdated is None:
-        outdated_mask = zeros(tuple(w.shape), xp.bool)
+        outdated_mask = _zeros(xp, tuple(w.shape), xp.bool)
     else:
         outdated_mask = xp.asarray(outdated, dtype=xp.bool)
     return {
@@ -282,9 +274,17 @@ def dense_state(
         "outdated": outdated_mask,
         "recently_registered": xp.asarray(recently_registered, dtype=xp.bool),
         "started": xp.zeros(lead, dtype=xp.bool),
-        "previous_consensus": zeros((*lead, w.shape[-1]), xp.float64),
-        "previous_weights": zeros(tuple(w.shape), xp.float64),
+        "previous_consensus": _zeros(xp, (*lead, w.shape[-1]), xp.float64),
+        "previous_weights": _zeros(xp, tuple(w.shape), xp.float64),
     }
+
+
+def _zeros(xp: Namespace, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Zeros of ``shape``; on numpy a read-only broadcast view, so quantities that stay zero
+    cost no (R, C) allocation per epoch (steps never write their inputs)."""
+    if eager(xp):
+        return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+    return xp.zeros(shape, dtype=dtype)
 
 
 def to_result(state: Mapping[str, Any]) -> EpochResult:
@@ -292,7 +292,7 @@ def to_result(state: Mapping[str, Any]) -> EpochResult:
     missing = [f for f in RESULT_FIELDS if f not in state]
     if missing:
         raise ValueError(f"the pipeline did not produce {missing} (an EpochResult needs them)")
-    out = {f: np.asarray(state[f], dtype=np.float64) for f in RESULT_FIELDS}
+    out: dict[str, Any] = {f: np.asarray(state[f], dtype=np.float64) for f in RESULT_FIELDS}
     out["validator_permit"] = np.asarray(state["validator_permit"]).astype(bool)
     return EpochResult(**out)
 
