@@ -24,26 +24,40 @@ def _batch_inputs() -> tuple[Any, Any]:
 
 @pytest.mark.parametrize("backend", [*backends("numpy", "numba", "jax"), "numba:1"])
 def test_batch_epochs(benchmark: Any, backend: str) -> None:
+    _time_batch(benchmark, backend, keep_matrices=True)
+
+
+@pytest.mark.parametrize("backend", [*backends("numba"), "numba:1"])
+def test_batch_epochs_vectors_only(benchmark: Any, backend: str) -> None:
+    """``keep_matrices=False``: a sweep that reads the vectors only (case ``batch_vectors``)."""
+    _time_batch(benchmark, backend, keep_matrices=False)
+
+
+def _time_batch(benchmark: Any, backend: str, *, keep_matrices: bool) -> None:
     w, stake = _batch_inputs()
     b, n = BATCH
     params = all_validators(n)
     name, _, threads = backend.partition(":")
 
+    def once() -> Any:
+        return yuma.epoch_batch(w, stake, params=params, backend=name, keep_matrices=keep_matrices)
+
     def run() -> Any:
         if not threads:
-            return yuma.epoch_batch(w, stake, params=params, backend=name)
+            return once()
         import numba
 
         previous = numba.get_num_threads()
         numba.set_num_threads(int(threads))
         try:
-            return yuma.epoch_batch(w, stake, params=params, backend=name)
+            return once()
         finally:
             numba.set_num_threads(previous)
 
     run()  # compile outside the timing
     rounds = 1 if name == "numpy" else 5
-    benchmark.extra_info.update(case="batch", n=n, batch=b, backend=backend)
+    case = "batch" if keep_matrices else "batch_vectors"
+    benchmark.extra_info.update(case=case, n=n, batch=b, backend=backend)
     result = benchmark.pedantic(run, rounds=rounds, iterations=1)
     if result is not None:
         assert len(result) == b

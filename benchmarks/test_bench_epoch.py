@@ -118,4 +118,3 @@ def test_real_subnet_baseline(benchmark: Any, baseline: str) -> None:
     data = w.data
     fn = (lambda: np.sort(data)) if baseline == "sort" else data.sum
     benchmark.pedantic(fn, rounds=50)
-

@@ -121,6 +121,55 @@ def test_batch_rejects_bad_input(kwargs: dict[str, Any], match: str) -> None:
         yuma.epoch_batch(**args)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ({(2, 1, 0): np.nan}, "weights must be finite"),
+        ({(1, 0, 1): np.inf}, "weights must be finite"),
+        ({(0, 1, 1): -np.inf}, "weights must be finite"),
+        ({(2, 0, 0): -1.0}, "weights must be non-negative"),
+        ({(0, 0, 0): -1.0, (2, 1, 1): np.nan}, "weights must be finite"),  # finite first
+    ],
+)
+def test_batch_checks_every_epochs_weights(
+    backend: str, bad: dict[tuple[int, int, int], float], match: str
+) -> None:
+    # The compiled batch checks each epoch's weights inside its kernel: the same refusals as
+    # the numpy path's check of the whole stack, wherever the bad value sits.
+    w = np.ones((3, 2, 2))
+    for where, value in bad.items():
+        w[where] = value
+    for keep in (True, False):
+        with pytest.raises(ValueError, match=match):
+            yuma.epoch_batch(w, np.ones(2), backend=backend, keep_matrices=keep)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(args=batch_strategy())
+def test_batch_without_matrices_keeps_every_vector(backend: str, args: dict[str, Any]) -> None:
+    full = yuma.epoch_batch(backend=backend, **args)
+    slim = yuma.epoch_batch(backend=backend, keep_matrices=False, **args)
+    assert slim.weights is None and slim.clipped_weights is None and slim.bonds is None
+    for name, value in full.as_dict().items():
+        if name not in ("weights", "clipped_weights", "bonds"):
+            # the same computation, only the matrices' destination differs: bit for bit
+            np.testing.assert_array_equal(getattr(slim, name), value, err_msg=name)
+    assert len(slim) == len(full)
+    with pytest.raises(ValueError, match="keep_matrices"):
+        slim[0]
+
+
+def test_keep_matrices_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="keep_matrices"):
+        yuma.epoch_batch(np.ones((1, 2, 2)), np.ones(2), keep_matrices="no")  # type: ignore[arg-type]
+
+
 def test_batch_does_not_mutate_inputs() -> None:
     rng = np.random.default_rng(9)
     w = rng.random((3, 4, 4))

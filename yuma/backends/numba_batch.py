@@ -27,19 +27,55 @@ from yuma.params import YumaParams
 __all__ = ["epoch_batch_numba"]
 
 
+#: An epoch's weights as ``_batch_kernel`` found them (its ``status``): fine, or why refused.
+VALUES_OK, VALUES_NOT_FINITE, VALUES_NEGATIVE = 0, 1, 2
+
+_FINITE_MAX = float(np.finfo(np.float64).max)
+
+
+@njit(cache=True)
+def _values_status(m: Any) -> int:
+    """:data:`VALUES_OK` when every value of ``m`` is finite and non-negative (the check of
+    :func:`yuma._validate.check_values`, made on the epoch's own weights just before it reads
+    them, so they are in cache for the epoch), else why not (a NaN or infinity first)."""
+    flat = m.ravel()
+    fine = True
+    for k in range(flat.size):
+        v = flat[k]
+        fine &= (v >= 0.0) & (v <= _FINITE_MAX)  # a NaN fails both
+    if fine:
+        return VALUES_OK
+    for k in range(flat.size):
+        if not np.isfinite(flat[k]):
+            return VALUES_NOT_FINITE
+    return VALUES_NEGATIVE
+
+
 @njit(cache=True, parallel=True)
-def _batch_kernel(W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any) -> None:
+def _batch_kernel(
+    W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any, status: Any
+) -> None:
     has_outdated = O.shape[0] > 0
     # One (R, C) bonds matrix for every epoch (no bonds: zeros), or one per epoch.
     shared_bonds = B.shape[0] == 1
+    # Empty matrix stacks: the caller keeps no matrices, so each epoch computes its own in
+    # fresh (R, C) buffers, which the allocator hands back warm to the thread's next epoch.
+    keep = o.w.shape[0] > 0
+    n_rows, n_cols = W.shape[1], W.shape[2]
     none = np.zeros((0, 0), dtype=np.bool_)
     for b in prange(W.shape[0]):
+        status[b] = _values_status(W[b])
+        if status[b] != VALUES_OK:
+            continue  # the caller refuses the batch
         outdated = O[b] if has_outdated else none
         bonds = B[0] if shared_bonds else B[b]
         x = DenseIn(W[b], S[b], bonds, P[b], A[b], outdated, RR[b])
+        w = o.w[b] if keep else np.empty((n_rows, n_cols))
+        clipped = o.clipped[b] if keep else np.empty((n_rows, n_cols))
+        new_bonds = o.bonds[b] if keep else np.empty((n_rows, n_cols))
         out = DenseOut(
-            o.stake[b], o.active_stake[b], o.w[b], o.consensus[b], o.clipped[b], o.vtrust[b],
-            o.ranks[b], o.incentive[b], o.bonds[b], o.dividends[b], o.permit[b], o.server[b],
+            o.stake[b], o.active_stake[b], w, o.consensus[b], clipped, o.vtrust[b],
+            o.ranks[b], o.incentive[b], new_bonds, o.dividends[b], o.permit[b], o.server[b],
             o.validator[b], o.combined[b],
         )  # fmt: skip
         epoch_serial(x, p, out, 1)
@@ -58,22 +94,34 @@ def epoch_batch_numba(
     *,
     yuma3: bool,
     liquid: bool,
+    keep_matrices: bool = True,
 ) -> dict[str, Any]:
-    """Run the stacked epochs; arrays as validated by :func:`yuma.batch.epoch_batch`.
+    """Run the stacked epochs; arrays as validated by :func:`yuma.batch.epoch_batch`, except
+    the weights' values, which the kernel checks (as ``check_values``) as it reaches each
+    epoch: a NaN, infinity or negative weight raises ``ValueError`` here.
 
     ``B`` (bonds) and ``P`` (permits) None mean none and the default; ``O`` (outdated) is
     ``(b, R, C)`` bool or None; ``yuma3``/``liquid`` the kernel flags the
-    pipeline's declared rules select. Returns ``{EpochResult field: stacked array}``.
+    pipeline's declared rules select. Returns ``{EpochResult field: stacked array}``; with
+    ``keep_matrices`` False the matrix fields are None (never written to a stack).
     """
     nb, n_rows, n_cols = W.shape
     if B is None:  # no bonds: one zero matrix read by every epoch, not a zeroed stack
         B = np.zeros((1, n_rows, n_cols))
     if P is None:  # an empty row per epoch: the kernel takes this stake's top-k (the default)
         P = np.zeros((nb, 0), dtype=np.bool_)
-    o = allocate(n_rows, n_cols, square, (nb,))
+    o = allocate(n_rows, n_cols, square, (nb,), matrices=keep_matrices)
     outdated = np.zeros((0, 0, 0), dtype=np.bool_) if O is None else O
     p = dense_params(params, square=square, yuma3=yuma3, liquid=liquid)
+    status = np.empty(nb, dtype=np.int8)
     with numba_parallel_guard():
-        _batch_kernel(W, S, B, P, A, outdated, RR, p, o)
+        _batch_kernel(W, S, B, P, A, outdated, RR, p, o, status)
+    if (status == VALUES_NOT_FINITE).any():
+        raise ValueError("weights must be finite (found NaN or infinity)")
+    if (status == VALUES_NEGATIVE).any():
+        raise ValueError("weights must be non-negative (found a negative value)")
     result = result_of(o)
-    return {name: getattr(result, name) for name in result.__dataclass_fields__}
+    out = {name: getattr(result, name) for name in result.__dataclass_fields__}
+    if not keep_matrices:
+        out.update(weights=None, clipped_weights=None, bonds=None)
+    return out

@@ -544,11 +544,14 @@ def dense_params(params: YumaParams, *, square: bool, yuma3: bool, liquid: bool)
     )
 
 
-def allocate(n_rows: int, n_cols: int, square: bool, lead: tuple[int, ...] = ()) -> DenseOut:
-    """Uninitialised outputs, with optional leading (batch) dimensions."""
+def allocate(
+    n_rows: int, n_cols: int, square: bool, lead: tuple[int, ...] = (), matrices: bool = True
+) -> DenseOut:
+    """Uninitialised outputs, with optional leading (batch) dimensions; ``matrices`` False
+    gives the one-axis batch empty ``(0, R, C)`` matrix stacks (none kept)."""
     combined = n_cols if square else n_rows + n_cols
     r, c = (*lead, n_rows), (*lead, n_cols)
-    m = (*lead, n_rows, n_cols)
+    m = (*lead, n_rows, n_cols) if matrices else (0, n_rows, n_cols)
     return DenseOut(
         np.empty(r), np.empty(r), np.empty(m), np.empty(c), np.empty(m), np.empty(r),
         np.empty(c), np.empty(c), np.empty(m), np.empty(r), np.empty(r, dtype=np.bool_),
