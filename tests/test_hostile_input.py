@@ -1036,3 +1036,76 @@ def test_the_fast_check_of_a_large_csr(how: str) -> None:
     assert (got is m) == (how == "none")
     assert got.has_canonical_format
     np.testing.assert_array_equal(got.toarray(), m.toarray())
+
+
+# --- values left to the compiled dense epoch ----------------------------------------------------
+# From 2^16 cells a dense epoch bound for numba skips the two reductions over its weights and
+# bonds: the kernel checks every value as it reads it. It must refuse exactly what the reference
+# refuses, wherever the value sits: rows without a permit (never copied), the diagonal and
+# outdated cells (masked), the bonds of a recently registered miner (never read by the EMA).
+
+BAD_VALUES = [
+    (np.nan, "finite"),
+    (np.inf, "finite"),
+    (-np.inf, "finite"),
+    (-1e-300, "non-negative"),
+]
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+@pytest.mark.parametrize("n", [256, 512])  # 512 x 512 runs the parallel passes
+@pytest.mark.parametrize("role", ["weights", "bonds"])
+@pytest.mark.parametrize("where", ["plain", "no permit", "diagonal", "outdated", "recent"])
+@pytest.mark.parametrize(("value", "message"), BAD_VALUES)
+def test_the_compiled_epoch_refuses_what_the_reference_refuses(
+    n: int, role: str, where: str, value: float, message: str
+) -> None:
+    w = np.ones((n, n))
+    bonds = np.full((n, n), 0.5)
+    permit = np.ones(n, dtype=bool)
+    permit[7] = False
+    outdated = np.zeros((n, n), dtype=bool)
+    outdated[n - 1, 3] = True
+    recent = np.zeros(n, dtype=bool)
+    recent[5] = True
+    cell = {"plain": (n - 2, 1), "no permit": (7, 2), "diagonal": (9, 9),
+            "outdated": (n - 1, 3), "recent": (4, 5)}[where]  # fmt: skip
+    (w if role == "weights" else bonds)[cell] = value
+    kwargs = {"validator_permit": permit, "outdated": outdated, "recently_registered": recent}
+    for backend in (None, "numba", "numpy"):
+        with pytest.raises(ValueError, match=f"{role} must be {message}"):
+            yuma.epoch(w, np.ones(n), bonds, backend=backend, **kwargs)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_a_finite_value_comes_first_as_in_the_reference() -> None:
+    w = np.ones((300, 300))
+    w[0, 0] = -1.0
+    w[299, 299] = np.nan
+    for backend in ("numba", "numpy"):
+        with pytest.raises(ValueError, match="weights must be finite"):
+            yuma.epoch(w, np.ones(300), backend=backend)
+
+
+def test_values_left_to_the_kernel_are_checked_by_any_other_path() -> None:
+    w = np.ones((300, 300))
+    w[3, 4] = np.nan
+    inputs, params = yuma.prepare_inputs(w, np.ones(300), defer_dense_values=True)
+    assert not inputs.values_checked
+    with pytest.raises(ValueError, match="weights must be finite"):
+        yuma.backends.run_epoch(inputs, params, "numpy")
+    checked, _ = yuma.prepare_inputs(np.ones((300, 300)), np.ones(300))
+    assert checked.values_checked
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_good_values_left_to_the_kernel_give_the_checked_result() -> None:
+    rng = np.random.default_rng(3)
+    w = rng.random((300, 300)) * (rng.random((300, 300)) < 0.6)
+    s = rng.random(300)
+    b = rng.random((300, 300))
+    deferred = yuma.epoch(w, s, b, backend="numba")
+    inputs, params = yuma.prepare_inputs(w, s, b)  # values checked first
+    checked = yuma.backends.run_epoch(inputs, params, "numba")
+    for name, value in checked.as_dict().items():
+        np.testing.assert_array_equal(getattr(deferred, name), value, err_msg=name)

@@ -125,9 +125,15 @@ def _check_mask_dtype(name: str, m: np.ndarray[Any, Any]) -> None:
         raise ValueError(f"{name} must be boolean (or 0/1 integers), found another integer")
 
 
-def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -> Matrix:
+def check_matrix(
+    name: str, matrix: Any, shape: tuple[int, int] | None = None, *, dense_values: bool = True
+) -> Matrix:
     """A 2-D dense or sparse float64 matrix of finite non-negative values (the input itself
     when it already is a dense one: the library never mutates its inputs).
+
+    ``dense_values`` False leaves a dense matrix's values to the caller's kernel, which checks
+    them as it reads them (:func:`yuma.backends.numba_dense.values_status`); dtype and shape
+    are checked here all the same, and sparse input always in full.
 
     Sparse input (any scipy.sparse format) comes back as canonical CSR after a full O(nnz)
     check of its structure (:func:`yuma._sparse.checked_csr`); each stored entry is checked
@@ -151,7 +157,8 @@ def check_matrix(name: str, matrix: Any, shape: tuple[int, int] | None = None) -
         dense = as_numeric_array(name, matrix, "2-D array")
         if dense.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got shape {dense.shape}")
-        check_values(name, dense)
+        if dense_values:
+            check_values(name, dense)
         out = dense
     if shape is not None and tuple(out.shape) != shape:
         raise ValueError(f"{name} has shape {tuple(out.shape)}, expected {shape}")

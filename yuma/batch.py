@@ -208,11 +208,16 @@ def epoch_batch(
     pl = chain(params.yuma3) if pipeline is None else pipeline
     config = Config.from_params(params, square=square)
     name, flags = select(backend, pl, config)
-    # The compiled batch checks each epoch's weights as it reaches them (in cache), instead of
-    # two passes over the whole stack here.
-    W = _stack("weights", w_arr, (nb, n_rows, n_cols), np.float64, check=name != "numba")
+    # The compiled batch checks each epoch's weights and bonds as it reads them (in cache),
+    # instead of two passes over each whole stack here.
+    compiled = name == "numba"
+    W = _stack("weights", w_arr, (nb, n_rows, n_cols), np.float64, check=not compiled)
     S = _stack("stake", stake, (nb, n_rows), np.float64)
-    B = None if bonds is None else _stack("bonds", bonds, (nb, n_rows, n_cols), np.float64)
+    B = (
+        None
+        if bonds is None
+        else _stack("bonds", bonds, (nb, n_rows, n_cols), np.float64, check=not compiled)
+    )
     P = (
         None
         if validator_permit is None

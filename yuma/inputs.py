@@ -45,6 +45,9 @@ class EpochInputs:
     owner_uid : the subnet owner's uid (sparse path only has owner rules), or None.
     square : True for the chain's (n, n) uid layout, False for validators x miners.
     sparse : True when ``weights`` is sparse (the chain's sparse path).
+    values_checked : False when the dense weights' and bonds' values are left to the compiled
+        kernel (``prepare_inputs(..., defer_dense_values=True)``), which checks them as it
+        reads them; any other path checks them first (:func:`yuma.backends.run_epoch`).
     """
 
     weights: Matrix
@@ -58,6 +61,7 @@ class EpochInputs:
     square: bool
     sparse: bool
     max_validators: int = 0
+    values_checked: bool = True
 
     @functools.cached_property
     def old_permit(self) -> BoolArray:
@@ -94,6 +98,7 @@ def prepare_inputs(
     recently_registered: Any = None,
     owner_uid: int | None = None,
     layout: Layout = "auto",
+    defer_dense_values: bool = False,
 ) -> tuple[EpochInputs, YumaParams]:
     """Validate the arguments of :func:`yuma.epoch` and fill in the defaults.
 
@@ -105,12 +110,17 @@ def prepare_inputs(
     input in any scipy format is checked in full, in O(rows + cols + nnz) time and memory, before
     any kernel reads it, and comes back as canonical CSR (duplicates summed after each stored
     entry was checked on its own, explicit zeros kept).
+
+    ``defer_dense_values``: leave the values of dense weights and bonds (two passes over each)
+    to the compiled dense epoch, which checks them as it reads them; the result says so
+    (``values_checked`` False).
     """
     if params is None:
         params = YumaParams()
     elif not isinstance(params, YumaParams):
         raise ValueError(f"params must be a YumaParams, got {type(params).__name__}")
-    w = check_matrix("weights", weights)
+    check = not defer_dense_values
+    w = check_matrix("weights", weights, dense_values=check)
     rows, cols = int(w.shape[0]), int(w.shape[1])
     s = check_vector("stake", stake, rows)
     if layout == "auto":
@@ -129,11 +139,11 @@ def prepare_inputs(
             sp.csr_array((rows, cols), dtype=np.float64) if sparse_input else np.zeros_like(w)
         )
     else:
-        b = check_matrix("bonds", bonds, (rows, cols))
+        b = check_matrix("bonds", bonds, (rows, cols), dense_values=check or sparse_input)
         if sparse_input and not is_sparse(b):
             b = check_matrix("bonds", sp.csr_array(b), (rows, cols))
         elif not sparse_input and is_sparse(b):
-            b = np.asarray(as_csr(b).toarray(), dtype=np.float64)
+            b = np.asarray(as_csr(b).toarray(), dtype=np.float64)  # checked in full as sparse
     if owner_uid is not None:
         if isinstance(owner_uid, bool) or not isinstance(owner_uid, (int, np.integer)):
             raise ValueError(f"owner_uid must be an int or None, got {owner_uid!r}")
@@ -167,5 +177,6 @@ def prepare_inputs(
         square=square,
         sparse=sparse_input,
         max_validators=params.max_allowed_validators,
+        values_checked=check or sparse_input,
     )
     return inputs, params

@@ -99,6 +99,7 @@ def epoch(
     keeps the owner's self-weight and forces the owner's permits; the dense path does neither.
     """
     from yuma._threads import check_threads
+    from yuma.backends import compiled_dense
 
     threads = check_threads(threads)
     inputs, params = prepare_inputs(
@@ -112,6 +113,8 @@ def epoch(
         recently_registered=recently_registered,
         owner_uid=owner_uid,
         layout=layout,
+        # the compiled dense epoch checks the weights' and bonds' values as it reads them
+        defer_dense_values=compiled_dense(weights, params, backend, pipeline),
     )
     from yuma.backends import run_epoch
 

@@ -20,6 +20,7 @@ from yuma.backends.numba_dense import (
     allocate,
     dense_params,
     epoch_serial,
+    raise_for_status,
     result_of,
 )
 from yuma.params import YumaParams
@@ -27,34 +28,8 @@ from yuma.params import YumaParams
 __all__ = ["epoch_batch_numba"]
 
 
-#: An epoch's weights as ``_batch_kernel`` found them (its ``status``): fine, or why refused.
-VALUES_OK, VALUES_NOT_FINITE, VALUES_NEGATIVE = 0, 1, 2
-
-_FINITE_MAX = float(np.finfo(np.float64).max)
-
-
-@njit(cache=True)
-def _values_status(m: Any) -> int:
-    """:data:`VALUES_OK` when every value of ``m`` is finite and non-negative (the check of
-    :func:`yuma._validate.check_values`, made on the epoch's own weights just before it reads
-    them, so they are in cache for the epoch), else why not (a NaN or infinity first)."""
-    flat = m.ravel()
-    fine = True
-    for k in range(flat.size):
-        v = flat[k]
-        fine &= (v >= 0.0) & (v <= _FINITE_MAX)  # a NaN fails both
-    if fine:
-        return VALUES_OK
-    for k in range(flat.size):
-        if not np.isfinite(flat[k]):
-            return VALUES_NOT_FINITE
-    return VALUES_NEGATIVE
-
-
 @njit(cache=True, parallel=True)
-def _batch_kernel(
-    W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any, status: Any
-) -> None:
+def _batch_kernel(W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any) -> None:
     has_outdated = O.shape[0] > 0
     # One (R, C) bonds matrix for every epoch (no bonds: zeros), or one per epoch.
     shared_bonds = B.shape[0] == 1
@@ -64,9 +39,6 @@ def _batch_kernel(
     n_rows, n_cols = W.shape[1], W.shape[2]
     none = np.zeros((0, 0), dtype=np.bool_)
     for b in prange(W.shape[0]):
-        status[b] = _values_status(W[b])
-        if status[b] != VALUES_OK:
-            continue  # the caller refuses the batch
         outdated = O[b] if has_outdated else none
         bonds = B[0] if shared_bonds else B[b]
         x = DenseIn(W[b], S[b], bonds, P[b], A[b], outdated, RR[b])
@@ -76,7 +48,7 @@ def _batch_kernel(
         out = DenseOut(
             o.stake[b], o.active_stake[b], w, o.consensus[b], clipped, o.vtrust[b],
             o.ranks[b], o.incentive[b], new_bonds, o.dividends[b], o.permit[b], o.server[b],
-            o.validator[b], o.combined[b],
+            o.validator[b], o.combined[b], o.status[b],
         )  # fmt: skip
         epoch_serial(x, p, out, 1)
 
@@ -97,8 +69,8 @@ def epoch_batch_numba(
     keep_matrices: bool = True,
 ) -> dict[str, Any]:
     """Run the stacked epochs; arrays as validated by :func:`yuma.batch.epoch_batch`, except
-    the weights' values, which the kernel checks (as ``check_values``) as it reaches each
-    epoch: a NaN, infinity or negative weight raises ``ValueError`` here.
+    the weights' and bonds' values, which each epoch checks (as ``check_values``) as it reads
+    them: a NaN, infinity or negative value raises ``ValueError`` here.
 
     ``B`` (bonds) and ``P`` (permits) None mean none and the default; ``O`` (outdated) is
     ``(b, R, C)`` bool or None; ``yuma3``/``liquid`` the kernel flags the
@@ -113,13 +85,9 @@ def epoch_batch_numba(
     o = allocate(n_rows, n_cols, square, (nb,), matrices=keep_matrices)
     outdated = np.zeros((0, 0, 0), dtype=np.bool_) if O is None else O
     p = dense_params(params, square=square, yuma3=yuma3, liquid=liquid)
-    status = np.empty(nb, dtype=np.int8)
     with numba_parallel_guard():
-        _batch_kernel(W, S, B, P, A, outdated, RR, p, o, status)
-    if (status == VALUES_NOT_FINITE).any():
-        raise ValueError("weights must be finite (found NaN or infinity)")
-    if (status == VALUES_NEGATIVE).any():
-        raise ValueError("weights must be non-negative (found a negative value)")
+        _batch_kernel(W, S, B, P, A, outdated, RR, p, o)
+    raise_for_status(o.status)
     result = result_of(o)
     out = {name: getattr(result, name) for name in result.__dataclass_fields__}
     if not keep_matrices:

@@ -112,14 +112,55 @@ def _penalised(x: float, cl: float, beta: float) -> float:
     return x + beta * (cl - x)
 
 
+#: What :func:`values_status` finds in an input's values (a larger code wins: the reference
+#: refuses a NaN or infinity before a negative value).
+VALUES_OK, VALUES_NEGATIVE, VALUES_NOT_FINITE = 0, 1, 2
+
+_FINITE_MAX = float(np.finfo(np.float64).max)
+
+
+@njit(cache=True, nogil=True)
+def values_status(x: Any) -> int:
+    """:data:`VALUES_OK` when every value of the row ``x`` is finite and non-negative (the check
+    of :func:`yuma._validate.check_values`, which the compiled epochs make as they read their
+    inputs, the row then in cache), else :data:`VALUES_NOT_FINITE` or :data:`VALUES_NEGATIVE`."""
+    fine = True
+    for j in range(x.shape[0]):
+        v = x[j]
+        fine &= (v >= 0.0) & (v <= _FINITE_MAX)  # a NaN fails both
+    if fine:
+        return VALUES_OK
+    for j in range(x.shape[0]):
+        if not np.isfinite(x[j]):
+            return VALUES_NOT_FINITE
+    return VALUES_NEGATIVE
+
+
+def raise_for_status(status: Any) -> None:
+    """Refuse an epoch whose kernel found bad input values: ``status`` ``(..., 2)`` holds the
+    weights' and the bonds' :func:`values_status`, any leading axes (a batch) included."""
+    if not status.any():
+        return
+    for k, name in enumerate(("weights", "bonds")):
+        found = int(np.max(status[..., k]))
+        if found == VALUES_NOT_FINITE:
+            raise ValueError(f"{name} must be finite (found NaN or infinity)")
+        if found == VALUES_NEGATIVE:
+            raise ValueError(f"{name} must be non-negative (found a negative value)")
+
+
 @njit(cache=True, nogil=True)
 def _rows_weights(
     W: Any, permit: Any, square: bool, outdated: Any, w: Any, r0: int, r1: int
-) -> None:
-    """Masked, row-normalised weights for rows ``[r0, r1)`` (reference steps 4.6 a–e)."""
+) -> int:
+    """Masked, row-normalised weights for rows ``[r0, r1)`` (reference steps 4.6 a–e).
+
+    Returns the rows' :func:`values_status` (every raw value is checked, masked ones too)."""
     n_cols = W.shape[1]
     has_outdated = outdated.shape[0] > 0
+    status = VALUES_OK
     for i in range(r0, r1):
+        status = max(status, values_status(W[i]))
         if not permit[i]:
             for j in range(n_cols):
                 w[i, j] = 0.0
@@ -147,6 +188,7 @@ def _rows_weights(
         if total > 0.0:
             for j in range(n_cols):
                 w[i, j] = w[i, j] / total
+    return status
 
 
 @njit(cache=True, nogil=True)
@@ -204,8 +246,9 @@ def _rows_clip_ema(
     sum2_part: Any,
     r0: int,
     r1: int,
-) -> None:
-    """Clip, validator trust, rank partials and the first bond pass for rows ``[r0, r1)``.
+) -> int:
+    """Clip, validator trust, rank partials and the first bond pass for rows ``[r0, r1)``;
+    returns the previous bonds' :func:`values_status` over those rows.
 
     Yuma3: writes the EMA into ``ema`` and its column sums into ``sum1_part``.
     Original Yuma: accumulates ``Σ_i a_i·WB_ij`` into ``sum1_part`` and ``Σ_i B_ij`` (the masked
@@ -215,11 +258,13 @@ def _rows_clip_ema(
     # Short single-purpose loops over the row (each vectorises; one loop doing everything
     # does not), with the same arithmetic per cell as the reference.
     plain_ema = yuma3 and not liquid
+    status = VALUES_OK
     for i in range(r0, r1):
         a = active_stake[i]
         w_row = w[i]
         cl_row = clipped[i]
         b_row = bonds[i]
+        status = max(status, values_status(b_row))
         for j in range(n_cols):
             x = w_row[j]
             c = consensus[j]
@@ -249,6 +294,7 @@ def _rows_clip_ema(
             else:
                 sum1_part[j] += wb * a
                 sum2_part[j] += prev
+    return status
 
 
 @njit(cache=True, nogil=True)
@@ -378,7 +424,8 @@ class DenseParams(NamedTuple):
 
 class DenseOut(NamedTuple):
     """Preallocated outputs, the :class:`yuma.result.EpochResult` fields (``bonds`` doubles as
-    the EMA buffer)."""
+    the EMA buffer), and ``status``: the epoch checks its weights and previous bonds as it
+    reads them, and stops after the pass that finds a bad value (the caller then raises)."""
 
     stake: Any
     active_stake: Any
@@ -394,6 +441,7 @@ class DenseOut(NamedTuple):
     server: Any
     validator: Any
     combined: Any
+    status: Any  # (2,) int8: the weights' and the bonds' values_status (see raise_for_status)
 
 
 def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
@@ -409,9 +457,14 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     )
     # none given: the default, this stake's new permits
     old_permit = x.old_permit if x.old_permit.shape[0] == n_rows else o.permit
+    status_part = np.zeros(chunks, dtype=np.int8)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        _rows_weights(x.W, old_permit, p.square, x.outdated, o.w, r0, r1)
+        status_part[t] = _rows_weights(x.W, old_permit, p.square, x.outdated, o.w, r0, r1)
+    o.status[0] = status_part.max()
+    o.status[1] = VALUES_OK
+    if o.status[0] != VALUES_OK:
+        return  # refused by the caller; the median must not see a negative or NaN score
     voters, u, minority = majority_stake(o.active_stake, p.kappa)
     if voters.shape[0] == 0:
         o.consensus[:] = 0.0
@@ -432,11 +485,14 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     sum2_part = np.zeros((chunks, n_cols))
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        _rows_clip_ema(
+        status_part[t] = _rows_clip_ema(
             o.w, o.consensus, o.active_stake, x.bonds, x.recent, p.beta, p.rate, p.yuma3,
             liquid, p.lo, p.hi, p.steep, o.clipped, o.bonds, o.vtrust, ranks_part[t],
             sum1_part[t], sum2_part[t], r0, r1,
         )  # fmt: skip
+    o.status[1] = status_part.max()
+    if o.status[1] != VALUES_OK:
+        return
     ranks = ranks_part.sum(axis=0)
     o.ranks[:] = ranks
     sum1 = sum1_part.sum(axis=0)
@@ -496,14 +552,19 @@ epoch_parallel = _compiled(parallel=True)
 # Entry points from Python. They take plain tuples and build the named ones inside: numba
 # types a plain tuple of arrays in its C dispatcher, a NamedTuple in Python (about 7 µs more
 # per call, a tenth of a 64 x 64 epoch).
+# Each returns whether a bad input value was found (then ``status`` says which).
 @njit(cache=True, nogil=True)
-def _serial_entry(x: Any, p: Any, o: Any) -> None:
-    epoch_serial(DenseIn(*x), DenseParams(*p), DenseOut(*o), 1)
+def _serial_entry(x: Any, p: Any, o: Any) -> bool:
+    out = DenseOut(*o)
+    epoch_serial(DenseIn(*x), DenseParams(*p), out, 1)
+    return bool(out.status[0] != VALUES_OK or out.status[1] != VALUES_OK)
 
 
 @njit(cache=True)
-def _parallel_entry(x: Any, p: Any, o: Any, chunks: int) -> None:
-    epoch_parallel(DenseIn(*x), DenseParams(*p), DenseOut(*o), chunks)
+def _parallel_entry(x: Any, p: Any, o: Any, chunks: int) -> bool:
+    out = DenseOut(*o)
+    epoch_parallel(DenseIn(*x), DenseParams(*p), out, chunks)
+    return bool(out.status[0] != VALUES_OK or out.status[1] != VALUES_OK)
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,6 +617,7 @@ def allocate(
         np.empty(r), np.empty(r), np.empty(m), np.empty(c), np.empty(m), np.empty(r),
         np.empty(c), np.empty(c), np.empty(m), np.empty(r), np.empty(r, dtype=np.bool_),
         np.empty(c), np.empty(r), np.empty((*lead, combined)),
+        np.zeros((*lead, 2), dtype=np.int8),
     )  # fmt: skip
 
 
@@ -596,8 +658,10 @@ def epoch_dense(
     o = allocate(n_rows, n_cols, inputs.square)
     threads = 1 if n_rows * n_cols < PARALLEL_MIN_CELLS else numba.get_num_threads()
     if threads == 1:
-        _serial_entry(x, p, tuple(o))
+        refused = _serial_entry(x, p, tuple(o))
     else:
         with numba_parallel_guard():
-            _parallel_entry(x, p, tuple(o), threads)
+            refused = _parallel_entry(x, p, tuple(o), threads)
+    if refused:
+        raise_for_status(o.status)
     return result_of(o)

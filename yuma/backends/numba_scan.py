@@ -40,6 +40,7 @@ def _scan(
     combined = np.empty(n_cols if p.square else n_rows + n_cols)
     w_scratch = np.empty((n_rows, n_cols))
     reset_buf = np.empty((n_rows, n_cols))
+    status = np.zeros(2, dtype=np.int8)  # the inputs were checked by simulate
     bonds_in = bonds0
     old_permit = permit0
     for t in range(n_epochs):
@@ -58,7 +59,7 @@ def _scan(
         )  # fmt: skip
         o = DenseOut(
             stake[t], active_stake[t], w_buf, consensus[t], clipped, trust[t], ranks[t],
-            incentive[t], b_buf, dividends[t], permit[t], server, validator, combined,
+            incentive[t], b_buf, dividends[t], permit[t], server, validator, combined, status,
         )  # fmt: skip
         epoch_serial(x, p, o, 1)
         bonds_in = b_buf
