@@ -36,7 +36,7 @@ import numpy as np
 
 from yuma import bonds, dividends, ema_rate, steps
 from yuma._step import Config, State, Step, rule_of
-from yuma._xp import Namespace, eager, np_xp
+from yuma._xp import Namespace, np_xp
 from yuma.result import EpochResult
 
 __all__ = [
@@ -262,7 +262,7 @@ def dense_state(
     w = xp.asarray(weights, dtype=xp.float64)
     lead = tuple(w.shape[:-2])  # a batch of epochs stacks every input on leading axes
     if outdated is None:
-        outdated_mask = _zeros(xp, tuple(w.shape), xp.bool)
+        outdated_mask = xp.zeros(w.shape, dtype=xp.bool)
     else:
         outdated_mask = xp.asarray(outdated, dtype=xp.bool)
     return {
@@ -274,17 +274,9 @@ def dense_state(
         "outdated": outdated_mask,
         "recently_registered": xp.asarray(recently_registered, dtype=xp.bool),
         "started": xp.zeros(lead, dtype=xp.bool),
-        "previous_consensus": _zeros(xp, (*lead, w.shape[-1]), xp.float64),
-        "previous_weights": _zeros(xp, tuple(w.shape), xp.float64),
+        "previous_consensus": xp.zeros((*lead, w.shape[-1]), dtype=xp.float64),
+        "previous_weights": xp.zeros(w.shape, dtype=xp.float64),
     }
-
-
-def _zeros(xp: Namespace, shape: tuple[int, ...], dtype: Any) -> Any:
-    """Zeros of ``shape``; on numpy a read-only broadcast view, so quantities that stay zero
-    cost no (R, C) allocation per epoch (steps never write their inputs)."""
-    if eager(xp):
-        return np.broadcast_to(np.zeros((), dtype=dtype), shape)
-    return xp.zeros(shape, dtype=dtype)
 
 
 def to_result(state: Mapping[str, Any]) -> EpochResult:
