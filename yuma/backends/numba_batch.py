@@ -78,13 +78,15 @@ def epoch_batch_numba(
     ``keep_matrices`` False the matrix fields are None (never written to a stack).
     """
     nb, n_rows, n_cols = W.shape
+    given_bonds = B is not None
     if B is None:  # no bonds: one zero matrix read by every epoch, not a zeroed stack
         B = np.zeros((1, n_rows, n_cols))
     if P is None:  # an empty row per epoch: the kernel takes this stake's top-k (the default)
         P = np.zeros((nb, 0), dtype=np.bool_)
     o = allocate(n_rows, n_cols, square, (nb,), matrices=keep_matrices)
     outdated = np.zeros((0, 0, 0), dtype=np.bool_) if O is None else O
-    p = dense_params(params, square=square, yuma3=yuma3, liquid=liquid)
+    # the weights are checked here, epoch by epoch; no bonds given: a zero matrix, fine
+    p = dense_params(params, square=square, yuma3=yuma3, liquid=liquid, check_bonds=given_bonds)
     with numba_parallel_guard():
         _batch_kernel(W, S, B, P, A, outdated, RR, p, o)
     raise_for_status(o.status)

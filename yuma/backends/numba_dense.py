@@ -151,16 +151,18 @@ def raise_for_status(status: Any) -> None:
 
 @njit(cache=True, nogil=True)
 def _rows_weights(
-    W: Any, permit: Any, square: bool, outdated: Any, w: Any, r0: int, r1: int
+    W: Any, permit: Any, square: bool, outdated: Any, w: Any, r0: int, r1: int, check: bool
 ) -> int:
     """Masked, row-normalised weights for rows ``[r0, r1)`` (reference steps 4.6 a–e).
 
-    Returns the rows' :func:`values_status` (every raw value is checked, masked ones too)."""
+    Returns the rows' :func:`values_status` when ``check`` (every raw value is checked, masked
+    ones too), else :data:`VALUES_OK`."""
     n_cols = W.shape[1]
     has_outdated = outdated.shape[0] > 0
     status = VALUES_OK
     for i in range(r0, r1):
-        status = max(status, values_status(W[i]))
+        if check:
+            status = max(status, values_status(W[i]))
         if not permit[i]:
             for j in range(n_cols):
                 w[i, j] = 0.0
@@ -246,9 +248,10 @@ def _rows_clip_ema(
     sum2_part: Any,
     r0: int,
     r1: int,
+    check: bool,
 ) -> int:
     """Clip, validator trust, rank partials and the first bond pass for rows ``[r0, r1)``;
-    returns the previous bonds' :func:`values_status` over those rows.
+    returns the previous bonds' :func:`values_status` over those rows when ``check``.
 
     Yuma3: writes the EMA into ``ema`` and its column sums into ``sum1_part``.
     Original Yuma: accumulates ``Σ_i a_i·WB_ij`` into ``sum1_part`` and ``Σ_i B_ij`` (the masked
@@ -264,7 +267,8 @@ def _rows_clip_ema(
         w_row = w[i]
         cl_row = clipped[i]
         b_row = bonds[i]
-        status = max(status, values_status(b_row))
+        if check:
+            status = max(status, values_status(b_row))
         for j in range(n_cols):
             x = w_row[j]
             c = consensus[j]
@@ -408,7 +412,8 @@ class DenseIn(NamedTuple):
 
 class DenseParams(NamedTuple):
     """The hyperparameters and the specialisation (``yuma3``: the bonds/dividends rules;
-    ``liquid``: liquid alpha v2 requested) the kernel runs with."""
+    ``liquid``: liquid alpha v2 requested) the kernel runs with, and which input values it
+    checks as it reads them (``check_weights``, ``check_bonds``)."""
 
     square: bool
     kappa: float
@@ -420,6 +425,8 @@ class DenseParams(NamedTuple):
     hi: float
     steep: float
     max_validators: int
+    check_weights: bool  # check the weights' values (False: the caller checked them)
+    check_bonds: bool  # the same for the previous bonds
 
 
 class DenseOut(NamedTuple):
@@ -460,7 +467,9 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     status_part = np.zeros(chunks, dtype=np.int8)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
-        status_part[t] = _rows_weights(x.W, old_permit, p.square, x.outdated, o.w, r0, r1)
+        status_part[t] = _rows_weights(
+            x.W, old_permit, p.square, x.outdated, o.w, r0, r1, p.check_weights
+        )
     o.status[0] = status_part.max()
     o.status[1] = VALUES_OK
     if o.status[0] != VALUES_OK:
@@ -488,7 +497,7 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
         status_part[t] = _rows_clip_ema(
             o.w, o.consensus, o.active_stake, x.bonds, x.recent, p.beta, p.rate, p.yuma3,
             liquid, p.lo, p.hi, p.steep, o.clipped, o.bonds, o.vtrust, ranks_part[t],
-            sum1_part[t], sum2_part[t], r0, r1,
+            sum1_part[t], sum2_part[t], r0, r1, p.check_bonds,
         )  # fmt: skip
     o.status[1] = status_part.max()
     if o.status[1] != VALUES_OK:
@@ -589,8 +598,17 @@ def _dense_arrays(inputs: EpochInputs) -> tuple[Any, Any, Any]:
     return W, bonds_in, outdated
 
 
-def dense_params(params: YumaParams, *, square: bool, yuma3: bool, liquid: bool) -> DenseParams:
-    """The kernel's parameters for ``params`` and a specialisation (see :mod:`.kernels`)."""
+def dense_params(
+    params: YumaParams,
+    *,
+    square: bool,
+    yuma3: bool,
+    liquid: bool,
+    check_weights: bool = True,
+    check_bonds: bool = True,
+) -> DenseParams:
+    """The kernel's parameters for ``params`` and a specialisation (see :mod:`.kernels`);
+    ``check_*`` False where the caller has already checked those values."""
     return DenseParams(
         bool(square),
         float(params.kappa),
@@ -602,6 +620,8 @@ def dense_params(params: YumaParams, *, square: bool, yuma3: bool, liquid: bool)
         float(params.alpha_high),
         float(params.alpha_sigmoid_steepness),
         int(params.max_allowed_validators),
+        bool(check_weights),
+        bool(check_bonds),
     )
 
 
@@ -654,7 +674,13 @@ def epoch_dense(
     n_rows, n_cols = W.shape
     permit = _NO_PERMIT if inputs.given_permit is None else inputs.given_permit
     x = (W, inputs.stake, bonds_in, permit, inputs.active, outdated, inputs.recently_registered)
-    p = tuple(dense_params(params, square=inputs.square, yuma3=yuma3, liquid=liquid))
+    unchecked = not inputs.values_checked  # else checked by prepare_inputs already
+    p = tuple(
+        dense_params(
+            params, square=inputs.square, yuma3=yuma3, liquid=liquid,
+            check_weights=unchecked, check_bonds=unchecked,
+        )
+    )  # fmt: skip
     o = allocate(n_rows, n_cols, inputs.square)
     threads = 1 if n_rows * n_cols < PARALLEL_MIN_CELLS else numba.get_num_threads()
     if threads == 1:
