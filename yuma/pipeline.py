@@ -168,7 +168,9 @@ class Pipeline:
         """Run every step on ``values`` (the inputs, see :mod:`yuma.steps`).
 
         Returns the final :class:`State`; with ``trace=True``, ``(state, [(name, outputs)])``
-        so each step's own outputs can be checked.
+        so each step's own outputs can be checked. Each step reads the quantities computed
+        before it from one state that grows as the steps run (a step returns its outputs and
+        keeps no reference to the state).
         """
         s = State(values, config, xp)
         record: list[tuple[str, dict[str, Any]]] = []
