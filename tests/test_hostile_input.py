@@ -1077,6 +1077,17 @@ def test_the_compiled_epoch_refuses_what_the_reference_refuses(
             yuma.epoch(w, np.ones(n), bonds, backend=backend, **kwargs)
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_deciding_where_values_are_checked_reads_no_malformed_input(entry: str) -> None:
+    # The choice of who checks the values must not touch the input: a COO matrix whose
+    # coordinate and data lengths differ raises even from ``.size``, before the check that
+    # names the argument (found by the slow step).
+    m = sp.coo_array((np.ones(3), (np.array([0, 1, 2]), np.array([0, 1, 2]))), shape=(3, 3))
+    m.coords = (np.array([0, 1, 2, 0]), m.coords[1])
+    with pytest.raises(ValueError, match="weights"):
+        call(entry, m, np.ones(3))
+
+
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 def test_a_finite_value_comes_first_as_in_the_reference() -> None:
     w = np.ones((300, 300))

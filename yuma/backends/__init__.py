@@ -151,12 +151,11 @@ def compiled_dense(
     """Whether :func:`run_epoch` will run this request on the compiled dense epoch (dense
     weights, numba chosen), which checks its inputs' values itself. False whenever that is
     not certain (a bad argument then raises later, where it always did)."""
-    from yuma._sparse import is_sparse
-
-    size = getattr(weights, "size", None)
-    if not isinstance(size, int) or size < _DEFER_MIN_CELLS:
+    # Only a numpy array is read here (its size): anything else, malformed sparse input
+    # included, is left to prepare_inputs to check and name.
+    if not isinstance(weights, np.ndarray) or weights.size < _DEFER_MIN_CELLS:
         return False  # small: checking first costs less than deciding (the kernel checks too)
-    if is_sparse(weights) or not isinstance(params, (YumaParams, type(None))):
+    if not isinstance(params, (YumaParams, type(None))):
         return False
     params = params or YumaParams()
     pl = chain(params.yuma3) if pipeline is None else pipeline
