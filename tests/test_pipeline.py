@@ -159,7 +159,8 @@ def test_backend_none_means_the_same_everywhere() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
-    shape=st.sampled_from([(1, 1), (3, 4), (7, 5), (16, 3)]),
+    # (256, 300): from 2^16 cells a halving sums the stake as a product
+    shape=st.sampled_from([(1, 1), (3, 4), (7, 5), (16, 3), (256, 300)]),
     kappa=st.sampled_from([0.1, 0.5, 32767 / 65535, 0.9]),
     u16=st.booleans(),
 )
@@ -182,6 +183,21 @@ def test_bisected_median_equals_the_sorted_one(
         if np.any(np.abs(cums - (u.sum() - kappa)) < 1e-12):
             return
     np.testing.assert_array_equal(a, b)
+
+
+@needs_jax
+def test_jax_equals_numpy_where_the_median_sums_by_product() -> None:
+    # 256 x 300 cells: JAX's bisection takes the product form of its halvings.
+    from test_backend_support import assert_results_close, knife_edge
+
+    rng = np.random.default_rng(11)
+    w = rng.integers(0, 65536, (256, 300)) * (rng.random((256, 300)) < 0.7)
+    s = rng.lognormal(0.0, 2.0, 256)
+    b = rng.random((256, 300))
+    params = yuma.YumaParams(max_allowed_validators=256)
+    ref = yuma.epoch(w, s, b, params, backend="numpy")
+    assert not knife_edge(ref, params.kappa)
+    assert_results_close(ref, yuma.epoch(w, s, b, params, backend="jax"))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba", *(["jax"] if HAS_JAX else [])])

@@ -20,7 +20,7 @@ import numpy as np
 from yuma._sparse import row_of_entries
 from yuma._types import FloatArray
 from yuma._validate import block_array, block_fraction, block_sparse
-from yuma._xp import Namespace, direct_numpy_call, eager, namespace
+from yuma._xp import Namespace, direct_numpy_call, eager, namespace, vecmat
 
 __all__ = ["weighted_median", "weighted_median_col", "weighted_median_col_sparse"]
 
@@ -172,6 +172,8 @@ def _is_jax_namespace(xp: Namespace) -> bool:
 #: Halvings between two checks for an early finish (a check costs about two halvings).
 _CHECK_EVERY = 8
 _INT64_MAX = int(np.iinfo(np.int64).max)
+#: Cells from which a halving sums the stake as a product (see :func:`_bisect`).
+_PRODUCT_MIN_CELLS = 2**16
 
 
 def _bisect(u: Any, w: Any, voter: Any, minority: Any, xp: Namespace) -> Any:
@@ -193,11 +195,20 @@ def _bisect(u: Any, w: Any, voter: Any, minority: Any, xp: Namespace) -> Any:
         bits = np.ascontiguousarray(w, dtype=np.float64).view(np.int64)
     hi = xp.max(xp.where(voter[:, None], bits, 0), axis=0)
     lo = xp.full(hi.shape, -1, dtype=xp.int64)
-    weight = u[:, None]
+
+    # The voters' stake at or below ``mid``: the same terms summed either way. From 2^16
+    # cells as a vector-matrix product, which XLA on CPU runs in 0.67x the time of the masked
+    # sum down the rows at 4096 x 4096; below that (and per epoch of a vmapped batch) the
+    # masked sum is the faster.
+    product = bits.shape[-2] * bits.shape[-1] >= _PRODUCT_MIN_CELLS
 
     def halve(lo: Any, hi: Any) -> tuple[Any, Any]:
         mid = lo + (hi - lo) // 2
-        crossed = xp.sum(xp.where(bits <= mid[None, :], weight, 0.0), axis=0) > minority
+        at_or_below = bits <= mid[None, :]
+        if product:
+            crossed = vecmat(u, xp.astype(at_or_below, xp.float64)) > minority
+        else:
+            crossed = xp.sum(xp.where(at_or_below, u[:, None], 0.0), axis=0) > minority
         return xp.where(crossed, lo, mid), xp.where(crossed, mid, hi)
 
     def candidates(lo: Any, hi: Any) -> tuple[Any, Any]:
