@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from test_backend_support import HAS_JAX, assert_results_close, knife_edge, params_strategy
 
 import yuma
+from yuma.batch import MATRIX_FIELDS
 from yuma.params import YumaParams
 
 BACKENDS = [
@@ -20,6 +21,13 @@ BACKENDS = [
         "jax", marks=pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
     ),
 ]
+
+
+#: The hypothesis settings of the batch properties (each example runs whole batches).
+BATCH_EXAMPLES = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @st.composite
@@ -74,11 +82,7 @@ def _item(args: dict[str, Any], k: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(BATCH_EXAMPLES, max_examples=25)
 @given(args=batch_strategy())
 def test_batch_equals_reference_per_item(backend: str, args: dict[str, Any]) -> None:
     refs = [yuma.epoch(backend="numpy", **_item(args, k)) for k in range(len(args["stake"]))]
@@ -146,18 +150,14 @@ def test_batch_checks_every_epochs_weights(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(BATCH_EXAMPLES, max_examples=15)
 @given(args=batch_strategy())
 def test_batch_without_matrices_keeps_every_vector(backend: str, args: dict[str, Any]) -> None:
     full = yuma.epoch_batch(backend=backend, **args)
     slim = yuma.epoch_batch(backend=backend, keep_matrices=False, **args)
-    assert slim.weights is None and slim.clipped_weights is None and slim.bonds is None
+    assert all(getattr(slim, name) is None for name in MATRIX_FIELDS)
     for name, value in full.as_dict().items():
-        if name not in ("weights", "clipped_weights", "bonds"):
+        if name not in MATRIX_FIELDS:
             # the same computation, only the matrices' destination differs: bit for bit
             np.testing.assert_array_equal(getattr(slim, name), value, err_msg=name)
     assert len(slim) == len(full)

@@ -185,6 +185,25 @@ def test_bisected_median_equals_the_sorted_one(
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_negative_zeros_are_zeros(backend: str) -> None:
+    # -0.0 passes the non-negative check; the numpy median sorts scores by their bit patterns
+    # (where -0.0 would sort first) after folding it into 0.0: the same epoch as with 0.0.
+    rng = np.random.default_rng(4)
+    w = rng.random((40, 40)) * (rng.random((40, 40)) < 0.5)
+    b = rng.random((40, 40)) * (rng.random((40, 40)) < 0.5)
+    s = rng.random(40)
+    signed_w = np.where(w == 0, -0.0, w)
+    signed_b = np.where(b == 0, -0.0, b)
+    assert np.signbit(signed_w).any()
+    ref = yuma.epoch(w, s, b, backend=backend)
+    got = yuma.epoch(signed_w, s, signed_b, backend=backend)
+    for name in RESULT_FIELDS:
+        np.testing.assert_array_equal(got.dense(name), ref.dense(name), err_msg=name)
+    # a consensus of zero is +0.0, as from positive zeros (no sign leaks out of the median)
+    assert got.consensus.tobytes() == ref.consensus.tobytes()
+
+
 @needs_jax
 def test_jax_equals_numpy_where_the_median_sums_by_product() -> None:
     # 256 x 300 cells: JAX's bisection takes the product form of its halvings.

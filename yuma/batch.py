@@ -78,6 +78,10 @@ class BatchResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+#: The (b, R, C) fields ``keep_matrices=False`` leaves out.
+MATRIX_FIELDS = ("weights", "clipped_weights", "bonds")
+
+
 def _stack(
     name: str, value: Any, shape: tuple[int, ...], dtype: type, *, check: bool = True
 ) -> Any:
@@ -261,10 +265,6 @@ def epoch_batch(
     if not keep_matrices:
         out.update(dict.fromkeys(MATRIX_FIELDS))
     return BatchResult(**out)
-
-
-#: The (b, R, C) fields ``keep_matrices=False`` leaves out.
-MATRIX_FIELDS = ("weights", "clipped_weights", "bonds")
 
 
 def _normalize_rows(S: FloatArray) -> FloatArray:

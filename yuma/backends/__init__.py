@@ -139,7 +139,7 @@ def select(
 
 
 #: From this many cells on, a dense epoch bound for numba leaves its values to the kernel
-#: (two reductions over the weights and two over the bonds saved: 0.77x the time of a
+#: (two reductions over the weights and two over the bonds saved: 0.77-0.79x the time of a
 #: 4096 x 4096 epoch; at 256 x 256 the two checks cost about the same, below it deciding costs
 #: more than the check).
 _DEFER_MIN_CELLS = 2**16

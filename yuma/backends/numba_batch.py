@@ -75,7 +75,8 @@ def epoch_batch_numba(
     ``B`` (bonds) and ``P`` (permits) None mean none and the default; ``O`` (outdated) is
     ``(b, R, C)`` bool or None; ``yuma3``/``liquid`` the kernel flags the
     pipeline's declared rules select. Returns ``{EpochResult field: stacked array}``; with
-    ``keep_matrices`` False the matrix fields are None (never written to a stack).
+    ``keep_matrices`` False the matrix fields are empty ``(0, R, C)`` stacks, never written
+    (:func:`yuma.batch.epoch_batch` returns None for them).
     """
     nb, n_rows, n_cols = W.shape
     given_bonds = B is not None
@@ -91,7 +92,4 @@ def epoch_batch_numba(
         _batch_kernel(W, S, B, P, A, outdated, RR, p, o)
     raise_for_status(o.status)
     result = result_of(o)
-    out = {name: getattr(result, name) for name in result.__dataclass_fields__}
-    if not keep_matrices:
-        out.update(weights=None, clipped_weights=None, bonds=None)
-    return out
+    return {name: getattr(result, name) for name in result.__dataclass_fields__}

@@ -167,13 +167,15 @@ def _rows_weights(
             for j in range(n_cols):
                 w[i, j] = 0.0
             continue
+        # ``+ 0.0`` turns a -0.0 weight (it passes the non-negative check) into 0.0: the
+        # median orders scores by their bit patterns, and no sign may leak into consensus.
         if has_outdated:
             for j in range(n_cols):
-                x = 0.0 if outdated[i, j] else W[i, j]
+                x = 0.0 if outdated[i, j] else W[i, j] + 0.0
                 w[i, j] = x
         else:
             for j in range(n_cols):
-                w[i, j] = W[i, j]
+                w[i, j] = W[i, j] + 0.0
         if square and i < n_cols:
             w[i, i] = 0.0
         total = _sum(w[i])
