@@ -202,6 +202,17 @@ def test_negative_zeros_are_zeros(backend: str) -> None:
         np.testing.assert_array_equal(got.dense(name), ref.dense(name), err_msg=name)
     # a consensus of zero is +0.0, as from positive zeros (no sign leaks out of the median)
     assert got.consensus.tobytes() == ref.consensus.tobytes()
+    # the sparse path, with -0.0 stored explicitly
+    import scipy.sparse as sp
+
+    stored = sp.csr_array(w + (w == 0))  # every cell stored
+    stored.data[np.flatnonzero(w.ravel() == 0)] = -0.0
+    plain = stored.copy()
+    plain.data[np.flatnonzero(w.ravel() == 0)] = 0.0
+    sref = yuma.epoch(plain, s, backend=backend)
+    sgot = yuma.epoch(stored, s, backend=backend)
+    assert np.signbit(stored.data).any()
+    assert sgot.consensus.tobytes() == sref.consensus.tobytes()
 
 
 @needs_jax

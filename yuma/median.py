@@ -266,7 +266,7 @@ def _median_col_csr(stake: FloatArray, w: Any, majority: float) -> FloatArray:
     rows = row_of_entries(w)
     voting = u[rows] > 0
     cols = w.indices[voting].astype(np.int64)
-    vals = w.data[voting]
+    vals = w.data[voting] + 0.0  # a stored -0.0 scores 0.0 (no sign into the consensus)
     mass = u[rows[voting]]
     order = np.lexsort((vals, cols))
     cols, vals, mass = cols[order], vals[order], mass[order]

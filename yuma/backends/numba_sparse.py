@@ -180,7 +180,7 @@ def _mask_rows(
             q = pos
             for k in range(start, end):
                 if k != drop:
-                    w_data[q] = data[k]
+                    w_data[q] = data[k] + 0.0  # -0.0 becomes 0.0 (no sign into the median)
                     w_indices[q] = indices[k]
                     total += data[k]
                     peak = max(peak, data[k])
@@ -198,7 +198,7 @@ def _mask_rows(
             )
             if keep:
                 if fill:
-                    w_data[pos + kept] = data[k]
+                    w_data[pos + kept] = data[k] + 0.0  # as above
                     w_indices[pos + kept] = j
                     total += data[k]
                     peak = max(peak, data[k])
