@@ -84,15 +84,23 @@ def as_numeric_array(name: str, value: Any, what: str = "array") -> FloatArray:
 
 #: The largest finite float64 (an infinity is above it, a NaN compares False).
 _FINITE_MAX = float(np.finfo(np.float64).max)
+#: Its bit pattern, as an unsigned integer.
+_FINITE_MAX_BITS = int(np.array(_FINITE_MAX).view(np.uint64))
 
 
 def check_values(name: str, values: FloatArray) -> None:
     """Refuse NaN, infinities and negative values in a float64 array (any shape)."""
     if values.size == 0:
         return
-    # Two reductions and no temporary in the common case; the exact checks only on suspicion
-    # (a NaN fails both comparisons, an infinity the bound on the largest value).
-    if values.min() >= 0 and values.max() <= _FINITE_MAX:
+    # One integer reduction and no temporary in the common case, the exact checks only on
+    # suspicion: read as unsigned integers, the bit patterns of the finite non-negative floats
+    # are exactly those up to the largest finite float's (a negative value has its sign bit
+    # set, an infinity or NaN its exponent all ones). -0.0 fails this test and passes the
+    # exact ones.
+    if values.dtype == np.float64:
+        if values.view(np.uint64).max() <= _FINITE_MAX_BITS:
+            return
+    elif values.min() >= 0 and values.max() <= _FINITE_MAX:
         return
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite (found NaN or infinity)")

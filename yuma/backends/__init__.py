@@ -160,10 +160,21 @@ def compiled_dense(
     params = params or YumaParams()
     pl = chain(params.yuma3) if pipeline is None else pipeline
     try:
-        name, _ = select(backend, pl, Config.from_params(params, square=True))
+        name, _ = _dense_choice(backend, pl, params.liquid_alpha)
     except (ValueError, ImportError, TypeError):
         return False
     return name == "numba"
+
+
+@functools.lru_cache(maxsize=256)
+def _dense_choice(
+    backend: str | None, pipeline: Pipeline, liquid_alpha: bool
+) -> tuple[str, dict[str, Any] | None]:
+    # select() for a dense epoch reads only these three (its config only for the liquid-alpha
+    # flag, as _kernel_flags), so a repeated request is a dictionary lookup. Callers never
+    # write the flags.
+    config = Config.from_params(YumaParams(liquid_alpha=liquid_alpha), square=True)
+    return select(backend, pipeline, config)
 
 
 def resolve_backend(backend: str | None, *, sparse: bool = False) -> str:
@@ -199,8 +210,7 @@ def run_epoch(
 
         return sparse_epoch(inputs, params)
     pl = chain(params.yuma3) if pipeline is None else pipeline
-    config = Config.from_params(params, square=inputs.square)
-    name, flags = select(backend, pl, config)
+    name, flags = _dense_choice(backend, pl, params.liquid_alpha)
     if name != "numba" and not inputs.values_checked:
         # left to the compiled epoch, which is not the one running
         from yuma._validate import check_values
@@ -212,8 +222,11 @@ def run_epoch(
         from yuma.backends.numba_dense import epoch_dense
 
         assert flags is not None
+        if threads is None:
+            return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
         with numba_threads(threads):
             return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+    config = Config.from_params(params, square=inputs.square)
     if name == "jax":
         from yuma.backends.jax_pipeline import run_epoch as run_jax
         from yuma.pipeline import dense_state, to_result

@@ -1,0 +1,100 @@
+"""The numba dense epoch's row passes, cell for cell the reference's building blocks.
+
+The epoch-level tests (``test_backends.py``) compare whole epochs to 1e-9; these pin the fused
+loops of :mod:`yuma.backends.numba_dense` to the reference's own arithmetic, bit for bit where
+the reference's formula is evaluated cell by cell (the clip, the bonds penalty, the EMA).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import yuma
+from yuma.backends import numba_dense as nd
+from yuma.clip import col_clip
+from yuma.ema import mat_ema
+from yuma.interpolate import interpolate
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def _yuma3_rows(
+    w: Any, consensus: Any, a: Any, bonds: Any, recent: Any, beta: float, rate: float
+) -> tuple[Any, ...]:
+    """``_rows_clip_ema`` on Yuma3 without liquid alpha, over two row ranges."""
+    n_rows, n_cols = w.shape
+    clipped, ema = np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols))
+    vtrust = np.empty(n_rows)
+    ranks, sum1, sum2 = np.zeros(n_cols), np.zeros(n_cols), np.zeros(n_cols)
+    half = n_rows // 2
+    for r0, r1 in ((0, half), (half, n_rows)):
+        status = nd._rows_clip_ema(
+            w, consensus, a, bonds, recent, beta, rate, True, False, 0.7, 0.9, 10.0,
+            clipped, ema, vtrust, ranks, sum1, sum2, r0, r1, True,
+        )  # fmt: skip
+        assert status == nd.VALUES_OK
+    return clipped, ema, vtrust, ranks, sum1
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.tuples(st.integers(1, 40), st.integers(1, 70)),
+    beta=st.sampled_from([0.0, 1.0, 0.37]),
+    rate=st.sampled_from([0.1, 0.5, 1.0]),
+)
+def test_yuma3_clip_and_ema_rows_are_the_reference_cells(
+    seed: int, shape: tuple[int, int], beta: float, rate: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.random(shape) * (rng.random(shape) < 0.8)
+    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    consensus = np.quantile(w, 0.5, axis=0) * rng.random(shape[1])
+    a = rng.random(shape[0])
+    bonds = rng.random(shape) * (rng.random(shape) < 0.7)
+    recent = rng.random(shape[1]) < 0.2
+    clipped, ema, vtrust, ranks, sum1 = _yuma3_rows(w, consensus, a, bonds, recent, beta, rate)
+
+    want_clip = col_clip(w, consensus)
+    np.testing.assert_array_equal(clipped, want_clip)
+    previous = np.where(recent[None, :], 0.0, bonds)
+    want_ema = mat_ema(interpolate(w, want_clip, beta), previous, rate)
+    # bit for bit: β = 1 takes the clip itself (``w + (clip − w)`` can differ from it)
+    assert ema.tobytes() == want_ema.tobytes()
+    np.testing.assert_allclose(vtrust, want_clip.sum(axis=1), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(ranks, (a[:, None] * want_clip).sum(axis=0), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(sum1, want_ema.sum(axis=0), rtol=1e-13, atol=0)
+
+
+def test_full_bonds_penalty_keeps_the_clip_exactly() -> None:
+    """A cell where ``w + (c − w)`` is not ``c``: β = 1 must still give ``rate·c + …``."""
+    w = np.array([[0.7, 0.3]])
+    consensus = np.array([0.1, 1.0])
+    assert w[0, 0] + (consensus[0] - w[0, 0]) != consensus[0]  # the case exists
+    no_bonds, none_recent = np.zeros((1, 2)), np.zeros(2, bool)
+    _, ema, *_ = _yuma3_rows(w, consensus, np.ones(1), no_bonds, none_recent, 1.0, 1.0)
+    assert ema[0, 0] == consensus[0]
+    assert ema[0, 1] == w[0, 1]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_huge_self_weight_does_not_swamp_the_row_sum(backend: str) -> None:
+    """The self-weight is masked before the row is summed (never subtracted afterwards, which
+    would lose every other weight of the row to round-off)."""
+    n = 300  # above 2**16 cells: the compiled epoch checks the values as it reads them
+    rng = np.random.default_rng(5)
+    w = rng.random((n, n))
+    np.fill_diagonal(w, 1e300)
+    stake = rng.random(n)
+    params = yuma.YumaParams(max_allowed_validators=n)  # every row keeps its weights
+    got = yuma.epoch(w, stake, params=params, backend=backend).weights
+    off = ~np.eye(n, dtype=bool)
+    want = np.where(off, w, 0.0)
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    assert np.all(np.diag(got) == 0.0)
