@@ -98,3 +98,34 @@ def test_a_huge_self_weight_does_not_swamp_the_row_sum(backend: str) -> None:
     want /= want.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
     assert np.all(np.diag(got) == 0.0)
+
+
+def test_dividend_factors() -> None:
+    """``I_j / s_j`` (``I_j`` on an empty column); none at all when one would overflow."""
+    got = nd._dividend_factors(np.array([2.0, 0.0, 0.5]), np.array([0.5, 0.25, 0.25]))
+    np.testing.assert_array_equal(got, [0.25, 0.25, 0.5])
+    subnormal = np.array([1.0, 5e-324])
+    assert nd._dividend_factors(subnormal, np.array([0.5, 0.5])).shape == (0,)
+
+
+@pytest.mark.parametrize("yuma3", [True, False])
+def test_dividends_by_factors_equal_dividends_by_division(yuma3: bool) -> None:
+    rng = np.random.default_rng(3)
+    n_rows, n_cols = 37, 53
+    ema = rng.random((n_rows, n_cols)) * (rng.random((n_rows, n_cols)) < 0.6)
+    ema[:, 4] = 0.0  # an empty column
+    col_sum, col_max = ema.sum(axis=0), ema.max(axis=0)
+    incentive = rng.random(n_cols)
+    permit = rng.random(n_rows) < 0.8
+    outs = []
+    for factor in (nd._dividend_factors(col_sum, incentive), np.empty(0)):
+        stored, raw = ema.copy(), np.empty(n_rows)
+        nd._rows_dividends(
+            stored, incentive, col_sum, col_max, yuma3, ema, permit, permit, raw, 0, n_rows,
+            factor,
+        )  # fmt: skip
+        outs.append((stored, raw))
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-14, atol=0)
+    want = np.where(col_sum > 0, ema / np.where(col_sum > 0, col_sum, 1.0), ema) @ incentive
+    np.testing.assert_allclose(outs[0][1], want, rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])

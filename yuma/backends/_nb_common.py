@@ -282,9 +282,10 @@ def _bits_min_max(b: Any, at: int, n: int) -> tuple[int, int]:
     """Smallest and largest of ``b[at : at + n]`` (``n > 0``), the bit patterns of non-negative
     floats, which order them as the floats (integer min/max reductions vectorise; numba's float
     ones do not)."""
-    lo = b[at]
+    b = b[at : at + n]
+    lo = b[0]
     hi = lo
-    for i in range(at, at + n):
+    for i in range(n):
         x = b[i]
         lo = min(lo, x)
         hi = max(hi, x)
@@ -297,6 +298,8 @@ def _stake_at_or_below(
 ) -> tuple[float, float, float, float, int, int, int, int]:
     """For each of four pivots, the stake and the number of the entries ``[at, at + n)`` at or
     below it: one branch-free sweep (vectorised under fastmath)."""
+    v = v[at : at + n]
+    s = s[at : at + n]
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
@@ -305,7 +308,7 @@ def _stake_at_or_below(
     c1 = 0
     c2 = 0
     c3 = 0
-    for i in range(at, at + n):
+    for i in range(n):
         x = v[i]
         w = s[i]
         a0 += w * (x <= p0)
@@ -326,14 +329,18 @@ def _copy_range(
     """Copy the entries ``[at, at + n)`` scoring in ``(lo, hi]`` (and their stakes) to
     ``bv`` / ``bs`` from ``to``; returns how many. Branch-free: first the positions (one store
     per entry), then the few entries."""
+    v = v[at : at + n]
+    s = s[at : at + n]
     m = 0
-    for i in range(at, at + n):
+    for i in range(n):
         x = v[i]
         idx[m] = i
         m += (x > lo) & (x <= hi)
+    dv = bv[to : to + m]
+    ds = bs[to : to + m]
     for k in range(m):
-        bv[to + k] = v[idx[k]]
-        bs[to + k] = s[idx[k]]
+        dv[k] = v[idx[k]]
+        ds[k] = s[idx[k]]
     return m
 
 
@@ -346,18 +353,20 @@ def _few_body(
     here: ``bv`` and ``bs`` need ``width`` slots from ``at``), so the inner sum has a fixed
     width (a constant once inlined) and is a few vector operations rather than a chain of ``m``
     dependent additions."""
-    for i in range(at + m, at + width):
+    bv = bv[at : at + width]
+    bs = bs[at : at + width]
+    for i in range(m, width):
         bv[i] = 0.0
         bs[i] = 0.0
-    top = bv[at]
-    for i in range(at, at + m):
+    top = bv[0]
+    for i in range(m):
         top = max(top, bv[i])
     best = top
-    for i in range(at, at + m):
+    for i in range(m):
         x = bv[i]
         acc = below
         for k in range(width):
-            acc += bs[at + k] * (bv[at + k] <= x)
+            acc += bs[k] * (bv[k] <= x)
         cand = x if acc > minority else top
         best = min(best, cand)
     return float(best)

@@ -101,6 +101,32 @@ def _colnorm_dot(e: Any, col_sum: Any, incentive: Any) -> float:
     return acc
 
 
+@njit(cache=True, nogil=True)
+def _dividend_factors(col_sum: Any, incentive: Any) -> Any:
+    """``I_j / s_j`` (``I_j`` where ``s_j`` is 0), so that a row's :func:`_colnorm_dot` is one
+    product per cell instead of a division; an empty array when a factor overflows (a
+    subnormal column sum), where the rows must divide."""
+    n_cols = col_sum.shape[0]
+    factor = np.empty(n_cols)
+    for j in range(n_cols):
+        s = col_sum[j]
+        f = incentive[j] / s if s != 0.0 else incentive[j]
+        if not f <= _FINITE_MAX:
+            return np.empty(0)
+        factor[j] = f
+    return factor
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _dot(e: Any, factor: Any) -> float:
+    """``Σ_j e_j · f_j``: :func:`_colnorm_dot` with the factors of :func:`_dividend_factors`
+    (the same sum up to round-off; the reference's own is a matrix product)."""
+    acc = 0.0
+    for j in range(e.shape[0]):
+        acc += e[j] * factor[j]
+    return acc
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _penalised(x: float, cl: float, beta: float) -> float:
     """Bonds penalty: β = 0 and β = 1 are exact copies of the weight or its clip, as in the
@@ -136,24 +162,6 @@ def values_status(x: Any) -> int:
     return VALUES_NEGATIVE
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
-def _copy_sum(src: Any, dst: Any, j0: int, j1: int) -> tuple[float, bool]:
-    """Copy ``src[j0:j1]`` to ``dst``; returns their sum (reassociated, as :func:`_sum`) and
-    whether every value was finite and non-negative (:func:`values_status`'s test), in one
-    vectorised loop. ``+ 0.0`` turns a -0.0 weight (it passes the non-negative check) into
-    0.0: the median orders scores by their bit patterns, and no sign may leak into consensus.
-    """
-    total = 0.0
-    fine = True
-    for j in range(j0, j1):
-        v = src[j]
-        fine &= (v >= 0.0) & (v <= _FINITE_MAX)  # a NaN fails both
-        x = v + 0.0
-        dst[j] = x
-        total += x
-    return total, fine
-
-
 def raise_for_status(status: Any) -> None:
     """Refuse an epoch whose kernel found bad input values: ``status`` ``(..., 2)`` holds the
     weights' and the bonds' :func:`values_status`, any leading axes (a batch) included."""
@@ -179,31 +187,24 @@ def _rows_weights(
     has_outdated = outdated.shape[0] > 0
     status = VALUES_OK
     for i in range(r0, r1):
-        if not permit[i] or has_outdated:
-            if check:
-                status = max(status, values_status(W[i]))
-            if not permit[i]:
-                for j in range(n_cols):
-                    w[i, j] = 0.0
-                continue
+        if check:
+            status = max(status, values_status(W[i]))
+        if not permit[i]:
             for j in range(n_cols):
-                w[i, j] = 0.0 if outdated[i, j] else W[i, j] + 0.0
-            if square and i < n_cols:
-                w[i, i] = 0.0
-            total = _sum(w[i])
-        elif square and i < n_cols:
-            # the self-weight masked by summing around it (never by subtracting it)
-            total_a, fine_a = _copy_sum(W[i], w[i], 0, i)
-            total_b, fine_b = _copy_sum(W[i], w[i], i + 1, n_cols)
-            total = total_a + total_b
-            d = W[i, i]
-            w[i, i] = 0.0
-            if check and not (fine_a and fine_b and d >= 0.0 and d <= _FINITE_MAX):
-                status = max(status, values_status(W[i]))
+                w[i, j] = 0.0
+            continue
+        # ``+ 0.0`` turns a -0.0 weight (it passes the non-negative check) into 0.0: the
+        # median orders scores by their bit patterns, and no sign may leak into consensus.
+        if has_outdated:
+            for j in range(n_cols):
+                x = 0.0 if outdated[i, j] else W[i, j] + 0.0
+                w[i, j] = x
         else:
-            total, fine = _copy_sum(W[i], w[i], 0, n_cols)
-            if check and not fine:
-                status = max(status, values_status(W[i]))
+            for j in range(n_cols):
+                w[i, j] = W[i, j] + 0.0
+        if square and i < n_cols:
+            w[i, i] = 0.0
+        total = _sum(w[i])
         # The reference scales a row whose largest weight exceeds SAFE_SUM / n (its sum could
         # overflow); such a row's sum exceeds that bound too, so only then look at the peak.
         if not total <= SAFE_SUM / n_cols:
@@ -215,8 +216,16 @@ def _rows_weights(
                     w[i, j] = (w[i, j] * SHRINK) / (peak * SHRINK)
                 total = _sum(w[i])
         if total > 0.0:
-            for j in range(n_cols):
-                w[i, j] = w[i, j] / total
+            # One product per weight instead of a division (the row sum already differs
+            # from the reference's pairwise one in its last bits); a subnormal sum, whose
+            # reciprocal overflows, divides.
+            inverse = 1.0 / total
+            if inverse <= _FINITE_MAX:
+                for j in range(n_cols):
+                    w[i, j] = w[i, j] * inverse
+            else:
+                for j in range(n_cols):
+                    w[i, j] = w[i, j] / total
     return status
 
 
@@ -448,8 +457,10 @@ def _rows_dividends(
     raw_dividends: Any,
     r0: int,
     r1: int,
+    factor: Any,
 ) -> None:
-    """Raw dividends and the stored bonds for rows ``[r0, r1)``, in place in ``ema``.
+    """Raw dividends and the stored bonds for rows ``[r0, r1)``, in place in ``ema``;
+    ``factor``: :func:`_dividend_factors` (empty: divide cell by cell).
 
     Yuma3: ``d_i = Σ_j colnorm(EMA)_ij · I_j`` (the caller weights by active stake); the EMA is
     stored as is. Original Yuma: the EMA is column-normalised first, ``d_i = Σ_j EMA_ij · I_j``,
@@ -459,7 +470,10 @@ def _rows_dividends(
     n_cols = ema.shape[1]
     for i in range(r0, r1):
         store = new_permit[i]
-        acc = _colnorm_dot(ema[i], col_sum, incentive)
+        if factor.shape[0] == n_cols:
+            acc = _dot(ema[i], factor)
+        else:
+            acc = _colnorm_dot(ema[i], col_sum, incentive)
         if not yuma3 and store:
             for j in range(n_cols):
                 e = ema[i, j]
@@ -611,11 +625,13 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     inc = normalize_vec(ranks)
     o.incentive[:] = inc
     raw = np.empty(n_rows)
+    factor = _dividend_factors(col_sum, inc)
     for t in prange(chunks):
         r0, r1 = chunk_bounds(n_rows, chunks, t)
         _rows_dividends(
-            o.bonds, inc, col_sum, col_max, p.yuma3, x.bonds, old_permit, o.permit, raw, r0, r1
-        )
+            o.bonds, inc, col_sum, col_max, p.yuma3, x.bonds, old_permit, o.permit, raw, r0, r1,
+            factor,
+        )  # fmt: skip
     if p.yuma3:
         for i in range(n_rows):
             raw[i] = raw[i] * o.active_stake[i]
