@@ -80,9 +80,9 @@ def epoch(
         The most numba threads this call may use; None: numba's own setting
         (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), by default every core. Epochs
         under 512 x 512 cells (sparse: 2^18 stored entries) run on one thread whatever it says:
-        on an idle machine two threads win from 256 x 256, but under load a parallel region
-        waits for its slowest thread and loses several-fold (benchmarks/RESULTS.md). Other
-        backends ignore it.
+        on an idle machine two threads only break even at 256 x 256 and win from 512 x 512,
+        and under load a parallel region waits for its slowest thread and loses several-fold
+        (benchmarks/RESULTS.md). Other backends ignore it.
 
     Returns
     -------

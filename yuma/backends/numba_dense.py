@@ -6,18 +6,22 @@ clipping, both bond branches, liquid alpha, the dense bond-storage rule and the 
 Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
 
 1. ``_rows_weights``: permit, self-weight and outdated masks and the row normalisation, fused in
-   one pass per row (the row stays in cache between its sum and its division).
+   one pass per row (the row stays in cache between its sum and its scaling by the sum's
+   reciprocal).
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
-   positive active stake): 8 columns at a time (one cache line of each voter row) are copied
-   into a column-major scratch block, and each column's median is found there by
+   positive active stake): 8 columns at a time (one cache line of each voter row, read as 8
+   named values) are copied into a column-major scratch block, and each column's median is
+   found there by
    :func:`~yuma.backends._nb_common.wmedian_sweep` (vectorised sweeps with four pivots each,
    evenly spaced in value, then a fixed-width selection among the few scores left in the
    bracket). This pass dominates when every row votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
-   EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row.
+   EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row (Yuma3
+   without liquid alpha, the chain's default: one loop per row, ``_rows_clip_plain_ema``).
 4. ``_rows_yuma2_ema`` (original Yuma only): the EMA of the column-normalised matrices.
-5. ``_rows_dividends``: dividends from the column-normalised EMA, and the dense storage rule
-   written in place into the bond buffer.
+5. ``_rows_dividends``: dividends from the column-normalised EMA (one product per cell with the
+   column factors ``I_j / s_j`` of ``_dividend_factors``), and the dense storage rule written
+   in place into the bond buffer.
 
 Every kernel works on a row (or column) range and is serial; the ``*_par`` drivers split the
 range into chunks under ``prange`` (one chunk per thread), and column reductions (ranks, EMA
