@@ -342,3 +342,23 @@ def test_numpy_batch_over_several_passes_equals_one_epoch_at_a_time() -> None:
     batch = yuma.epoch_batch(w, s, bonds, backend="numpy")
     for k in (0, 31, 32, 39):
         assert_results_close(yuma.epoch(w[k], s[k], bonds[k], backend="numpy"), batch[k])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed (optional extra)")
+def test_jax_batch_of_large_epochs_equals_reference() -> None:
+    """From 2^16 cells per epoch JAX's median sums each halving as a vector-matrix product;
+    under ``vmap`` that product is batched (a form no smaller test reaches)."""
+    from yuma.median import _PRODUCT_MIN_CELLS
+
+    rng = np.random.default_rng(11)
+    b, n_rows, n_cols = 2, 256, 300
+    assert n_rows * n_cols >= _PRODUCT_MIN_CELLS
+    weights = rng.integers(0, 65536, (b, n_rows, n_cols)) * (rng.random((b, n_rows, n_cols)) < 0.7)
+    stake = rng.lognormal(0.0, 2.0, (b, n_rows))
+    params = YumaParams(max_allowed_validators=n_rows)
+    batch = yuma.epoch_batch(weights, stake, params=params, backend="jax")
+    for k in range(b):
+        ref = yuma.epoch(weights[k], stake[k], params=params, backend="numpy")
+        assert not knife_edge(ref, params.kappa)
+        assert_results_close(ref, batch[k])
