@@ -1120,3 +1120,37 @@ def test_good_values_left_to_the_kernel_give_the_checked_result() -> None:
     checked = yuma.backends.run_epoch(inputs, params, "numba")
     for name, value in checked.as_dict().items():
         np.testing.assert_array_equal(getattr(deferred, name), value, err_msg=name)
+
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0.0, None),
+        (-0.0, None),  # fails the bit-pattern test, passes the exact checks
+        (5e-324, None),
+        (float(np.finfo(np.float64).max), None),
+        (-5e-324, "non-negative"),
+        (-1.0, "non-negative"),
+        (np.inf, "finite"),
+        (-np.inf, "finite"),
+        (np.nan, "finite"),
+        (-np.nan, "finite"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_check_values_at_every_edge(value: float, error: str | None, dtype: Any) -> None:
+    """The one-reduction test on float64 bit patterns (and the two reductions on any other
+    dtype) at each edge value, in the array and in strided views of it."""
+    from yuma._validate import check_values
+
+    if dtype == np.float32 and value in (5e-324, -5e-324, np.finfo(np.float64).max):
+        pytest.skip("not a float32 value")
+    values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=dtype)
+    values[1, 2] = value
+    for view in (values, values[:, ::2], values.T):
+        if error is None:
+            check_values("x", view)
+        else:
+            with pytest.raises(ValueError, match=error):
+                check_values("x", view)

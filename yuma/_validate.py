@@ -97,10 +97,13 @@ def check_values(name: str, values: FloatArray) -> None:
     # are exactly those up to the largest finite float's (a negative value has its sign bit
     # set, an infinity or NaN its exponent all ones). -0.0 fails this test and passes the
     # exact ones.
-    if values.dtype == np.float64:
-        if values.view(np.uint64).max() <= _FINITE_MAX_BITS:
-            return
-    elif values.min() >= 0 and values.max() <= _FINITE_MAX:
+    if values.dtype != np.float64:
+        # Any other real dtype as float64: exact, but a wider float beyond float64's range
+        # becomes an infinity, refused below. (Comparing a float32 array with float64's
+        # largest value would instead cast that bound to float32's infinity.)
+        with np.errstate(over="ignore"):
+            values = np.asarray(values, dtype=np.float64)
+    if values.view(np.uint64).max() <= _FINITE_MAX_BITS:
         return
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite (found NaN or infinity)")

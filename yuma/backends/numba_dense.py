@@ -134,12 +134,12 @@ def _dot(e: Any, factor: Any) -> float:
 @njit(cache=True, nogil=True, inline="always")
 def _penalised(x: float, cl: float, beta: float) -> float:
     """Bonds penalty: β = 0 and β = 1 are exact copies of the weight or its clip, as in the
-    reference; otherwise ``x + β (cl − x)``."""
-    if beta == 0.0:
-        return x
-    if beta == 1.0:
-        return cl
-    return x + beta * (cl - x)
+    reference; otherwise ``x + β (cl − x)``.
+
+    One select, no branch, so a loop calling it still vectorises: β = 1 needs its case
+    (``x + (cl − x)`` is not always ``cl`` in floating point), β = 0 does not (``x + 0·(cl − x)``
+    is ``x``, as ``x`` is non-negative)."""
+    return cl if beta == 1.0 else x + beta * (cl - x)
 
 
 #: What :func:`values_status` finds in an input's values (a larger code wins: the reference
@@ -301,11 +301,12 @@ def _rows_clip_plain_ema(
     check: bool,
 ) -> int:
     """:func:`_rows_clip_ema` for Yuma3 without liquid alpha: each row in one vectorised loop
-    (its weights and previous bonds read once), cell for cell the reference's arithmetic."""
+    (its weights and previous bonds read once), cell for cell the reference's arithmetic.
+
+    A function of its own, though its row set-up repeats :func:`_rows_clip_ema`'s: the same
+    loop inside that function's row loop compiled to 5 % more instructions per epoch
+    (callgrind, 256², one thread: 3.63 M against 3.46 M)."""
     n_cols = w.shape[1]
-    # β = 1 (the default) takes the clip itself, as the reference does: ``x + (cl − x)`` is
-    # not always ``cl`` in floating point. β = 0 needs no case: ``x + 0·(cl − x)`` is ``x``.
-    whole = beta == 1.0
     status = VALUES_OK
     for i in range(r0, r1):
         a = active_stake[i]
@@ -321,7 +322,7 @@ def _rows_clip_plain_ema(
             cl = x if x <= c else c
             cl_row[j] = cl
             ranks_part[j] += a * cl
-            wb = cl if whole else x + beta * (cl - x)
+            wb = _penalised(x, cl, beta)
             prev = 0.0 if recent[j] else b_row[j]
             e = rate * wb + (1.0 - rate) * prev
             e_row[j] = e
