@@ -273,3 +273,24 @@ def test_default_backend_matches_reference() -> None:
     w = rng.random((9, 9))
     stake = rng.random(9)
     assert_results_close(yuma.epoch(w, stake, backend="numpy"), yuma.epoch(w, stake))
+
+
+def test_numba_and_jax_load_only_when_an_epoch_needs_them() -> None:
+    """``import yuma`` and a numpy epoch load neither numba nor JAX (seconds of import); the
+    first compiled epoch loads numba, through the cached accessor of ``run_epoch``."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np, yuma\n"
+        "seen = ['numba' in sys.modules, 'jax' in sys.modules]\n"
+        "yuma.epoch(np.ones((3, 3)), np.ones(3), backend='numpy')\n"
+        "seen += ['numba' in sys.modules, 'jax' in sys.modules]\n"
+        "yuma.epoch(np.ones((3, 3)), np.ones(3), backend='numba')\n"
+        "seen += ['numba' in sys.modules]\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[False, False, False, False, True]"

@@ -129,3 +129,49 @@ def test_dividends_by_factors_equal_dividends_by_division(yuma3: bool) -> None:
     want = np.where(col_sum > 0, ema / np.where(col_sum > 0, col_sum, 1.0), ema) @ incentive
     np.testing.assert_allclose(outs[0][1], want, rtol=1e-13, atol=0)
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
+
+
+#: Edge values and what the row check must say of a row holding one (the error of
+#: ``yuma._validate.check_values`` for the same value).
+_EDGES = [
+    (0.0, nd.VALUES_OK),
+    (-0.0, nd.VALUES_OK),  # flagged by the bit test, passed by the exact look
+    (5e-324, nd.VALUES_OK),
+    (2.2250738585072009e-308, nd.VALUES_OK),  # the largest subnormal
+    (float(np.finfo(np.float64).max), nd.VALUES_OK),  # exponent 0x7FE: no carry
+    (-5e-324, nd.VALUES_NEGATIVE),
+    (-1.0, nd.VALUES_NEGATIVE),
+    (-float(np.finfo(np.float64).max), nd.VALUES_NEGATIVE),
+    (np.inf, nd.VALUES_NOT_FINITE),
+    (-np.inf, nd.VALUES_NOT_FINITE),
+    (np.nan, nd.VALUES_NOT_FINITE),
+    (-np.nan, nd.VALUES_NOT_FINITE),
+    (np.frombuffer(np.uint64(0x7FFFFFFFFFFFFFFF).tobytes())[0], nd.VALUES_NOT_FINITE),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), _EDGES)
+@pytest.mark.parametrize("length", [1, 5, 16, 37])
+def test_row_values_check_at_every_edge_and_position(
+    value: float, expected: int, length: int
+) -> None:
+    """``values_status`` (one OR per value over the bit patterns) at each edge value, in every
+    position of rows that fill its vector loop, its remainder, or only the remainder."""
+    for at in range(length):
+        row = np.linspace(1.0, 2.0, length)
+        row[at] = value
+        assert nd.values_status(row.view(np.uint64)) == expected, (value, length, at)
+
+
+def test_row_values_check_ranks_a_non_finite_value_over_a_negative_one() -> None:
+    """As the reference: NaN or infinity is named before a negative value, and -0.0 beside a
+    negative value does not hide it."""
+    cases = [
+        ([-1.0, 0.5, np.nan], nd.VALUES_NOT_FINITE),
+        ([np.inf, -1.0], nd.VALUES_NOT_FINITE),
+        ([-0.0, 3.0, -2.0], nd.VALUES_NEGATIVE),
+        ([-0.0, -0.0], nd.VALUES_OK),
+        ([], nd.VALUES_OK),
+    ]
+    for row, expected in cases:
+        assert nd.values_status(np.array(row, dtype=np.float64).view(np.uint64)) == expected

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from yuma._threads import check_threads
+from yuma.backends import compiled_dense, run_epoch
 from yuma.inputs import Layout, prepare_inputs
 from yuma.params import YumaParams
 from yuma.pipeline import Pipeline
@@ -98,9 +100,6 @@ def epoch(
     rows as they were; the sparse path empties every row without a new permit. The sparse path
     keeps the owner's self-weight and forces the owner's permits; the dense path does neither.
     """
-    from yuma._threads import check_threads
-    from yuma.backends import compiled_dense
-
     threads = check_threads(threads)
     inputs, params = prepare_inputs(
         weights,
@@ -116,6 +115,4 @@ def epoch(
         # the compiled dense epoch checks the weights' and bonds' values as it reads them
         defer_dense_values=compiled_dense(weights, params, backend, pipeline),
     )
-    from yuma.backends import run_epoch
-
     return run_epoch(inputs, params, backend, pipeline=pipeline, threads=threads)

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from yuma._step import Config
+from yuma._threads import numba_parallel_guard, numba_threads
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
 from yuma.pipeline import Pipeline, chain, run_numpy
@@ -158,9 +160,8 @@ def compiled_dense(
     if not isinstance(params, (YumaParams, type(None))):
         return False
     params = params or YumaParams()
-    pl = chain(params.yuma3) if pipeline is None else pipeline
     try:
-        name, _ = _dense_choice(backend, pl, params.liquid_alpha)
+        name, _ = _choice(backend, pipeline, params)
     except (ValueError, ImportError, TypeError):
         return False
     return name == "numba"
@@ -177,11 +178,37 @@ def _dense_choice(
     return select(backend, pipeline, config)
 
 
+@functools.lru_cache(maxsize=64)
+def _chain_choice(
+    backend: str | None, yuma3: bool, liquid_alpha: bool
+) -> tuple[str, dict[str, Any] | None]:
+    # the chain's own pipeline: keyed by flags, so no pipeline is built or hashed per call
+    return _dense_choice(backend, chain(yuma3), liquid_alpha)
+
+
+def _choice(
+    backend: str | None, pipeline: Pipeline | None, params: YumaParams
+) -> tuple[str, dict[str, Any] | None]:
+    """:func:`select` for a dense epoch of ``pipeline`` (None: the chain's), cached."""
+    if pipeline is None:
+        return _chain_choice(backend, params.yuma3, params.liquid_alpha)
+    return _dense_choice(backend, pipeline, params.liquid_alpha)
+
+
 def resolve_backend(backend: str | None, *, sparse: bool = False) -> str:
     """The backend for the chain's own epoch (see :func:`select`)."""
     name, _ = select(backend, chain(True), Config.from_params(YumaParams(), square=True),
                      sparse=sparse)  # fmt: skip
     return name
+
+
+@functools.cache
+def _numba_dense() -> Any:
+    # numba loads on the first compiled epoch, not on ``import yuma``; an import statement in
+    # run_epoch itself would cost each call about 2 µs (a tenth of a 64 x 64 epoch's bookkeeping)
+    from yuma.backends import numba_dense
+
+    return numba_dense
 
 
 def run_epoch(
@@ -200,7 +227,6 @@ def run_epoch(
     if inputs.sparse:
         name, _ = select(backend, pipeline, None, sparse=True)
         if name == "numba":
-            from yuma._threads import numba_parallel_guard, numba_threads
             from yuma.backends.numba_sparse import epoch_sparse
 
             # the guard: the workqueue layer aborts on concurrent launches
@@ -209,8 +235,7 @@ def run_epoch(
         from yuma.sparse_epoch import sparse_epoch
 
         return sparse_epoch(inputs, params)
-    pl = chain(params.yuma3) if pipeline is None else pipeline
-    name, flags = _dense_choice(backend, pl, params.liquid_alpha)
+    name, flags = _choice(backend, pipeline, params)
     if name != "numba" and not inputs.values_checked:
         # left to the compiled epoch, which is not the one running
         from yuma._validate import check_values
@@ -218,14 +243,13 @@ def run_epoch(
         check_values("weights", np.asarray(inputs.weights))
         check_values("bonds", np.asarray(inputs.bonds))
     if name == "numba":
-        from yuma._threads import numba_threads
-        from yuma.backends.numba_dense import epoch_dense
-
         assert flags is not None
+        epoch_dense: Callable[..., EpochResult] = _numba_dense().epoch_dense
         if threads is None:
             return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
         with numba_threads(threads):
             return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+    pl = chain(params.yuma3) if pipeline is None else pipeline
     config = Config.from_params(params, square=inputs.square)
     if name == "jax":
         from yuma.backends.jax_pipeline import run_epoch as run_jax
