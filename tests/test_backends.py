@@ -294,3 +294,14 @@ def test_numba_and_jax_load_only_when_an_epoch_needs_them() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[False, False, False, False, True]"
+
+
+@pytest.mark.parametrize("bad", [["numba"], 3, "cuda", {"numba": 1}])
+@pytest.mark.parametrize("n", [8, 300])  # under and over the deferred-check size
+def test_a_bad_backend_name_is_a_clear_error(bad: Any, n: int) -> None:
+    """Any backend that is not one of the names, unhashable ones included (the choice is
+    cached by backend), is refused with the names listed."""
+    import yuma
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        yuma.epoch(np.ones((n, n)), np.ones(n), backend=bad)

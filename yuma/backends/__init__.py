@@ -190,6 +190,8 @@ def _choice(
     backend: str | None, pipeline: Pipeline | None, params: YumaParams
 ) -> tuple[str, dict[str, Any] | None]:
     """:func:`select` for a dense epoch of ``pipeline`` (None: the chain's), cached."""
+    if backend is not None and not isinstance(backend, str):
+        check_backend(backend)  # its ValueError, before an unhashable one meets the cache
     if pipeline is None:
         return _chain_choice(backend, params.yuma3, params.liquid_alpha)
     return _dense_choice(backend, pipeline, params.liquid_alpha)
@@ -205,7 +207,7 @@ def resolve_backend(backend: str | None, *, sparse: bool = False) -> str:
 @functools.cache
 def _numba_dense() -> Any:
     # numba loads on the first compiled epoch, not on ``import yuma``; an import statement in
-    # run_epoch itself would cost each call about 2 µs (a tenth of a 64 x 64 epoch's bookkeeping)
+    # run_epoch itself would cost each call about 2 µs (timeit)
     from yuma.backends import numba_dense
 
     return numba_dense
