@@ -305,3 +305,30 @@ def test_a_bad_backend_name_is_a_clear_error(bad: Any, n: int) -> None:
 
     with pytest.raises(ValueError, match="backend must be one of"):
         yuma.epoch(np.ones((n, n)), np.ones(n), backend=bad)
+
+
+def test_compiled_result_is_the_dataclass_itself() -> None:
+    """``EpochResult._of`` (the numba path's result, built without the frozen ``__init__``)
+    is the object ``EpochResult(*values)`` would be: same fields, same arrays, frozen, equal
+    ``as_dict``; a wrong number of values is refused."""
+    from dataclasses import FrozenInstanceError, fields
+
+    from yuma.result import EpochResult
+
+    names = [f.name for f in fields(EpochResult)]
+    values = [np.full(3, float(k)) for k in range(len(names))]
+    fast, slow = EpochResult._of(*values), EpochResult(*values)
+    assert type(fast) is EpochResult
+    assert vars(fast).keys() == vars(slow).keys() == set(names)
+    for name, value in zip(names, values, strict=True):
+        assert getattr(fast, name) is getattr(slow, name) is value
+    assert list(fast.as_dict()) == names
+    with pytest.raises(FrozenInstanceError):
+        fast.stake = values[1]  # type: ignore[misc]
+    with pytest.raises(TypeError, match="14 fields, got 13"):
+        EpochResult._of(*values[:-1])
+    # and the numba epoch returns one
+    w = np.random.default_rng(0).random((6, 6))
+    got = yuma.epoch(w, np.ones(6), backend="numba")
+    ref = yuma.epoch(w, np.ones(6), backend="numpy")
+    assert type(got) is EpochResult and vars(got).keys() == vars(ref).keys()

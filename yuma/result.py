@@ -73,6 +73,18 @@ class EpochResult:
     validator_emission: FloatArray
     combined_emission: FloatArray
 
+    @classmethod
+    def _of(cls, *values: Any) -> EpochResult:
+        """``cls(*values)`` (every field, in order), built without the frozen ``__init__``,
+        which sets each field through ``object.__setattr__``: 6.3 µs per result against 2.3
+        here (timeit), where a 64 x 64 numba epoch takes about 85 µs. For the compiled
+        backends, whose outputs are already the fields' arrays."""
+        if len(values) != len(_FIELDS):
+            raise TypeError(f"EpochResult has {len(_FIELDS)} fields, got {len(values)} values")
+        result = object.__new__(cls)
+        result.__dict__.update(zip(_FIELDS, values, strict=True))
+        return result
+
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain ``{name: array}`` dict (sparse matrices stay sparse)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -83,3 +95,7 @@ class EpochResult:
         if is_sparse(value):
             return np.asarray(value.toarray())
         return np.asarray(value)
+
+
+#: The field names of :class:`EpochResult`, in order.
+_FIELDS = tuple(f.name for f in fields(EpochResult))

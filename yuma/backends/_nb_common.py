@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.core import cpu as numba_cpu
 
 from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 
@@ -29,6 +30,29 @@ EXP_CLAMP = 20.0
 #: 1.4x (64 entries) to 10x (4096 entries) faster than the sort, and the sweep about 1.5x (64)
 #: to 2x (256, 4096) faster than the dense epoch's previous sampled-pivot bracket.
 MEDIAN_METHOD = 0
+
+
+#: The ``parallel=`` option of every parallel kernel: only its explicit ``prange`` loops run on
+#: threads. With plain ``parallel=True`` numba also turns each array expression of the function
+#: (``np.zeros``, ``a.sum(axis=0)``, ``a[:] = b``) into a parallel region of its own, and every
+#: region costs a fork and a join of the threads (about 4 µs each on 2 threads): the dense
+#: epoch's per-chunk buffers and reductions cost it 20-35 µs per call that way, more than the
+#: launches of its ``prange`` passes (about 15 µs together). Those arrays are a few rows long;
+#: serial, they cost nothing. An options object, not a dict: numba empties a dict as it reads
+#: it, so a second signature of the same kernel would compile with every option on again.
+PRANGE_ONLY: Any = getattr(numba_cpu, "ParallelOptions")(  # noqa: B009 - not in numba's stubs
+    {
+        "prange": True,
+        "comprehension": False,
+        "fusion": False,
+        "inplace_binop": False,
+        "numpy": False,
+        "reduction": False,
+        "setitem": False,
+        "stencil": False,
+    }
+)
+
 
 #: Sums up to this are divided directly; larger values are scaled first (as the reference).
 SAFE_SUM = 2.0**1000

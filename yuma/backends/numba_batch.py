@@ -14,6 +14,7 @@ from numba import njit, prange
 
 from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._threads import numba_parallel_guard
+from yuma.backends._nb_common import PRANGE_ONLY
 from yuma.backends.numba_dense import (
     DenseIn,
     DenseOut,
@@ -28,7 +29,7 @@ from yuma.params import YumaParams
 __all__ = ["epoch_batch_numba"]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _batch_kernel(W: Any, S: Any, B: Any, P: Any, A: Any, O: Any, RR: Any, p: Any, o: Any) -> None:
     has_outdated = O.shape[0] > 0
     # One (R, C) bonds matrix for every epoch (no bonds: zeros), or one per epoch.

@@ -45,6 +45,7 @@ from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sourc
 from yuma._threads import numba_parallel_guard
 from yuma.backends._nb_common import (
     MEDIAN_METHOD,
+    PRANGE_ONLY,
     SAFE_SUM,
     SHRINK,
     alpha_sigmoid,
@@ -671,7 +672,7 @@ def _compiled(parallel: bool) -> Any:
     fn.__qualname__ = "_epoch_passes_parallel" if parallel else "_epoch_passes_serial"
     fn.__doc__ = _epoch_passes.__doc__
     if parallel:
-        return njit(cache=True, parallel=True)(fn)
+        return njit(cache=True, parallel=PRANGE_ONLY)(fn)
     return njit(cache=True, nogil=True)(fn)
 
 
@@ -766,22 +767,10 @@ def allocate(
 
 def result_of(o: DenseOut) -> EpochResult:
     """The :class:`EpochResult` over the kernel's output arrays."""
-    return EpochResult(
-        stake=o.stake,
-        active_stake=o.active_stake,
-        weights=o.w,
-        consensus=o.consensus,
-        clipped_weights=o.clipped,
-        validator_trust=o.vtrust,
-        ranks=o.ranks,
-        incentive=o.incentive,
-        bonds=o.bonds,
-        dividends=o.dividends,
-        validator_permit=o.permit,
-        server_emission=o.server,
-        validator_emission=o.validator,
-        combined_emission=o.combined,
-    )
+    return EpochResult._of(
+        o.stake, o.active_stake, o.w, o.consensus, o.clipped, o.vtrust, o.ranks, o.incentive,
+        o.bonds, o.dividends, o.permit, o.server, o.validator, o.combined,
+    )  # fmt: skip
 
 
 def epoch_dense(

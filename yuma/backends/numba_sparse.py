@@ -44,6 +44,7 @@ from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sourc
 from yuma._sparse import as_csr, csr_from_parts
 from yuma.backends._nb_common import (
     MEDIAN_METHOD,
+    PRANGE_ONLY,
     SAFE_SUM,
     SHRINK,
     alpha_sigmoid,
@@ -209,7 +210,7 @@ def _mask_rows(
             _normalize_range(w_data, pos, pos + kept, total, peak)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _mask_par(
     data: Any,
     indices: Any,
@@ -243,7 +244,7 @@ def _mask_par(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _bucket_count_par(
     w_indices: Any, w_indptr: Any, u_row: Any, shift: int, n_buckets: int, chunks: int
 ) -> Any:
@@ -259,7 +260,7 @@ def _bucket_count_par(
     return counts
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _bucket_scatter_par(
     w_data: Any,
     w_indices: Any,
@@ -293,7 +294,7 @@ def _bucket_scatter_par(
                     pos[b] = q + 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _bucket_medians_par(
     vals: Any,
     cols: Any,
@@ -472,7 +473,7 @@ def _clip_rows(
             counts[i] = kept
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _clip_par(
     w_data: Any,
     w_indices: Any,
@@ -693,7 +694,7 @@ def _bond_count_rows(
         counts[i] = n if new_permit[i] else 0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _bonds_count_par(
     w_data: Any,
     w_indices: Any,
@@ -807,7 +808,7 @@ def _bond_fill_rows(
             raw[i] = d * a if yuma3 else d
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=PRANGE_ONLY)
 def _bonds_fill_par(
     w_data: Any,
     w_indices: Any,

@@ -28,6 +28,7 @@ import numba as nb
 import numpy as np
 
 from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
+from yuma.backends._nb_common import PRANGE_ONLY
 from yuma.chain import ops
 from yuma.chain.fixedpoint import I64Array
 
@@ -77,7 +78,7 @@ def split_evenly(cum: I64Array, chunks: int) -> I64Array:
 # Weights (ops._epoch_weights_sparse_kernel)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=PRANGE_ONLY)
 def _epoch_weights_kernel(
     indptr: Any,
     indices: Any,
@@ -140,7 +141,7 @@ def epoch_weights(
 # Consensus (ops._median_sparse_sorted_kernel)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=PRANGE_ONLY)
 def _median_sorted_kernel(
     u: Any,
     slot: Any,
@@ -185,7 +186,7 @@ def median_sorted(
 # Clip and bonds EMA (ops._clip_ema_kernel)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=PRANGE_ONLY)
 def _clip_ema_kernel(
     w_ptr: Any,
     w_idx: Any,
@@ -275,7 +276,7 @@ def clip_ema(*args: Any, bounds: I64Array, starts: I64Array) -> int:
 # Dividend terms and u16 bonds (ops._dot_u16_kernel)
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=PRANGE_ONLY)
 def _dot_u16_kernel(
     indptr: Any, indices: Any, data: Any, sums: Any, x: Any, tb: Any, u16: Any, bounds: Any
 ) -> None:
