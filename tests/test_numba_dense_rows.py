@@ -71,6 +71,24 @@ def test_yuma3_clip_and_ema_rows_are_the_reference_cells(
     np.testing.assert_allclose(sum1, want_ema.sum(axis=0), rtol=1e-13, atol=0)
 
 
+def test_previous_bonds_enter_to_the_bit_at_every_rate() -> None:
+    """The previous bond enters as ``retain_j · B_ij`` (``retain`` = 1 − rate, or 0 in a
+    recently registered column): bit for bit the reference's ``(1 − rate) · prev``, signed zeros
+    included (a -0.0 bond passes the checks), at rates 0, 1 and in between."""
+    w = np.array([[0.0, 0.5, 0.5, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    consensus = np.array([0.1, 0.4, 0.3, 0.0])
+    bonds = np.array([[-0.0, 0.3, -0.0, 1.0], [0.7, -0.0, 0.2, -0.0]])
+    recent = np.array([True, False, False, True])
+    for rate in (0.0, 0.1, 0.5, 1.0):
+        for beta in (0.0, 1.0):
+            clipped, ema, *_ = _yuma3_rows(w, consensus, np.ones(2), bonds, recent, beta, rate)
+            want_clip = col_clip(w, consensus)
+            np.testing.assert_array_equal(clipped, want_clip)
+            previous = np.where(recent[None, :], 0.0, bonds)
+            want = mat_ema(interpolate(w, want_clip, beta), previous, rate)
+            assert ema.tobytes() == want.tobytes(), (rate, beta)
+
+
 def test_full_bonds_penalty_keeps_the_clip_exactly() -> None:
     """A cell where ``w + (c − w)`` is not ``c``: β = 1 must still give ``rate·c + …``."""
     w = np.array([[0.7, 0.3]])

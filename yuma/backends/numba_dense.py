@@ -323,6 +323,15 @@ def _rows_clip_plain_ema(
     (callgrind, 256², one thread, at 16a8f8e: 3.63 M against 3.46 M)."""
     n_cols = w.shape[1]
     bonds_bits = bonds.view(np.uint64)
+    # The previous bond enters as ``retain_j · B_ij``: the reference's
+    # ``(1 − rate) · (0 if recent_j else B_ij)`` to the bit (``1 · B = B``; a recent column's
+    # ``0 · B`` is ±0, and ``rate · wb + ±0`` is ``rate · wb``, a non-negative sum), without
+    # a masked load of ``recent`` per cell (46 k fewer instructions per 256² epoch, callgrind).
+    # A bad bond makes ``0 · B`` NaN, but then ``check`` has flagged the row and the epoch
+    # is refused.
+    retain = np.empty(n_cols)
+    for j in range(n_cols):
+        retain[j] = 0.0 if recent[j] else 1.0 - rate
     status = VALUES_OK
     for i in range(r0, r1):
         a = active_stake[i]
@@ -339,8 +348,7 @@ def _rows_clip_plain_ema(
             cl_row[j] = cl
             ranks_part[j] += a * cl
             wb = _penalised(x, cl, beta)
-            prev = 0.0 if recent[j] else b_row[j]
-            e = rate * wb + (1.0 - rate) * prev
+            e = rate * wb + retain[j] * b_row[j]
             e_row[j] = e
             sum1_part[j] += e
         vtrust[i] = _sum(cl_row)
@@ -577,8 +585,9 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     """One dense epoch: the five passes, each over ``chunks`` row (or column) ranges.
 
     With ``chunks == 1`` this is the serial epoch (the body of the batch and scan loops);
-    compiled with ``parallel=True`` the ranges run on numba's threads, and column reductions
-    use one partial row per chunk, so no two threads write the same cell.
+    compiled parallel (:data:`~yuma.backends._nb_common.PRANGE_ONLY`: only the ``prange`` loops
+    over the ranges) the ranges run on numba's threads, and column reductions use one partial
+    row per chunk, so no two threads write the same cell.
     """
     n_rows, n_cols = x.W.shape
     stake_prelude(
