@@ -24,18 +24,15 @@ from numba import njit, prange  # noqa: E402
 
 from yuma.backends._nb_common import PRANGE_ONLY  # noqa: E402
 
-#: Every module of the package that defines parallel kernels.
-PARALLEL_MODULES = (
-    "yuma.backends.numba_dense",
-    "yuma.backends.numba_sparse",
-    "yuma.backends.numba_batch",
-    "yuma.chain._parallel",
-)
-
 
 def _parallel_dispatchers() -> dict[str, Any]:
+    """Every dispatcher compiled with a ``parallel`` option, in every module of the package
+    that compiles numba kernels (the list the on-disk cache check keeps)."""
+    from yuma._nb_cache import KERNEL_SOURCES
+
     found = {}
-    for name in PARALLEL_MODULES:
+    for source in KERNEL_SOURCES:
+        name = "yuma." + source.removesuffix(".py").replace("/", ".")
         module = importlib.import_module(name)
         for attr, value in vars(module).items():
             options = getattr(value, "targetoptions", None)
