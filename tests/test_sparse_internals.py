@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yuma._sparse import _csr_fields, csr_from_parts
+from yuma._sparse import _csr_fields, csr_from_parts, is_sparse
 
 
 def constructed(data: Any, indices: Any, indptr: Any, shape: tuple[int, int]) -> sp.csr_array:
@@ -67,3 +67,19 @@ def test_csr_from_parts_equals_the_constructor(case: Any) -> None:
 def test_the_direct_assembly_is_on_with_this_scipy() -> None:
     """With the scipy installed here the direct assembly is verified and used."""
     assert _csr_fields() is not None
+
+
+def test_is_sparse_for_every_kind_of_matrix() -> None:
+    """The plain-ndarray shortcut answers as scipy does for every format and array type
+    (an ndarray subclass takes scipy's test)."""
+
+    class Sub(np.ndarray):  # type: ignore[type-arg]
+        pass
+
+    dense = np.eye(3)
+    kinds: list[Any] = [dense, dense[:2], dense.view(Sub), dense.tolist(), 3.0]
+    kinds += [sp.csr_array(dense), sp.csc_matrix(dense), sp.coo_array(dense), sp.dok_array(dense)]
+    kinds += [sp.lil_matrix(dense), sp.bsr_array(dense), sp.dia_matrix(dense)]
+    for x in kinds:
+        assert is_sparse(x) is bool(sp.issparse(x))
+    assert [is_sparse(x) for x in kinds] == [False] * 5 + [True] * 7

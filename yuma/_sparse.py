@@ -181,6 +181,10 @@ def lookup(matrix: sp.csr_array, rows: IntArray, cols: IntArray) -> FloatArray:
 
 def is_sparse(x: Any) -> bool:
     """True for any scipy.sparse array or matrix (a plain bool, so types are not narrowed)."""
+    # A plain ndarray answers at once: scipy's test (an isinstance against an abstract base
+    # class) costs 0.42 µs against 0.07 µs, and every epoch asks it several times.
+    if type(x) is np.ndarray:
+        return False
     return bool(sp.issparse(x))
 
 
