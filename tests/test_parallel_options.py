@@ -1,7 +1,7 @@
 """Every parallel numba kernel runs only its explicit ``prange`` loops on threads.
 
 numba's plain ``parallel=True`` also makes each array expression of a kernel a parallel region
-(a fork and a join of the threads each), which cost the dense epoch 20-35 µs per call. These
+(a fork and a join of the threads each), which cost the dense epoch 23-38 µs per call. These
 tests check that every parallel kernel of the package is compiled with
 :data:`yuma.backends._nb_common.PRANGE_ONLY`, that the option keeps working for a second
 signature of the same kernel (numba empties a dict option as it reads it, so a dict would not),

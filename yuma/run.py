@@ -82,9 +82,10 @@ def epoch(
         The most numba threads this call may use; None: numba's own setting
         (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), by default every core. Epochs
         under 512 x 512 cells (sparse: 2^18 stored entries) run on one thread whatever it says:
-        on an idle machine two threads only break even at 256 x 256 and win from 512 x 512,
-        and under load a parallel region waits for its slowest thread and loses several-fold
-        (benchmarks/RESULTS.md). Other backends ignore it.
+        on an idle machine two threads win the best round from 128 x 128 but the median round
+        only from about 384 x 384, and with another process on the other core a parallel
+        region waits for its slowest thread (at 256 x 256 the median epoch took 2.1x one
+        thread's; benchmarks/RESULTS.md). Other backends ignore it.
 
     Returns
     -------

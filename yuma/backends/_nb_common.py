@@ -35,9 +35,9 @@ MEDIAN_METHOD = 0
 #: The ``parallel=`` option of every parallel kernel: only its explicit ``prange`` loops run on
 #: threads. With plain ``parallel=True`` numba also turns each array expression of the function
 #: (``np.zeros``, ``a.sum(axis=0)``, ``a[:] = b``) into a parallel region of its own, and every
-#: region costs a fork and a join of the threads (about 4 µs each on 2 threads): the dense
-#: epoch's per-chunk buffers and reductions cost it 20-35 µs per call that way, more than the
-#: launches of its ``prange`` passes (about 15 µs together). Those arrays are a few rows long;
+#: region costs a fork and a join of the threads (4-6 µs each on 2 threads): the dense epoch's
+#: per-chunk buffers and reductions cost it 23-38 µs per call that way (64² to 256²), more than
+#: the launches of its ``prange`` passes (10-15 µs together). Those arrays are a few rows long;
 #: serial, they cost nothing. An options object, not a dict: numba empties a dict as it reads
 #: it, so a second signature of the same kernel would compile with every option on again.
 PRANGE_ONLY: Any = getattr(numba_cpu, "ParallelOptions")(  # noqa: B009 - not in numba's stubs
