@@ -155,3 +155,33 @@ def test_sweep_median_small_and_edge_sizes(n: int) -> None:
     s = rng.integers(1, 9, n) * 2.0**-8
     for minority in (-1.0, 0.0, float(s.sum()) / 2, float(s.sum()), 5.0):
         assert run_sweep(v, s, minority) == reference(v, s, minority)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.sampled_from([0, 1, 2, 63, 64, 65, 127, 128, 129, 200, 300]),
+    at=st.integers(0, 5),
+    to=st.integers(0, 5),
+    quantiles=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+)
+def test_copy_range_keeps_the_bracket_in_order(
+    seed: int, n: int, at: int, to: int, quantiles: tuple[float, float]
+) -> None:
+    """``_copy_range`` (the bit-word copy) against a numpy mask: exactly the entries in
+    ``(lo, hi]`` with their stakes, in their order, across word boundaries; nothing else of the
+    destination written."""
+    rng = np.random.default_rng(seed)
+    v = np.zeros(at + n)
+    v[at:] = rng.random(n) * (rng.random(n) < 0.7)
+    s = rng.random(at + n)
+    lo, hi = (float(np.quantile(v[at:], q)) if n else 0.5 for q in sorted(quantiles))
+    bv = np.full(to + n + 3, np.nan)
+    bs = np.full(to + n + 3, np.nan)
+    m = nb._copy_range(v, s, at, n, lo, hi, bv, bs, to)
+    keep = (v[at:] > lo) & (v[at:] <= hi)
+    assert m == int(keep.sum())
+    np.testing.assert_array_equal(bv[to : to + m], v[at:][keep])
+    np.testing.assert_array_equal(bs[to : to + m], s[at:][keep])
+    assert np.isnan(bv[:to]).all() and np.isnan(bv[to + m :]).all()
+    assert np.isnan(bs[:to]).all() and np.isnan(bs[to + m :]).all()

@@ -193,3 +193,62 @@ def test_row_values_check_ranks_a_non_finite_value_over_a_negative_one() -> None
     ]
     for row, expected in cases:
         assert nd.values_status(np.array(row, dtype=np.float64).view(np.uint64)) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), _EDGES)
+@pytest.mark.parametrize("n_cols", [1, 5, 16, 37])
+def test_row_passes_flag_every_edge_value_as_they_read(
+    value: float, expected: int, n_cols: int
+) -> None:
+    """The weights pass and the fused Yuma3 clip/EMA pass take ``values_status``'s flags in
+    their own loops: each finds an edge value in any row and position, with and without
+    ``outdated``, in a row without a permit too (whose values the reference checks as well),
+    and says nothing when told not to check."""
+    rng = np.random.default_rng(n_cols)
+    n_rows = 3
+    consensus = rng.random(n_cols)
+    a = rng.random(n_rows)
+    recent = rng.random(n_cols) < 0.3
+    no_outdated = np.zeros((0, 0), dtype=np.bool_)
+    some_outdated = rng.random((n_rows, n_cols)) < 0.3
+    for row in range(n_rows):
+        for at in range(n_cols):
+            W = rng.random((n_rows, n_cols))
+            W[row, at] = value
+            for has_permit in (True, False):
+                permit = np.ones(n_rows, dtype=np.bool_)
+                permit[row] = has_permit
+                for outdated in (no_outdated, some_outdated):
+                    w = np.empty((n_rows, n_cols))
+                    args = (W, permit, False, outdated, w, 0, n_rows)
+                    assert nd._rows_weights(*args, True) == expected, (row, at, has_permit)
+                    assert nd._rows_weights(*args, False) == nd.VALUES_OK
+            B = rng.random((n_rows, n_cols))
+            B[row, at] = value
+            clipped, ema = np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols))
+            vtrust, ranks, sum1 = np.empty(n_rows), np.zeros(n_cols), np.zeros(n_cols)
+            for check in (True, False):
+                status = nd._rows_clip_plain_ema(
+                    rng.random((n_rows, n_cols)), consensus, a, B, recent, 0.5, 0.1,
+                    clipped, ema, vtrust, ranks, sum1, 0, n_rows, check,
+                )  # fmt: skip
+                assert status == (expected if check else nd.VALUES_OK), (row, at)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, 3.0]), min_size=0, max_size=12),
+    shift=st.integers(-3, 2),
+)
+def test_compiled_permits_equal_the_reference_around_k_equal_n(
+    values: list[float], shift: int
+) -> None:
+    """``topk_nonzero`` (the compiled epochs' permits; no sort once ``k >= n``) equals
+    :func:`yuma.is_topk_nonzero` with ``k`` just below, at and above the row count, ties and
+    zeros included."""
+    from yuma.backends import _nb_common
+
+    x = np.array(values, dtype=np.float64)
+    k = max(0, len(values) + shift)
+    expected = np.asarray(yuma.is_topk_nonzero(x, k))
+    np.testing.assert_array_equal(_nb_common.topk_nonzero(x, k), expected)

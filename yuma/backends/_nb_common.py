@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 from numba.core import cpu as numba_cpu
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 
@@ -88,8 +89,8 @@ def topk_nonzero(values: Any, k: int) -> Any:
     """Top-``k`` non-zero permits; ties at the cut go to the higher index (``is_topk_nonzero``)."""
     n = values.shape[0]
     out = values != 0.0
-    if n < k:
-        return out
+    if n <= k:
+        return out  # nothing to drop (n - k <= 0): no sort
     # A stable ascending sort drops the lowest n - k: among equal values the lower uid goes first.
     order = np.argsort(values, kind="mergesort")
     for t in range(n - k):
@@ -297,8 +298,9 @@ FEW_SHORT_N = 128
 
 @njit(cache=True, nogil=True)
 def sweep_scratch(n: int) -> tuple[int, int]:
-    """Lengths of :func:`wmedian_sweep`'s float scratch (each of ``bv``, ``bs``) and int one."""
-    return 4 * n + 2 * FEW, n + 2
+    """Lengths of :func:`wmedian_sweep`'s float scratch (each of ``bv``, ``bs``) and int one
+    (two slots, through which bit patterns are read back as floats)."""
+    return 4 * n + 2 * FEW, 2
 
 
 @njit(cache=True, nogil=True)
@@ -319,9 +321,31 @@ def _bits_min_max(b: Any, at: int, n: int) -> tuple[int, int]:
 @njit(cache=True, nogil=True, fastmath=True)
 def _stake_at_or_below(
     v: Any, s: Any, at: int, n: int, p0: float, p1: float, p2: float, p3: float
+) -> tuple[float, float, float, float]:
+    """For each of four pivots, the stake of the entries ``[at, at + n)`` at or below it: one
+    branch-free sweep (vectorised under fastmath)."""
+    v = v[at : at + n]
+    s = s[at : at + n]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for i in range(n):
+        x = v[i]
+        w = s[i]
+        a0 += w * (x <= p0)
+        a1 += w * (x <= p1)
+        a2 += w * (x <= p2)
+        a3 += w * (x <= p3)
+    return a0, a1, a2, a3
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _stake_and_count_at_or_below(
+    v: Any, s: Any, at: int, n: int, p0: float, p1: float, p2: float, p3: float
 ) -> tuple[float, float, float, float, int, int, int, int]:
-    """For each of four pivots, the stake and the number of the entries ``[at, at + n)`` at or
-    below it: one branch-free sweep (vectorised under fastmath)."""
+    """:func:`_stake_at_or_below` and the number of entries at or below each pivot (four more
+    vector operations per four entries)."""
     v = v[at : at + n]
     s = s[at : at + n]
     a0 = 0.0
@@ -348,23 +372,35 @@ def _stake_at_or_below(
 
 @njit(cache=True, nogil=True)
 def _copy_range(
-    v: Any, s: Any, at: int, n: int, lo: float, hi: float, idx: Any, bv: Any, bs: Any, to: int
+    v: Any, s: Any, at: int, n: int, lo: float, hi: float, bv: Any, bs: Any, to: int
 ) -> int:
     """Copy the entries ``[at, at + n)`` scoring in ``(lo, hi]`` (and their stakes) to
-    ``bv`` / ``bs`` from ``to``; returns how many. Branch-free: first the positions (one store
-    per entry), then the few entries."""
+    ``bv`` / ``bs`` from ``to``, in their order; returns how many.
+
+    Each 64 entries are first tested in one vectorised pass that sets a bit per entry in a
+    word, then only the set bits are visited (lowest first). A bracket holds a few of a
+    column's entries, so this does about 2.5 instructions per entry where a branch-free scalar
+    copy (a position stored per entry) did 10 (callgrind: the 256 medians of a 256² epoch,
+    1.76 M -> 1.49 M instructions).
+    """
     v = v[at : at + n]
     s = s[at : at + n]
+    dv = bv[to:]
+    ds = bs[to:]
     m = 0
-    for i in range(n):
-        x = v[i]
-        idx[m] = i
-        m += (x > lo) & (x <= hi)
-    dv = bv[to : to + m]
-    ds = bs[to : to + m]
-    for k in range(m):
-        dv[k] = v[idx[k]]
-        ds[k] = s[idx[k]]
+    for w0 in range(0, n, 64):
+        width = min(64, n - w0)
+        word_v = v[w0 : w0 + width]
+        bits = np.uint64(0)
+        for k in range(width):
+            x = word_v[k]
+            bits |= np.uint64((x > lo) & (x <= hi)) << np.uint64(k)
+        while bits != 0:
+            k = trailing_zeros(bits)  # type: ignore[call-arg]  # numba intrinsic
+            dv[m] = word_v[k]
+            ds[m] = s[w0 + k]
+            m += 1
+            bits &= bits - np.uint64(1)
     return m
 
 
@@ -405,16 +441,41 @@ def _wmedian_few(bv: Any, bs: Any, at: int, m: int, below: float, minority: floa
 
 
 @njit(cache=True, nogil=True)
+def _first_rounds(n: int, few: int) -> int:
+    """Rounds of the first bracket on a column of ``n`` entries: enough to leave about ``few``
+    entries of evenly spread scores (the first round keeps a quarter, each later one a fifth)."""
+    rounds = 1
+    expect = n / 4.0
+    while expect > few and rounds < SWEEP_ROUNDS:
+        expect /= 5.0
+        rounds += 1
+    return rounds
+
+
+@njit(cache=True, nogil=True)
 def _bracket(
-    v: Any, s: Any, vb: Any, cell: Any, at: int, n: int, below: float, minority: float, few: int
+    v: Any,
+    s: Any,
+    vb: Any,
+    cell: Any,
+    at: int,
+    n: int,
+    below: float,
+    minority: float,
+    few: int,
+    rounds: int,
 ) -> tuple[float, bool, float, float, float]:
-    """Rounds of :func:`_stake_at_or_below` on the entries ``[at, at + n)`` (``n > 0``), with
-    ``below`` the stake known to lie under all of them. ``vb``: ``v``'s bit patterns;
-    ``cell``: a float view of two int64 slots (to read bit patterns back as floats).
+    """Rounds of four-pivot sweeps on the entries ``[at, at + n)`` (``n > 0``), with ``below``
+    the stake known to lie under all of them. ``vb``: ``v``'s bit patterns; ``cell``: a float
+    view of two int64 slots (to read bit patterns back as floats).
+
+    ``rounds > 0``: exactly that many sweeps, without counting entries (the caller's copy-out
+    counts the bracket). ``rounds == 0``: sweeps that count
+    (:func:`_stake_and_count_at_or_below`), until the bracket holds at most ``few`` entries
+    or stops shrinking (or after ``SWEEP_ROUNDS``).
 
     Returns ``(answer, True, …)`` when a round decides, else ``(_, False, lo, hi, low)``: the
-    answer lies in ``(lo, hi]`` and ``low`` is the stake of the entries at or below ``lo``; the
-    bracket holds at most ``few`` entries, or stopped shrinking.
+    answer lies in ``(lo, hi]`` and ``low`` is the stake of the entries at or below ``lo``.
     """
     lo_bits, hi_bits = _bits_min_max(vb, at, n)
     bits = cell.view(np.int64)
@@ -427,6 +488,7 @@ def _bracket(
         return v_min, True, v_min, v_max, 0.0
     if v_min == v_max:
         return v_min, True, v_min, v_max, 0.0
+    counted = rounds == 0
     lo = v_min
     hi = v_max
     low = 0.0
@@ -440,8 +502,14 @@ def _bracket(
     p2 = min(v_min + d * 0.5, v_max)
     p3 = min(v_min + d * 0.75, v_max)
     decided = False
-    for r in range(SWEEP_ROUNDS):
-        a0, a1, a2, a3, k0, k1, k2, k3 = _stake_at_or_below(v, s, at, n, p0, p1, p2, p3)
+    for r in range(SWEEP_ROUNDS if counted else rounds):
+        if counted:
+            a0, a1, a2, a3, k0, k1, k2, k3 = _stake_and_count_at_or_below(
+                v, s, at, n, p0, p1, p2, p3
+            )
+        else:
+            a0, a1, a2, a3 = _stake_at_or_below(v, s, at, n, p0, p1, p2, p3)
+            k0 = k1 = k2 = k3 = 0
         before = c_hi - c_lo
         if below + a0 > minority:
             if r == 0:
@@ -456,9 +524,10 @@ def _bracket(
             lo, hi, c_lo, c_hi, low = p2, p3, k2, k3, a2
         else:
             lo, c_lo, low = p3, k3, a3
-        count = c_hi - c_lo
-        if count <= few or 4 * count > 3 * before:
-            break
+        if counted:
+            count = c_hi - c_lo
+            if count <= few or 4 * count > 3 * before:
+                break
         d = hi - lo
         p0 = min(lo + d * 0.2, hi)
         p1 = min(lo + d * 0.4, hi)
@@ -474,24 +543,27 @@ def _split_from(bv: Any, bs: Any, at: int, k: int, minority: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx: Any) -> float:
+def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, ints: Any) -> float:
     """Same result as :func:`wmedian_select`; ``v`` and ``s`` are left untouched; ``v`` must be
     contiguous and non-negative (its bit patterns order it).
 
     Multi-pivot bisection in value (:func:`_bracket`): the answer lies in a bracket
     ``(lo, hi]`` with ``C(lo) <= minority < C(hi)`` (``C(p)``: the stake at or below ``p``).
     Each round places four pivots evenly in the bracket, and one branch-free, vectorised sweep
-    (:func:`_stake_at_or_below`) gives ``C`` and the entry count at each, so the bracket shrinks
-    to the first fifth that crosses. The first round puts its first pivot on the smallest score
-    (the mass of the zeros of a sparse column: the answer at once when it crosses). Once the
-    bracket holds at most ``FEW`` entries (``FEW_SHORT`` in a short column) they are copied out
-    and finished by :func:`_wmedian_few`. When a round hardly shrinks it (ties, or scores
-    clustered far below the largest) its entries are copied out and a new bracket starts from
-    their own extremes (the smallest, tied or not, is then decided or dropped, so every level
-    shrinks); after ``SWEEP_LEVELS`` such levels :func:`wmedian_split` finishes. No sort and no
-    pivot sample.
+    gives ``C`` at each, so the bracket shrinks to the first fifth that crosses. The first
+    round puts its first pivot on the smallest score (the mass of the zeros of a sparse column:
+    the answer at once when it crosses). On the whole column the sweeps do not count entries:
+    :func:`_first_rounds` rounds (those that leave about ``FEW`` evenly spread scores,
+    ``FEW_SHORT`` in a short column), then the bracket's entries are copied out
+    (:func:`_copy_range`, which counts them). At most ``FEW`` are finished by
+    :func:`_wmedian_few`; more (ties, or scores clustered far from the extremes) start a new
+    bracket from their own extremes, whose sweeps count (:func:`_stake_and_count_at_or_below`)
+    and stop once at most ``FEW`` are left or a round hardly shrinks it, and so on, level by
+    level (the smallest, tied or not, is then decided or dropped, so every level shrinks);
+    after ``SWEEP_LEVELS`` such levels :func:`wmedian_split` finishes. No sort and no pivot
+    sample.
 
-    Scratch (lengths from :func:`sweep_scratch`): ``bv`` / ``bs`` float, ``idx`` int64.
+    Scratch (lengths from :func:`sweep_scratch`): ``bv`` / ``bs`` float, ``ints`` int64.
     When no entry crosses (round-off only, since κ > 0) the largest score wins.
     """
     if n <= FEW:
@@ -502,11 +574,14 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx
             bs[i] = s[i]
         return _wmedian_few(bv, bs, 0, n, 0.0, minority)
     few = FEW_SHORT if n <= FEW_SHORT_N else FEW
-    cell = idx[n : n + 2].view(np.float64)
-    value, found, lo, hi, low = _bracket(v, s, v.view(np.int64), cell, 0, n, 0.0, minority, few)
+    cell = ints[:2].view(np.float64)
+    first = _first_rounds(n, few)
+    value, found, lo, hi, low = _bracket(
+        v, s, v.view(np.int64), cell, 0, n, 0.0, minority, few, first
+    )
     if found:
         return float(value)
-    m = _copy_range(v, s, 0, n, lo, hi, idx, bv, bs, 0)
+    m = _copy_range(v, s, 0, n, lo, hi, bv, bs, 0)
     below = low
     at = 0
     bvb = bv.view(np.int64)
@@ -515,11 +590,11 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, idx
             return _wmedian_few(bv, bs, at, m, below, minority)
         # Stalled (ties, or a cluster): a new bracket from the copied entries' own extremes,
         # copied to the other half of the scratch.
-        value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority, few)
+        value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority, few, 0)
         if found:
             return float(value)
         to = n if at == 0 else 0
-        m = _copy_range(bv, bs, at, m, lo, hi, idx, bv, bs, to)
+        m = _copy_range(bv, bs, at, m, lo, hi, bv, bs, to)
         at = to
         below += low
     if m <= FEW:

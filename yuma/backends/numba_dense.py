@@ -5,19 +5,21 @@ clipping, both bond branches, liquid alpha, the dense bond-storage rule and the 
 
 Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
 
-1. ``_rows_weights``: permit, self-weight and outdated masks and the row normalisation, fused in
-   one pass per row (the row stays in cache between its sum and its scaling by the sum's
-   reciprocal).
+1. ``_rows_weights``: the check of the raw values, permit, self-weight and outdated masks and
+   the row normalisation, fused in one pass per row (the row stays in cache between its sum
+   and its scaling by the sum's reciprocal).
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
    positive active stake): 8 columns at a time (one cache line of each voter row, read as 8
    named values) are copied into a column-major scratch block, and each column's median is
    found there by
    :func:`~yuma.backends._nb_common.wmedian_sweep` (vectorised sweeps with four pivots each,
-   evenly spaced in value, then a fixed-width selection among the few scores left in the
-   bracket). This pass dominates when every row votes (see benchmarks/RESULTS.md).
+   evenly spaced in value; then the few scores left in the bracket are copied out, through a
+   bit per score, and a fixed-width selection finishes). This pass dominates when every row
+   votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
    EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row (Yuma3
-   without liquid alpha, the chain's default: one loop per row, ``_rows_clip_plain_ema``).
+   without liquid alpha, the chain's default: one loop per row, ``_rows_clip_plain_ema``, which
+   also checks the previous bonds' values as it reads them).
 4. ``_rows_yuma2_ema`` (original Yuma only): the EMA of the column-normalised matrices.
 5. ``_rows_dividends``: dividends from the column-normalised EMA (one product per cell with the
    column factors ``I_j / s_j`` of ``_dividend_factors``), and the dense storage rule written
@@ -206,21 +208,31 @@ def _rows_weights(
     W_bits = W.view(np.uint64)
     status = VALUES_OK
     for i in range(r0, r1):
-        if check:
-            status = max(status, values_status(W_bits[i]))
+        row_bits = W_bits[i]
         if not permit[i]:
+            if check:
+                status = max(status, values_status(row_bits))
             for j in range(n_cols):
                 w[i, j] = 0.0
             continue
         # ``+ 0.0`` turns a -0.0 weight (it passes the non-negative check) into 0.0: the
         # median orders scores by their bit patterns, and no sign may leak into consensus.
+        # The copy also takes values_status's flags (one pass over the row, not two); a
+        # flagged row is looked at again.
+        flags = np.uint64(0)
         if has_outdated:
             for j in range(n_cols):
+                bits = row_bits[j]
+                flags |= bits | (bits + _EXPONENT_ONE)
                 x = 0.0 if outdated[i, j] else W[i, j] + 0.0
                 w[i, j] = x
         else:
             for j in range(n_cols):
+                bits = row_bits[j]
+                flags |= bits | (bits + _EXPONENT_ONE)
                 w[i, j] = W[i, j] + 0.0
+        if check and flags >= _SIGN_BIT:
+            status = max(status, values_status(row_bits))
         if square and i < n_cols:
             w[i, i] = 0.0
         total = _sum(w[i])
@@ -338,9 +350,12 @@ def _rows_clip_plain_ema(
         w_row = w[i]
         cl_row = clipped[i]
         b_row = bonds[i]
+        b_bits = bonds_bits[i]
         e_row = ema[i]
-        if check:
-            status = max(status, values_status(bonds_bits[i]))
+        # values_status's flags, taken in this loop as it reads the bonds (a pass of its own
+        # over the row cost 56 k more instructions per 256² epoch, callgrind); a flagged row
+        # is looked at again.
+        flags = np.uint64(0)
         for j in range(n_cols):
             x = w_row[j]
             c = consensus[j]
@@ -348,9 +363,13 @@ def _rows_clip_plain_ema(
             cl_row[j] = cl
             ranks_part[j] += a * cl
             wb = _penalised(x, cl, beta)
+            bits = b_bits[j]
+            flags |= bits | (bits + _EXPONENT_ONE)
             e = rate * wb + retain[j] * b_row[j]
             e_row[j] = e
             sum1_part[j] += e
+        if check and flags >= _SIGN_BIT:
+            status = max(status, values_status(b_bits))
         vtrust[i] = _sum(cl_row)
     return status
 
