@@ -155,6 +155,15 @@ _SIGN_BIT = np.uint64(1 << 63)
 _EXPONENT_MASK = np.uint64(0x7FF << 52)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _flag(flags: Any, bits: Any) -> Any:
+    """:func:`values_status`'s running flags with one more bit pattern taken in: the sign bit
+    of ``b | (b + 2**52)`` is set when ``b`` has its own (a negative value, -0.0 included) or
+    an exponent of all ones (an infinity or NaN: adding one to that exponent carries into the
+    sign bit); a finite, non-negative value sets neither."""
+    return flags | bits | (bits + _EXPONENT_ONE)
+
+
 @njit(cache=True, nogil=True)
 def values_status(bits: Any) -> int:
     """:data:`VALUES_OK` when every value of a row is finite and non-negative (the check of
@@ -163,14 +172,11 @@ def values_status(bits: Any) -> int:
 
     ``bits``: the row's bit patterns, a ``uint64`` view (the caller views its matrix once; a
     view per row costs more than checking a 64-value row)."""
-    # One OR per value: the sign bit of ``b | (b + 2**52)`` is set when ``b`` has its own (a
-    # negative value, -0.0 included) or an exponent of all ones (an infinity or NaN: adding one
-    # to that exponent carries into the sign bit); a finite, non-negative value sets neither.
-    # Only a row flagged so is looked at again, -0.0 (the sign bit alone) being fine.
+    # One OR per value (:func:`_flag`); only a row flagged so is looked at again, -0.0 (the
+    # sign bit alone) being fine.
     flags = np.uint64(0)
     for j in range(bits.shape[0]):
-        b = bits[j]
-        flags |= b | (b + _EXPONENT_ONE)
+        flags = _flag(flags, bits[j])
     if flags < _SIGN_BIT:
         return VALUES_OK
     for j in range(bits.shape[0]):
@@ -222,14 +228,12 @@ def _rows_weights(
         flags = np.uint64(0)
         if has_outdated:
             for j in range(n_cols):
-                bits = row_bits[j]
-                flags |= bits | (bits + _EXPONENT_ONE)
+                flags = _flag(flags, row_bits[j])
                 x = 0.0 if outdated[i, j] else W[i, j] + 0.0
                 w[i, j] = x
         else:
             for j in range(n_cols):
-                bits = row_bits[j]
-                flags |= bits | (bits + _EXPONENT_ONE)
+                flags = _flag(flags, row_bits[j])
                 w[i, j] = W[i, j] + 0.0
         if check and flags >= _SIGN_BIT:
             status = max(status, values_status(row_bits))
@@ -363,8 +367,7 @@ def _rows_clip_plain_ema(
             cl_row[j] = cl
             ranks_part[j] += a * cl
             wb = _penalised(x, cl, beta)
-            bits = b_bits[j]
-            flags |= bits | (bits + _EXPONENT_ONE)
+            flags = _flag(flags, b_bits[j])
             e = rate * wb + retain[j] * b_row[j]
             e_row[j] = e
             sum1_part[j] += e
