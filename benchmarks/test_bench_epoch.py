@@ -72,6 +72,24 @@ def test_dense_epoch(benchmark: Any, n: int, backend: str, permits: str) -> None
     _time_epoch(benchmark, backend, w, stake, bonds, _params(n, permits))
 
 
+@pytest.mark.parametrize("permits", ["all", "chain"])
+@pytest.mark.parametrize("n", DENSE_SIZES)
+def test_dense_epoch_out(benchmark: Any, n: int, permits: str) -> None:
+    """A loop's epoch: ``out=`` an earlier result, alternating two (no fresh matrices)."""
+    w, stake, bonds = dense_inputs(n)
+    params = _params(n, permits)
+    pair = [yuma.epoch(w, stake, bonds, params), yuma.epoch(w, stake, bonds, params)]
+
+    def run() -> Any:
+        pair.reverse()
+        return yuma.epoch(w, stake, bonds, params, backend="numba", out=pair[0])
+
+    run()
+    benchmark.extra_info.update(case="dense", n=n, backend="numba, out=", permits=permits)
+    result = benchmark.pedantic(run, rounds=rounds_for(w.size, "numba"), iterations=1)
+    assert result is pair[0]
+
+
 @pytest.mark.parametrize("baseline", ["sort", "sum"])
 @pytest.mark.parametrize("n", DENSE_SIZES)
 def test_dense_baseline(benchmark: Any, n: int, baseline: str) -> None:

@@ -261,3 +261,53 @@ def test_canonical_csr_array_input_is_used_as_it_is_and_never_mutated() -> None:
     np.testing.assert_array_equal(
         prepare_inputs(shuffled, stake, None, params)[0].weights.toarray(), shuffled.toarray()
     )
+
+
+def test_epoch_inputs_fast_constructor_equals_the_dataclass() -> None:
+    from dataclasses import fields
+
+    from yuma.inputs import EpochInputs, prepare_inputs
+
+    w, s = good()
+    built, _ = prepare_inputs(w, s, active=np.array([1, 0, 1]), validator_permit=[1, 1, 0])
+    values = {f.name: getattr(built, f.name) for f in fields(EpochInputs)}
+    plain = EpochInputs(**values)
+    assert built == plain  # the dataclass's own field-by-field comparison
+    assert all(getattr(built, k) is v for k, v in values.items())
+    with pytest.raises(AttributeError):
+        built.stake = s  # type: ignore[misc]  # still frozen
+    np.testing.assert_array_equal(built.old_permit, [True, True, False])
+    with pytest.raises(TypeError, match="EpochInputs has 12 fields, got 11"):
+        EpochInputs._of(**{k: v for k, v in values.items() if k != "owner_uid"})
+
+
+def test_default_active_mask_is_all_true_and_fresh() -> None:
+    from yuma.inputs import prepare_inputs
+
+    w, s = good()
+    a, _ = prepare_inputs(w, s)
+    b, _ = prepare_inputs(w, s)
+    assert a.active.dtype == np.bool_ and a.active.tolist() == [True, True, True]
+    assert not np.shares_memory(a.active, b.active)
+
+
+FLAG_SETS = [(True, True, False, True), (False, False, True, False)]
+
+
+def test_compiled_epoch_parameters_are_cached_per_params() -> None:
+    from yuma.backends import numba_dense as nd
+
+    for params in (yuma.YumaParams(), yuma.YumaParams(kappa=0.3, bonds_penalty=0.25)):
+        for square, yuma3, liquid, check in [
+            (True, True, False, True),
+            (False, False, True, False),
+        ]:
+            got = nd._params_tuple(params, square, yuma3, liquid, check)
+            want = tuple(nd.dense_params(params, square=square, yuma3=yuma3, liquid=liquid,
+                                         check_weights=check, check_bonds=check))  # fmt: skip
+            assert got == want and type(got) is tuple
+            assert nd._params_tuple(params, square, yuma3, liquid, check) is got
+    # an equal YumaParams (another object) finds the same entry
+    assert nd._params_tuple(yuma.YumaParams(), True, True, False, True) is nd._params_tuple(
+        yuma.YumaParams(), True, True, False, True
+    )

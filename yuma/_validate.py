@@ -86,6 +86,7 @@ def as_numeric_array(name: str, value: Any, what: str = "array") -> FloatArray:
 _FINITE_MAX = float(np.finfo(np.float64).max)
 #: Its bit pattern, as an unsigned integer.
 _FINITE_MAX_BITS = int(np.array(_FINITE_MAX).view(np.uint64))
+_MAX_OF = np.maximum.reduce
 
 
 def check_values(name: str, values: FloatArray) -> None:
@@ -103,7 +104,8 @@ def check_values(name: str, values: FloatArray) -> None:
         # largest value would instead cast that bound to float32's infinity.)
         with np.errstate(over="ignore"):
             values = np.asarray(values, dtype=np.float64)
-    if values.view(np.uint64).max() <= _FINITE_MAX_BITS:
+    # The ufunc's own reduce, not ndarray.max, which goes through a Python wrapper.
+    if _MAX_OF(values.view(np.uint64), axis=None) <= _FINITE_MAX_BITS:
         return
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{name} must be finite (found NaN or infinity)")

@@ -7,7 +7,7 @@ one place.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -80,10 +80,27 @@ class EpochInputs:
             permit[self.owner_uid] = True
         return permit
 
+    @classmethod
+    def _of(cls, **values: Any) -> EpochInputs:
+        """``cls(**values)``, every field by name, built without the frozen ``__init__``
+        (which sets each of the twelve fields through ``object.__setattr__``): callgrind,
+        22 k instructions per call against 12 k. For :func:`prepare_inputs`, whose values
+        are already checked; only the count of fields is checked here (comparing the names
+        would double the cost), and a misspelt one is missing at its first read."""
+        if len(values) != _N_FIELDS:
+            raise TypeError(f"EpochInputs has {_N_FIELDS} fields, got {len(values)} values")
+        inputs = object.__new__(cls)
+        inputs.__dict__.update(values)
+        return inputs
+
     @property
     def shape(self) -> tuple[int, int]:
         """(R, C): rows (validators) by columns (miners)."""
         return (int(self.weights.shape[0]), int(self.weights.shape[1]))
+
+
+#: The number of fields of :class:`EpochInputs`.
+_N_FIELDS = len(fields(EpochInputs))
 
 
 def prepare_inputs(
@@ -152,7 +169,11 @@ def prepare_inputs(
         if not 0 <= owner_uid < rows:
             raise ValueError(f"owner_uid {owner_uid} is out of range for {rows} uids")
         owner_uid = int(owner_uid)
-    act = np.ones(rows, dtype=bool) if active is None else check_bool_vector("active", active, rows)
+    if active is None:
+        act = np.empty(rows, dtype=bool)
+        act.fill(True)  # np.ones is a Python function around these two (2.4x the instructions)
+    else:
+        act = check_bool_vector("active", active, rows)
     recent = (
         np.zeros(cols, dtype=bool)
         if recently_registered is None
@@ -165,7 +186,7 @@ def prepare_inputs(
         if sparse_input and owner_uid is not None:
             permit = permit.copy()
             permit[owner_uid] = True
-    inputs = EpochInputs(
+    inputs = EpochInputs._of(
         weights=w,
         stake=s,
         bonds=b,

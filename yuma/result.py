@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -99,3 +100,6 @@ class EpochResult:
 
 #: The field names of :class:`EpochResult`, in order.
 _FIELDS = tuple(f.name for f in fields(EpochResult))
+
+#: ``result_fields(r)``: the tuple of ``r``'s fields, in order (one C call).
+result_fields = operator.attrgetter(*_FIELDS)

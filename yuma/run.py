@@ -34,6 +34,7 @@ def epoch(
     backend: str | None = None,
     pipeline: Pipeline | None = None,
     threads: int | None = None,
+    out: EpochResult | None = None,
 ) -> EpochResult:
     """Run one Yuma Consensus epoch, as the chain does, in float64.
 
@@ -86,6 +87,17 @@ def epoch(
         only from about 384 x 384, and with another process on the other core a parallel
         region waits for its slowest thread (at 256 x 256 the median epoch took 2.1x one
         thread's; benchmarks/RESULTS.md). Other backends ignore it.
+    out : EpochResult, optional
+        An earlier result of a dense epoch of the same shape and layout, whose arrays this
+        epoch overwrites and which it returns (numpy's ``out=``): a loop of epochs then
+        allocates no new matrices. Fresh ``R x C`` outputs can cost more than the epoch: in a
+        process that has not yet freed a large array, each one is new memory whose pages the
+        operating system faults in on first write (a 256 x 256 epoch took 1.3-1.8 ms instead
+        of 0.30-0.36 ms; benchmarks/RESULTS.md). ``out`` must not share memory with any input (the
+        compiled epoch reads the previous bonds after it begins writing the new ones), so
+        alternate two results: ``a, b = b, yuma.epoch(W, S, b.bonds, out=a)``. Every
+        backend honours it (numpy and JAX copy their result in). If the call raises, ``out``
+        may have been partly overwritten. Dense input only.
 
     Returns
     -------
@@ -116,4 +128,4 @@ def epoch(
         # the compiled dense epoch checks the weights' and bonds' values as it reads them
         defer_dense_values=compiled_dense(weights, params, backend, pipeline),
     )
-    return run_epoch(inputs, params, backend, pipeline=pipeline, threads=threads)
+    return run_epoch(inputs, params, backend, pipeline=pipeline, threads=threads, out=out)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from yuma._outputs import check_out, copy_into
 from yuma._step import Config
 from yuma._threads import numba_parallel_guard, numba_threads
 from yuma.inputs import EpochInputs
@@ -220,12 +221,18 @@ def run_epoch(
     *,
     pipeline: Pipeline | None = None,
     threads: int | None = None,
+    out: EpochResult | None = None,
 ) -> EpochResult:
     """One epoch on validated inputs with the chosen backend (see :func:`select`).
 
     ``threads``: at most this many numba threads (None: numba's setting); other backends
-    ignore it.
+    ignore it. ``out``: a dense result checked by :func:`yuma._outputs.check_out`, written
+    and returned (the compiled dense epoch writes into it; other backends copy into it).
     """
+    if out is not None:
+        check_out(out, inputs)
+        if _choice(backend, pipeline, params)[0] != "numba":
+            return copy_into(out, run_epoch(inputs, params, backend, pipeline=pipeline))
     if inputs.sparse:
         name, _ = select(backend, pipeline, None, sparse=True)
         if name == "numba":
@@ -247,10 +254,11 @@ def run_epoch(
     if name == "numba":
         assert flags is not None
         epoch_dense: Callable[..., EpochResult] = _numba_dense().epoch_dense
+        yuma3, liquid = flags["yuma3"], flags["liquid"]
         if threads is None:
-            return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+            return epoch_dense(inputs, params, yuma3=yuma3, liquid=liquid, out=out)
         with numba_threads(threads):
-            return epoch_dense(inputs, params, yuma3=flags["yuma3"], liquid=flags["liquid"])
+            return epoch_dense(inputs, params, yuma3=yuma3, liquid=liquid, out=out)
     pl = chain(params.yuma3) if pipeline is None else pipeline
     config = Config.from_params(params, square=inputs.square)
     if name == "jax":
