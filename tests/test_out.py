@@ -270,3 +270,26 @@ def test_the_parallel_epoch_writes_into_out() -> None:
     assert got is out
     for name in _FIELDS:
         assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+
+
+@pytest.mark.parametrize(("rows", "cols", "square"), [(5, 5, True), (3, 7, False), (1, 1, True)])
+def test_one_table_of_output_shapes(rows: int, cols: int, square: bool) -> None:
+    # allocate (the fresh outputs), check_out's explanation and out_status read one table
+    from yuma.result import _field_shapes
+
+    shapes = _field_shapes(rows, cols, square)
+    fresh = nd.allocate(rows, cols, square)
+    assert [a.shape for a in fresh[:-1]] == list(shapes)
+    assert [a.dtype == np.bool_ for a in fresh[:-1]] == [n == "validator_permit" for n in _FIELDS]
+    combined = cols if square else rows + cols
+    assert _status_of(fresh[:-1], rows, cols, combined) == (0, -1, -1)
+    for k in range(len(_FIELDS)):  # one field of another shape: that field is named
+        wrong = list(fresh[:-1])
+        wrong[k] = np.empty((*shapes[k][:-1], shapes[k][-1] + 1), dtype=wrong[k].dtype)
+        assert _status_of(tuple(wrong), rows, cols, combined) == (1, k, -1)
+
+
+def _status_of(outs: tuple[Any, ...], rows: int, cols: int, combined: int) -> tuple[int, ...]:
+    # an empty input (overlaps nothing): out_status always has inputs, never an empty tuple
+    no_input = (np.empty(0),)
+    return tuple(int(x) for x in nd.out_status(outs, no_input, rows, cols, combined))

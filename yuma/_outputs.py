@@ -24,7 +24,7 @@ import numpy as np
 
 import yuma.backends as _backends  # a cycle: read at call time only
 from yuma.inputs import EpochInputs
-from yuma.result import _FIELDS, EpochResult, result_fields
+from yuma.result import _BOOL_FIELD, _FIELDS, EpochResult, _field_shapes, result_fields
 
 __all__ = ["check_out", "copy_into"]
 
@@ -73,7 +73,7 @@ def check_out(out: Any, inputs: EpochInputs) -> None:
     except Exception:
         # A field numba cannot type (a sparse matrix, a list, …) is named here; anything
         # else is not a refusal, and goes on up.
-        _explain_field(values, rows, cols, combined)
+        _explain_field(values, rows, cols, inputs.square)
         raise
     if code == 0:
         return
@@ -85,16 +85,15 @@ def check_out(out: Any, inputs: EpochInputs) -> None:
             "epoch would overwrite what it reads. Alternate two results instead "
             "(a, b = b, yuma.epoch(W, S, b.bonds, out=a))"
         )
-    _explain_field(values, rows, cols, combined)
+    _explain_field(values, rows, cols, inputs.square)
     raise ValueError("out cannot take this epoch's outputs")  # not reached: named above
 
 
-def _explain_field(values: tuple[Any, ...], rows: int, cols: int, combined: int) -> None:
+def _explain_field(values: tuple[Any, ...], rows: int, cols: int, square: bool) -> None:
     """Raise the ``ValueError`` naming the first field of ``out`` that cannot be written."""
-    r, c, m = (rows,), (cols,), (rows, cols)
-    shapes = (r, r, m, c, m, r, c, c, m, r, r, c, r, (combined,))
-    for k, (name, value, shape) in enumerate(zip(_FIELDS, values, shapes, strict=True)):
-        dtype = _BOOL if k == _PERMIT else _F64
+    shapes = _field_shapes(rows, cols, square)
+    for name, value, shape in zip(_FIELDS, values, shapes, strict=True):
+        dtype = _BOOL if name == _BOOL_FIELD else _F64
         if not isinstance(value, np.ndarray):
             raise ValueError(
                 f"out.{name} must be a numpy array (a dense epoch's result), "
@@ -107,10 +106,6 @@ def _explain_field(values: tuple[Any, ...], rows: int, cols: int, combined: int)
             )
         if not value.flags.carray:
             raise ValueError(f"out.{name} must be a C-contiguous, aligned, writeable array")
-
-
-#: The index of ``validator_permit``, the one bool field.
-_PERMIT = _FIELDS.index("validator_permit")
 
 
 def copy_into(out: EpochResult, result: EpochResult) -> EpochResult:

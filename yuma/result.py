@@ -103,3 +103,16 @@ _FIELDS = tuple(f.name for f in fields(EpochResult))
 
 #: ``result_fields(r)``: the tuple of ``r``'s fields, in order (one C call).
 result_fields = operator.attrgetter(*_FIELDS)
+
+#: The axes each field of a dense result spans, in field order: 0 ``(R,)``, 1 ``(C,)``,
+#: 2 ``(R, C)``, 3 the combined emission's ``(C,)`` (uid layout) or ``(R + C,)``.
+_FIELD_AXES = (0, 0, 2, 1, 2, 0, 1, 1, 2, 0, 0, 1, 0, 3)
+
+#: The one field that is not float64: the permits, bool.
+_BOOL_FIELD = "validator_permit"
+
+
+def _field_shapes(rows: int, cols: int, square: bool) -> tuple[tuple[int, ...], ...]:
+    """The shape of each field of a dense result, in field order."""
+    by_axes = ((rows,), (cols,), (rows, cols), (cols,) if square else (rows + cols,))
+    return tuple(by_axes[a] for a in _FIELD_AXES)

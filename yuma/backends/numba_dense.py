@@ -66,7 +66,7 @@ from yuma.backends._nb_common import (
 )
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
-from yuma.result import EpochResult, result_fields
+from yuma.result import _BOOL_FIELD, _FIELD_AXES, _FIELDS, EpochResult, result_fields
 
 __all__ = [
     "DenseIn",
@@ -857,10 +857,10 @@ def _writable_kind_typed(a: Any) -> Any:
     return impl
 
 
-#: Per :class:`EpochResult` field, in order: the expected dtype (1 float64, 2 bool) and axes
-#: (0: ``(R,)``, 1: ``(C,)``, 2: ``(R, C)``, 3: the combined emission's).
-_OUT_KINDS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1)
-_OUT_AXES = (0, 0, 2, 1, 2, 0, 1, 1, 2, 0, 0, 1, 0, 3)
+#: Per :class:`EpochResult` field, in order: the dtype (:func:`_writable_kind`'s 1 float64,
+#: 2 bool) and the axes (``yuma.result._FIELD_AXES``).
+_OUT_KINDS = tuple(2 if name == _BOOL_FIELD else 1 for name in _FIELDS)
+_OUT_AXES = _FIELD_AXES
 
 
 @njit(cache=True, nogil=True)
