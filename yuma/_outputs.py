@@ -5,7 +5,7 @@ back an earlier result, whose arrays are overwritten, as numpy's ``out=`` does: 
 and memory that is already mapped and in cache. (A fresh matrix over glibc's mmap threshold
 is new memory on every call, and the operating system faults each of its pages in on first
 write: in a process that has not yet freed a large array, a 256 x 256 epoch paid 352 page
-faults per call, 1.3-1.8 ms against 0.30-0.36 ms with ``out=``; benchmarks/RESULTS.md.)
+faults per call, 1.3-1.8 ms against 0.30-0.43 ms with ``out=``; benchmarks/RESULTS.md.)
 
 The result written must not share memory with the epoch's inputs: the compiled epoch reads
 the previous bonds after it has begun to write the new ones. Alternate two results::
