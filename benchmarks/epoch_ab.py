@@ -5,6 +5,10 @@ Usage: ``python benchmarks/epoch_ab.py OLD_ROOT NEW_ROOT [ROUNDS] [--backend B] 
 Each root runs in its own worker process (``PYTHONPATH=root``, warm: compiled and run once
 before timing); the driver alternates the two workers case by case for ``ROUNDS`` rounds and
 keeps the minimum per case, which on a shared, noisy machine is the most stable statistic.
+It also reports the most minor page faults per call seen in any round: fresh output matrices
+fault their pages in whenever glibc maps them anew, which depends on what the worker freed
+before (with ``batch`` among the cases, none at 256²; without it, 352 per 256² call and a
+4x slower epoch; see ``fresh_outputs.py``), so compare only rows whose faults agree.
 Both workers read the very same inputs (built once here, as ``bench_inputs`` builds them).
 
 Cases: dense epochs at 64², 256² (every uid a validator, and the chain's 128), 1024², 4096²;
@@ -64,14 +68,17 @@ def run(name):
 for name in sys.argv[3].split(","):
     run(name)  # compile / warm
 print(json.dumps({"ready": yuma.__file__}), flush=True)
+import resource
 for line in sys.stdin:
     name, reps = line.split()
     best = float("inf")
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(int(reps)):
         t0 = time.perf_counter()
         run(name)
         best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"name": name, "best": best}), flush=True)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / int(reps)
+    print(json.dumps({"name": name, "best": best, "faults": faults}), flush=True)
 """
 
 SIZES = [("64", 64), ("256", 256), ("256chain", 256), ("1024", 1024), ("4096", 4096)]
@@ -114,11 +121,13 @@ def start(root: str, inputs: Path, backend: str, names: list[str]) -> subprocess
     return proc
 
 
-def ask(proc: subprocess.Popen[str], name: str) -> float:
+def ask(proc: subprocess.Popen[str], name: str) -> tuple[float, float]:
+    """(best call, page faults per call) of one batch of calls of case ``name``."""
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(f"{name} {REPS[name]}\n")
     proc.stdin.flush()
-    return float(json.loads(proc.stdout.readline())["best"])
+    reply = json.loads(proc.stdout.readline())
+    return float(reply["best"]), float(reply["faults"])
 
 
 def main() -> None:
@@ -141,25 +150,32 @@ def main() -> None:
         workers = {who: start(root, inputs, args.backend, names)
                    for who, root in (("old", old_root), ("new", new_root))}  # fmt: skip
         best = {(who, name): float("inf") for who in workers for name in names}
+        faults = {(who, name): 0.0 for who in workers for name in names}
         for r in range(rounds):
             order = list(workers) if r % 2 == 0 else list(workers)[::-1]
             for name in names:
                 for who in order:
-                    best[who, name] = min(best[who, name], ask(workers[who], name))
+                    t, f = ask(workers[who], name)
+                    best[who, name] = min(best[who, name], t)
+                    faults[who, name] = max(faults[who, name], f)
         for proc in workers.values():
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait()
     print(f"load average at the end: {os.getloadavg()}, {time.strftime('%H:%M:%S')}")
-    print("| case | old | new | new / old |")
-    print("|---|---:|---:|---:|")
+    print("| case | old | new | new / old | page faults per call (old, new) |")
+    print("|---|---:|---:|---:|---:|")
     for name in names:
         o, n = best["old", name], best["new", name]
         per = 1000 if name == "batch" else 1
         label = {"batch": "batch 1000 x 64² (per epoch)", "wsum": "W.sum() 4096²"}.get(
             name, f"dense {name.replace('chain', ' (128 validators)')}"
         )
-        print(f"| {label} | {o / per * 1e6:.1f} µs | {n / per * 1e6:.1f} µs | {n / o:.3f} |")
+        f_old, f_new = faults["old", name], faults["new", name]
+        print(
+            f"| {label} | {o / per * 1e6:.1f} µs | {n / per * 1e6:.1f} µs | {n / o:.3f} | "
+            f"{f_old:.1f}, {f_new:.1f} |"
+        )
     if "4096" in names and "wsum" in names:
         print(
             f"4096² epoch / W.sum(): old {best['old', '4096'] / best['old', 'wsum']:.1f}x, "
