@@ -27,7 +27,9 @@ _ROOT = Path(__file__).resolve().parent
 #: Every module of yuma that compiles numba kernels, relative to the package.
 KERNEL_SOURCES = (
     "_sparse_kernels.py",
+    "backends/_aligned.py",
     "backends/_nb_common.py",
+    "backends/_nb_consensus.py",
     "backends/numba_batch.py",
     "backends/numba_dense.py",
     "backends/numba_scan.py",

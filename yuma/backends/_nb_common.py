@@ -582,7 +582,19 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, int
     if found:
         return float(value)
     m = _copy_range(v, s, 0, n, lo, hi, bv, bs, 0)
-    below = low
+    return finish_bracket(bv, bs, m, low, minority, few, n, ints)
+
+
+@njit(cache=True, nogil=True)
+def finish_bracket(
+    bv: Any, bs: Any, m: int, below: float, minority: float, few: int, half: int, ints: Any
+) -> float:
+    """The weighted median from the ``m`` entries of a bracket copied to ``bv[:m]`` /
+    ``bs[:m]``, with ``below`` the stake of the entries under the bracket: the second part of
+    :func:`wmedian_sweep` (at most ``FEW`` entries finished directly, more bracketed again level
+    by level). ``half``: where the second half of the scratch starts (at least ``m``; ``bv`` and
+    ``bs`` at least ``4 * half + 2 * FEW`` long, ``ints`` :func:`sweep_scratch`'s)."""
+    cell = ints[:2].view(np.float64)
     at = 0
     bvb = bv.view(np.int64)
     for _ in range(SWEEP_LEVELS):
@@ -593,7 +605,7 @@ def wmedian_sweep(v: Any, s: Any, n: int, minority: float, bv: Any, bs: Any, int
         value, found, lo, hi, low = _bracket(bv, bs, bvb, cell, at, m, below, minority, few, 0)
         if found:
             return float(value)
-        to = n if at == 0 else 0
+        to = half if at == 0 else 0
         m = _copy_range(bv, bs, at, m, lo, hi, bv, bs, to)
         at = to
         below += low

@@ -9,13 +9,16 @@ Layout of the work (``W`` is ``(R, C)``, C-contiguous, float64):
    the row normalisation, fused in one pass per row (the row stays in cache between its sum
    and its scaling by the sum's reciprocal).
 2. ``_cols_consensus``: the stake-weighted median of every column over the voters (rows with
-   positive active stake): 8 columns at a time (one cache line of each voter row, read as 8
-   named values) are copied into a column-major scratch block, and each column's median is
-   found there by
+   positive active stake). From 17 to 1024 voters (:func:`~yuma.backends._nb_consensus.
+   takes_rows`) the first steps of every column's search run on the row-major matrix for all
+   columns at once (:func:`~yuma.backends._nb_consensus.consensus_rows`: passes over whole
+   voter rows, four pivots per column and pass). Otherwise 8 columns at a time (one cache
+   line of each voter row, read as 8 named values) are copied into a column-major scratch
+   block, and each column's median is found there by
    :func:`~yuma.backends._nb_common.wmedian_sweep` (vectorised sweeps with four pivots each,
    evenly spaced in value; then the few scores left in the bracket are copied out, through a
-   bit per score, and a fixed-width selection finishes). This pass dominates when every row
-   votes (see benchmarks/RESULTS.md).
+   bit per score, and a fixed-width selection finishes). Both finish a column the same way.
+   This pass dominates when every row votes (see benchmarks/RESULTS.md).
 3. ``_rows_clip_ema``: clipping, validator trust, rank partial sums, the bonds penalty and the bond
    EMA (Yuma3), or the column sums the original Yuma needs, fused in one pass per row (Yuma3
    without liquid alpha, the chain's default: one loop per row, ``_rows_clip_plain_ema``, which
@@ -48,6 +51,7 @@ from numba.extending import overload
 
 from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
 from yuma._threads import numba_parallel_guard
+from yuma.backends._aligned import aligned_matrices
 from yuma.backends._nb_common import (
     MEDIAN_METHOD,
     PRANGE_ONLY,
@@ -64,6 +68,7 @@ from yuma.backends._nb_common import (
     wmedian,
     wmedian_sweep,
 )
+from yuma.backends._nb_consensus import consensus_rows, takes_rows
 from yuma.inputs import EpochInputs
 from yuma.params import YumaParams
 from yuma.result import _BOOL_FIELD, _FIELD_AXES, _FIELDS, EpochResult, result_fields
@@ -275,11 +280,16 @@ def _cols_consensus(
 ) -> None:
     """Consensus of columns ``[c0, c1)``: the weighted median over the voter rows.
 
-    Columns are gathered 8 at a time (one 64-byte line of each voter row) into a column-major
+    ``method`` 0 (the sweep) with 17 to 1024 voters: on the rows
+    (:func:`~yuma.backends._nb_consensus.consensus_rows`). Otherwise columns are gathered 8 at
+    a time (one 64-byte line of each voter row) into a column-major
     scratch block: reading a whole line per row and writing 8 sequential streams is much
     cheaper than 8 separate strided walks down the matrix, each missing L1 on every row.
     """
     n_voters = voters.shape[0]
+    if method == 0 and takes_rows(n_voters):
+        consensus_rows(w, voters, u, minority, out, c0, c1, 0)
+        return
     block = np.empty((8, n_voters))
     stakes = np.empty(n_voters)
     n_float, n_int = sweep_scratch(n_voters)
@@ -636,8 +646,12 @@ def _epoch_passes(x: DenseIn, p: DenseParams, o: DenseOut, chunks: int) -> None:
     if voters.shape[0] == 0:
         o.consensus[:] = 0.0
     else:
-        # Columns are cheap to imbalance (selection time varies): more, smaller column chunks.
-        col_chunks = min(n_cols, 8 * chunks) if chunks > 1 else 1
+        # The gather path's columns are cheap to imbalance (selection time varies): more,
+        # smaller column chunks. The row-major path pays a fixed cost per row and pass, so
+        # one wide chunk per thread (at 1024 voters, 64-column chunks took 1.5x the time).
+        col_chunks = 1
+        if chunks > 1:
+            col_chunks = min(n_cols, chunks if takes_rows(voters.shape[0]) else 8 * chunks)
         for t in prange(col_chunks):
             c0, c1 = chunk_bounds(n_cols, col_chunks, t)
             _cols_consensus(o.w, voters, u, minority, o.consensus, c0, c1, MEDIAN_METHOD)
@@ -811,9 +825,11 @@ def allocate(
     combined = n_cols if square else n_rows + n_cols
     r, c = (*lead, n_rows), (*lead, n_cols)
     m = (*lead, n_rows, n_cols) if matrices else (0, n_rows, n_cols)
+    # the three matrices cache-line aligned and apart (see yuma.backends._aligned)
+    w, clipped, bonds = aligned_matrices(m)
     return DenseOut(
-        np.empty(r), np.empty(r), np.empty(m), np.empty(c), np.empty(m), np.empty(r),
-        np.empty(c), np.empty(c), np.empty(m), np.empty(r), np.empty(r, dtype=np.bool_),
+        np.empty(r), np.empty(r), w, np.empty(c), clipped, np.empty(r),
+        np.empty(c), np.empty(c), bonds, np.empty(r), np.empty(r, dtype=np.bool_),
         np.empty(c), np.empty(r), np.empty((*lead, combined)),
         np.zeros((*lead, 2), dtype=np.int8),
     )  # fmt: skip

@@ -1,0 +1,152 @@
+"""The row-major consensus (:func:`yuma.backends._nb_consensus.consensus_rows`) against the
+reference weighted median, column by column, and against the gather path of the dense epoch.
+
+Each matrix mixes columns of every score distribution of ``test_nb_median`` (ties, zeros,
+clusters, 2**-k, magnitudes down to 1e-300, presorted), among rows that do not vote (whose
+scores must not count), with dyadic stakes, so every partial sum is exact in any order (see
+``test_nb_median``), and a separate test with lognormal stakes away from knife edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_nb_median import KINDS, column
+
+from yuma.backends import _nb_common as nb
+from yuma.backends import _nb_consensus as nc
+from yuma.backends import numba_dense as nd
+from yuma.median import weighted_median
+
+
+@st.composite
+def matrices(draw: Any, max_voters: int = 160, max_cols: int = 70) -> dict[str, Any]:
+    """Weights ``(R, C)`` with voters a subset of the rows, dyadic stakes and minority."""
+    n_voters = draw(st.integers(nc.ROWS_MIN, max_voters))
+    n_rows = n_voters + draw(st.integers(0, 6))
+    n_cols = draw(st.integers(1, max_cols))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    w = np.empty((n_rows, n_cols))
+    for j in range(n_cols):
+        w[:, j] = column(draw, n_rows, draw(st.sampled_from(KINDS)))
+    voters = np.sort(rng.choice(n_rows, n_voters, replace=False)).astype(np.int64)
+    units = rng.integers(0, draw(st.sampled_from([2, 16, 2**20])), n_voters)
+    units[rng.random(n_voters) < draw(st.sampled_from([0.0, 0.2]))] = 0
+    u = units * 2.0**-24
+    total = float(u.sum())
+    minority = draw(
+        st.one_of(
+            st.integers(0, max(1, int(units.sum()))).map(lambda k: k * 2.0**-24),
+            st.sampled_from([-(2.0**-24), total, total + 1.0, total / 2]),
+        )
+    )
+    return {"w": w, "voters": voters, "u": u, "minority": float(minority)}
+
+
+def reference(w: np.ndarray, voters: np.ndarray, u: np.ndarray, minority: float) -> np.ndarray:
+    return np.array([weighted_median(u, w[voters, j], minority) for j in range(w.shape[1])])
+
+
+def rows_consensus(case: dict[str, Any], c0: int = 0, c1: int = -1, block: int = 0) -> Any:
+    w = case["w"]
+    c1 = w.shape[1] if c1 < 0 else c1
+    out = np.full(w.shape[1], -7.0)  # columns outside [c0, c1) must stay untouched
+    nc.consensus_rows(w, case["voters"], case["u"], case["minority"], out, c0, c1, block)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=matrices(), data=st.data())
+def test_every_column_is_the_reference_median(case: dict[str, Any], data: Any) -> None:
+    w = case["w"]
+    w0 = w.copy()
+    expected = reference(w, case["voters"], case["u"], case["minority"])
+    # the whole range as one block, and blocks of 1, 3, 8, 64 columns: every block boundary
+    block = data.draw(st.sampled_from([0, 1, 3, 8, 64]))
+    got = rows_consensus(case, block=block)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(w, w0)  # the weights are read only
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=matrices(), data=st.data())
+def test_a_column_range_writes_only_its_columns(case: dict[str, Any], data: Any) -> None:
+    n_cols = case["w"].shape[1]
+    c0 = data.draw(st.integers(0, n_cols))
+    c1 = data.draw(st.integers(c0, n_cols))
+    got = rows_consensus(case, c0, c1, data.draw(st.sampled_from([0, 5])))
+    expected = reference(case["w"], case["voters"], case["u"], case["minority"])
+    np.testing.assert_array_equal(got[c0:c1], expected[c0:c1])
+    assert np.all(got[:c0] == -7.0) and np.all(got[c1:] == -7.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=matrices())
+def test_rows_and_gather_paths_agree(case: dict[str, Any]) -> None:
+    """The dense epoch's gather path (method 1: the sort) picks the same scores."""
+    w = case["w"]
+    gathered = np.empty(w.shape[1])
+    nd._cols_consensus(w, case["voters"], case["u"], case["minority"], gathered, 0, w.shape[1], 1)
+    np.testing.assert_array_equal(rows_consensus(case), gathered)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_voters=st.integers(nc.ROWS_MIN, 400),
+    n_cols=st.integers(1, 40),
+    kappa=st.sampled_from([0.1, 0.5, 32767 / 65535, 0.9]),
+    data=st.data(),
+)
+def test_float_stakes_away_from_knife_edges(
+    seed: int, n_voters: int, n_cols: int, kappa: float, data: Any
+) -> None:
+    """Normalised lognormal stakes, as in an epoch; a column whose running sum comes within
+    round-off of the minority is skipped (the sums' order differs from the reference's)."""
+    rng = np.random.default_rng(seed)
+    w = np.empty((n_voters, n_cols))
+    for j in range(n_cols):
+        w[:, j] = column(data.draw, n_voters, data.draw(st.sampled_from(KINDS)))
+    u = rng.lognormal(0.0, 2.0, n_voters)
+    u /= u.sum()
+    minority = float(u.sum()) - kappa
+    voters = np.arange(n_voters, dtype=np.int64)
+    got = rows_consensus({"w": w, "voters": voters, "u": u, "minority": minority})
+    for j in range(n_cols):
+        order = np.argsort(w[:, j], kind="stable")
+        if np.any(np.abs(np.cumsum(u[order]) - minority) < 1e-12):
+            continue
+        assert got[j] == weighted_median(u, w[:, j], minority)
+
+
+@pytest.mark.parametrize("n_voters", [nc.ROWS_MIN, 64, 257, nc.ROWS_MAX])
+def test_a_wide_matrix_whole_and_in_blocks(n_voters: int) -> None:
+    """600 u16-like columns, every seventh tied, as one range and in blocks of 64 columns."""
+    rng = np.random.default_rng(n_voters)
+    w = rng.integers(0, 65536, (n_voters, 600)) * (rng.random((n_voters, 600)) < 0.7) / 65535
+    w[:, ::7] = np.round(w[:, ::7] * 4) / 4
+    u = rng.integers(1, 2**10, n_voters) * 2.0**-24
+    voters = np.arange(n_voters, dtype=np.int64)
+    minority = float(u.sum()) / 2
+    case = {"w": w, "voters": voters, "u": u, "minority": minority}
+    expected = reference(w, voters, u, minority)
+    np.testing.assert_array_equal(rows_consensus(case), expected)
+    np.testing.assert_array_equal(rows_consensus(case, block=64), expected)
+
+
+def test_the_dense_consensus_at_and_around_the_bounds() -> None:
+    """``_cols_consensus`` (method 0) hands voter counts in ``[ROWS_MIN, ROWS_MAX]`` to
+    ``consensus_rows`` and the rest to the gather path: the reference on either side."""
+    rng = np.random.default_rng(5)
+    for n_voters in (nb.FEW, nc.ROWS_MIN, 300, nc.ROWS_MAX + 1):
+        w = rng.random((n_voters, 20)) * (rng.random((n_voters, 20)) < 0.6)
+        u = rng.integers(1, 64, n_voters) * 2.0**-20
+        voters = np.arange(n_voters, dtype=np.int64)
+        minority = float(u.sum()) * 0.5
+        got = np.empty(20)
+        nd._cols_consensus(w, voters, u, minority, got, 0, 20, 0)
+        np.testing.assert_array_equal(got, reference(w, voters, u, minority))

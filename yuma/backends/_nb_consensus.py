@@ -1,0 +1,283 @@
+"""The consensus of many columns at once, read row by row (numba).
+
+The dense epoch's consensus is, per miner column, the stake-weighted median of the voters'
+weights (:func:`yuma.median.weighted_median`; the chain's ``weighted_median_col``).
+:func:`~yuma.backends._nb_common.wmedian_sweep` finds one column's median on a contiguous copy
+of it (the gather path of :func:`yuma.backends.numba_dense._cols_consensus`). Here the first,
+widest steps of that search run on the row-major weight matrix itself, for a range of columns
+at once: every pass streams the voters' rows, and each vector operation serves several columns,
+so no column is gathered.
+
+1. The smallest and largest score of every column (one pass).
+2. :func:`~yuma.backends._nb_common._first_rounds` rounds of four pivots per column (the first
+   on the column's smallest score, three evenly in its range; then four evenly inside the
+   bracket): one pass per round sums, for every column and pivot, the stake at or below the
+   pivot, and each column's bracket ``(lo, hi]`` shrinks to the fifth that crosses the
+   minority, as :func:`~yuma.backends._nb_common._bracket` decides.
+3. A pass that counts each column's scores inside its bracket, and one that copies them, in
+   voter order, to a pool (each column's entries together).
+4. Per column, :func:`~yuma.backends._nb_common.finish_bracket` on its copied entries, as
+   :func:`~yuma.backends._nb_common.wmedian_sweep` finishes: the same rule, the same answer.
+
+:data:`ROWS_MIN` and :data:`ROWS_MAX` bound the voter counts this path serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from yuma import _nb_cache  # noqa: F401  (drops kernels cached from older sources)
+from yuma.backends._nb_common import (
+    FEW,
+    FEW_SHORT,
+    FEW_SHORT_N,
+    _first_rounds,
+    finish_bracket,
+    sweep_scratch,
+)
+
+__all__ = ["ROWS_MAX", "ROWS_MIN", "consensus_rows", "takes_rows"]
+
+#: Voter counts this path serves (:func:`takes_rows`). Fewer than ``ROWS_MIN``: the gather path
+#: finishes a column directly. Measured against the gather path on this path's own passes
+#: (``benchmarks/RESULTS.md``): faster from 17 voters (0.56x at 32) to 2048 (0.69x), slower
+#: at 4096 (1.21x: each pass then streams the matrix from memory, where the gather reads it
+#: once); 1024 keeps the matrices of up to 8 MiB that a smaller cache than this machine's
+#: also holds.
+ROWS_MIN = FEW + 1
+ROWS_MAX = 1024
+
+
+@njit(cache=True, nogil=True)
+def takes_rows(n_voters: int) -> bool:
+    """Whether the dense consensus runs :func:`consensus_rows` for this many voters."""
+    return ROWS_MIN <= n_voters <= ROWS_MAX
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _extremes(w: Any, voters: Any, c0: int, width: int, mn: Any, mx: Any) -> None:
+    # Scores are finite and non-negative here, so fastmath's min/max are exact.
+    first = w[voters[0], c0 : c0 + width]
+    for j in range(width):
+        mn[j] = first[j]
+        mx[j] = first[j]
+    for k in range(1, voters.shape[0]):
+        row = w[voters[k], c0 : c0 + width]
+        for j in range(width):
+            x = row[j]
+            mn[j] = min(mn[j], x)
+            mx[j] = max(mx[j], x)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _stake_at_or_below(
+    w: Any, voters: Any, u: Any, c0: int, width: int, piv: Any, acc: Any
+) -> None:
+    """``acc[t, j]``: the stake of the voters whose score in column ``c0 + j`` is at or below
+    ``piv[t, j]`` (four pivots per column). Four rows per step, so each column's four running
+    sums are loaded and stored once per four rows (the loop vectorises across columns)."""
+    p0, p1, p2, p3 = piv[0], piv[1], piv[2], piv[3]
+    a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+    for j in range(width):
+        a0[j] = 0.0
+        a1[j] = 0.0
+        a2[j] = 0.0
+        a3[j] = 0.0
+    n = voters.shape[0]
+    k = 0
+    while k + 4 <= n:
+        ra = w[voters[k], c0 : c0 + width]
+        rb = w[voters[k + 1], c0 : c0 + width]
+        rc = w[voters[k + 2], c0 : c0 + width]
+        rd = w[voters[k + 3], c0 : c0 + width]
+        ua, ub, uc, ud = u[k], u[k + 1], u[k + 2], u[k + 3]
+        for j in range(width):
+            xa, xb, xc, xd = ra[j], rb[j], rc[j], rd[j]
+            q = p0[j]
+            a0[j] += ua * (xa <= q) + ub * (xb <= q) + uc * (xc <= q) + ud * (xd <= q)
+            q = p1[j]
+            a1[j] += ua * (xa <= q) + ub * (xb <= q) + uc * (xc <= q) + ud * (xd <= q)
+            q = p2[j]
+            a2[j] += ua * (xa <= q) + ub * (xb <= q) + uc * (xc <= q) + ud * (xd <= q)
+            q = p3[j]
+            a3[j] += ua * (xa <= q) + ub * (xb <= q) + uc * (xc <= q) + ud * (xd <= q)
+        k += 4
+    while k < n:
+        ra = w[voters[k], c0 : c0 + width]
+        ua = u[k]
+        for j in range(width):
+            xa = ra[j]
+            a0[j] += ua * (xa <= p0[j])
+            a1[j] += ua * (xa <= p1[j])
+            a2[j] += ua * (xa <= p2[j])
+            a3[j] += ua * (xa <= p3[j])
+        k += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _inside(x: float, lo: float, hi: float) -> Any:
+    return np.int64(x > lo) & np.int64(x <= hi)
+
+
+@njit(cache=True, nogil=True)
+def _count_inside(w: Any, voters: Any, c0: int, width: int, lo: Any, hi: Any, cnt: Any) -> None:
+    # cnt[j]: how many voters score inside column j's bracket (lo, hi]; four rows per step
+    for j in range(width):
+        cnt[j] = 0
+    n = voters.shape[0]
+    k = 0
+    while k + 4 <= n:
+        ra = w[voters[k], c0 : c0 + width]
+        rb = w[voters[k + 1], c0 : c0 + width]
+        rc = w[voters[k + 2], c0 : c0 + width]
+        rd = w[voters[k + 3], c0 : c0 + width]
+        for j in range(width):
+            a = lo[j]
+            b = hi[j]
+            cnt[j] += (
+                _inside(ra[j], a, b) + _inside(rb[j], a, b) + _inside(rc[j], a, b)
+            ) + _inside(rd[j], a, b)
+        k += 4
+    while k < n:
+        ra = w[voters[k], c0 : c0 + width]
+        for j in range(width):
+            cnt[j] += _inside(ra[j], lo[j], hi[j])
+        k += 1
+
+
+@njit(cache=True, nogil=True)
+def _copy_inside(
+    w: Any,
+    voters: Any,
+    u: Any,
+    c0: int,
+    width: int,
+    lo: Any,
+    hi: Any,
+    slot: Any,
+    pool_v: Any,
+    pool_s: Any,
+    flags: Any,
+) -> None:
+    """Copy each voter's score and stake inside column ``j``'s bracket to the pool at
+    ``slot[j]`` (advanced past it), in voter order. A bracket holds a few of a column's
+    scores, so each row is first tested into a byte per column (one vectorised pass;
+    ``flags``: ``width`` rounded up to 8 bytes at least), then only the non-zero bytes are
+    visited, 8 at a time through a ``uint64`` view."""
+    words = (width + 7) // 8
+    for j in range(width, 8 * words):
+        flags[j] = 0
+    flag_words = flags[: 8 * words].view(np.uint64)
+    for k in range(voters.shape[0]):
+        row = w[voters[k], c0 : c0 + width]
+        uk = u[k]
+        for j in range(width):
+            x = row[j]
+            flags[j] = np.uint8(x > lo[j]) & np.uint8(x <= hi[j])
+        for q in range(words):
+            bits = flag_words[q]
+            while bits != 0:
+                j = 8 * q + (trailing_zeros(bits) >> 3)  # type: ignore[call-arg]  # numba intrinsic
+                p = slot[j]
+                pool_v[p] = row[j]
+                pool_s[p] = uk
+                slot[j] = p + 1
+                bits &= bits - np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def consensus_rows(
+    w: Any, voters: Any, u: Any, minority: float, out: Any, c0: int, c1: int, block: int
+) -> None:
+    """``out[j]`` for ``j`` in ``[c0, c1)``: the weighted median of column ``j`` of ``w`` over
+    the rows ``voters`` (``V > FEW``) with stakes ``u``, as
+    :func:`~yuma.backends._nb_common.wmedian_sweep` finds it (the smallest score whose stake at
+    or below exceeds ``minority``; the largest when none does). ``w``: ``(R, C)`` float64,
+    C-contiguous, finite and non-negative without ``-0.0``. ``block``: columns per block (0:
+    the whole range, the fastest: a pass's cost per row is mostly fixed; tests set it)."""
+    nv = voters.shape[0]
+    few = FEW_SHORT if nv <= FEW_SHORT_N else FEW
+    rounds = _first_rounds(nv, few)
+    if block <= 0 or block > c1 - c0:
+        block = max(1, c1 - c0)
+    mn = np.empty(block)
+    mx = np.empty(block)
+    lo = np.empty(block)
+    hi = np.empty(block)
+    low = np.empty(block)
+    done = np.empty(block, dtype=np.bool_)
+    piv = np.empty((4, block))
+    acc = np.empty((4, block))
+    cnt = np.empty(block, dtype=np.int64)
+    slot = np.empty(block, dtype=np.int64)
+    flags = np.empty(8 * ((block + 7) // 8), dtype=np.uint8)
+    n_float, n_int = sweep_scratch(nv)
+    bv = np.empty(n_float)
+    bs = np.empty(n_float)
+    ints = np.empty(n_int, dtype=np.int64)
+    for b0 in range(c0, c1, block):
+        width = min(block, c1 - b0)
+        _extremes(w, voters, b0, width, mn, mx)
+        for j in range(width):
+            v_min = mn[j]
+            v_max = mx[j]
+            # κ above the voters' total (minority < 0), or one score: the smallest score.
+            done[j] = minority < 0.0 or v_min == v_max
+            # a decided column's bracket is empty: (v, v]
+            lo[j] = v_min
+            hi[j] = v_min if done[j] else v_max
+            low[j] = 0.0
+            out[b0 + j] = v_min
+            d = v_max - v_min
+            piv[0, j] = v_min
+            piv[1, j] = min(v_min + d * 0.25, v_max)
+            piv[2, j] = min(v_min + d * 0.5, v_max)
+            piv[3, j] = min(v_min + d * 0.75, v_max)
+        for r in range(rounds):
+            _stake_at_or_below(w, voters, u, b0, width, piv, acc)
+            for j in range(width):
+                if done[j]:
+                    continue
+                a0, a1, a2, a3 = acc[0, j], acc[1, j], acc[2, j], acc[3, j]
+                p0, p1, p2, p3 = piv[0, j], piv[1, j], piv[2, j], piv[3, j]
+                if a0 > minority:
+                    if r == 0:  # the smallest score crosses: it is the answer
+                        done[j] = True
+                        hi[j] = lo[j]
+                        continue
+                    hi[j] = p0
+                elif a1 > minority:
+                    lo[j], hi[j], low[j] = p0, p1, a0
+                elif a2 > minority:
+                    lo[j], hi[j], low[j] = p1, p2, a1
+                elif a3 > minority:
+                    lo[j], hi[j], low[j] = p2, p3, a2
+                else:
+                    lo[j], low[j] = p3, a3
+                a = lo[j]
+                d = hi[j] - a
+                piv[0, j] = min(a + d * 0.2, hi[j])
+                piv[1, j] = min(a + d * 0.4, hi[j])
+                piv[2, j] = min(a + d * 0.6, hi[j])
+                piv[3, j] = min(a + d * 0.8, hi[j])
+        _count_inside(w, voters, b0, width, lo, hi, cnt)
+        total = 0
+        for j in range(width):
+            slot[j] = total
+            total += cnt[j]
+        pool_v = np.empty(total)
+        pool_s = np.empty(total)
+        _copy_inside(w, voters, u, b0, width, lo, hi, slot, pool_v, pool_s, flags)
+        for j in range(width):
+            if done[j]:
+                continue
+            m = cnt[j]
+            at = slot[j] - m  # slot[j] now points past the column's entries
+            for t in range(m):
+                bv[t] = pool_v[at + t]
+                bs[t] = pool_s[at + t]
+            out[b0 + j] = finish_bracket(bv, bs, m, low[j], minority, few, m, ints)
