@@ -449,6 +449,28 @@ def write_results(
                 f"| {size} | {fmt_time(tw / cols)} | {fmt_time(ts / cols)} | "
                 f"{fmt_time(to / cols)} | {tw / ts:.2f} | {ts / to:.2f} |"
             )
+    consensus_sizes = sorted(
+        {e["extra_info"]["n"] for e in entries if e["extra_info"].get("case") == "consensus"}
+    )
+    if consensus_sizes:
+        lines += [
+            "",
+            "## Consensus of a whole matrix: on the rows, or column by column",
+            "",
+            "Every column's median of an n x n matrix of normalised u16 weights (30 % zeros), "
+            "every row a voter, one thread: `consensus_rows` (passes over the voters' rows for "
+            "all columns at once; the dense epoch's path from 17 to 1024 voters) and "
+            "`_cols_gathered` (8 columns at a time gathered into a block, then the sweep per "
+            "column; the path outside those bounds).",
+            "",
+            "| n | on the rows | gathered | rows / gathered |",
+            "|---:|---:|---:|---:|",
+        ]
+        for size in consensus_sizes:
+            tr = best(entries, case="consensus", n=size, path="rows")
+            tg = best(entries, case="consensus", n=size, path="gathered")
+            if tr and tg:
+                lines.append(f"| {size} | {fmt_time(tr)} | {fmt_time(tg)} | {tr / tg:.2f} |")
     if profiles:
         lines += [
             "",

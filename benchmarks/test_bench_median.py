@@ -54,3 +54,33 @@ def test_median_kernel(benchmark: Any, size: int, method: str) -> None:
     columns(scores[:1], stakes[:1], 0.5, code)
     benchmark.extra_info.update(case="median", n=size, method=method, columns=COLUMNS)
     benchmark.pedantic(columns, args=(scores, stakes, 0.5, code), rounds=5, iterations=1)
+
+
+CONSENSUS_SIZES = [64] if SMALL else [64, 256, 1024]
+
+
+@pytest.mark.parametrize("path", ["rows", "gathered"])
+@pytest.mark.parametrize("size", CONSENSUS_SIZES)
+def test_consensus_paths(benchmark: Any, size: int, path: str) -> None:
+    """The consensus of a whole ``size x size`` matrix (every row a voter), one thread: on the
+    rows (``_nb_consensus.consensus_rows``, what the dense epoch runs from 17 to 1024 voters)
+    and column by column from gathered blocks (``numba_dense._cols_gathered``, the sweep)."""
+    from yuma.backends import numba_dense as nd
+
+    if not hasattr(nd, "_cols_gathered"):
+        pytest.skip("this checkout predates the row-major consensus (an older commit)")
+    from yuma.backends._nb_consensus import consensus_rows
+
+    rng = np.random.default_rng(size)
+    w = rng.integers(0, 65536, (size, size)) * (rng.random((size, size)) < 0.7)
+    w = np.ascontiguousarray(w / w.sum(axis=1, keepdims=True))
+    u = rng.lognormal(0.0, 2.0, size)
+    u /= u.sum()
+    voters = np.arange(size, dtype=np.int64)
+    out = np.empty(size)
+    fn = consensus_rows if path == "rows" else nd._cols_gathered
+    args = (w, voters, u, 0.5, out, 0, size, 0)
+    fn(*args)
+    benchmark.extra_info.update(case="consensus", n=size, path=path)
+    rounds = max(5, min(200, int(2e7 // size**2)))
+    benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1)

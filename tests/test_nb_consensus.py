@@ -87,11 +87,15 @@ def test_a_column_range_writes_only_its_columns(case: dict[str, Any], data: Any)
 @settings(max_examples=100, deadline=None)
 @given(case=matrices())
 def test_rows_and_gather_paths_agree(case: dict[str, Any]) -> None:
-    """The dense epoch's gather path (method 1: the sort) picks the same scores."""
+    """The dense epoch's gather path, with the sweep (method 0) and with the sort (method 1),
+    picks the same scores."""
     w = case["w"]
-    gathered = np.empty(w.shape[1])
-    nd._cols_consensus(w, case["voters"], case["u"], case["minority"], gathered, 0, w.shape[1], 1)
-    np.testing.assert_array_equal(rows_consensus(case), gathered)
+    for method in (0, 1):
+        gathered = np.empty(w.shape[1])
+        nd._cols_gathered(
+            w, case["voters"], case["u"], case["minority"], gathered, 0, w.shape[1], method
+        )
+        np.testing.assert_array_equal(rows_consensus(case), gathered)
 
 
 @settings(max_examples=100, deadline=None)

@@ -281,15 +281,25 @@ def _cols_consensus(
     """Consensus of columns ``[c0, c1)``: the weighted median over the voter rows.
 
     ``method`` 0 (the sweep) with 17 to 1024 voters: on the rows
-    (:func:`~yuma.backends._nb_consensus.consensus_rows`). Otherwise columns are gathered 8 at
-    a time (one 64-byte line of each voter row) into a column-major
-    scratch block: reading a whole line per row and writing 8 sequential streams is much
-    cheaper than 8 separate strided walks down the matrix, each missing L1 on every row.
+    (:func:`~yuma.backends._nb_consensus.consensus_rows`); otherwise :func:`_cols_gathered`.
     """
-    n_voters = voters.shape[0]
-    if method == 0 and takes_rows(n_voters):
+    if method == 0 and takes_rows(voters.shape[0]):
         consensus_rows(w, voters, u, minority, out, c0, c1, 0)
-        return
+    else:
+        _cols_gathered(w, voters, u, minority, out, c0, c1, method)
+
+
+@njit(cache=True, nogil=True)
+def _cols_gathered(
+    w: Any, voters: Any, u: Any, minority: float, out: Any, c0: int, c1: int, method: int
+) -> None:
+    """:func:`_cols_consensus` column by column: columns are gathered 8 at a time (one 64-byte
+    line of each voter row) into a column-major scratch block (reading a whole line per row
+    and writing 8 sequential streams is much cheaper than 8 separate strided walks down the
+    matrix, each missing L1 on every row), and each column's median is found there
+    (``method``: 0 :func:`~yuma.backends._nb_common.wmedian_sweep`, else
+    :func:`~yuma.backends._nb_common.wmedian`'s)."""
+    n_voters = voters.shape[0]
     block = np.empty((8, n_voters))
     stakes = np.empty(n_voters)
     n_float, n_int = sweep_scratch(n_voters)
