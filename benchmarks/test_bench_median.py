@@ -56,7 +56,7 @@ def test_median_kernel(benchmark: Any, size: int, method: str) -> None:
     benchmark.pedantic(columns, args=(scores, stakes, 0.5, code), rounds=5, iterations=1)
 
 
-CONSENSUS_SIZES = [64] if SMALL else [64, 256, 1024]
+CONSENSUS_SIZES = [64] if SMALL else [64, 256, 1024, 4096]
 
 
 @pytest.mark.parametrize("path", ["rows", "gathered"])

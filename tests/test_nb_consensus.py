@@ -154,3 +154,23 @@ def test_the_dense_consensus_at_and_around_the_bounds() -> None:
         got = np.empty(20)
         nd._cols_consensus(w, voters, u, minority, got, 0, 20, 0)
         np.testing.assert_array_equal(got, reference(w, voters, u, minority))
+
+
+def test_a_bracket_holding_more_than_the_pool_reads_its_column_again() -> None:
+    """A tie of ``2 * CAP`` scores (or more) inside the bracket after the rounds: the copy pass
+    keeps ``CAP`` of them, so the column's entries are read from the matrix again."""
+    n_voters = 4 * nc.CAP + 8
+    rng = np.random.default_rng(0)
+    tie = rng.permutation(n_voters)
+    w = np.zeros((n_voters, 3))
+    w[tie[: n_voters // 2], 0] = 0.5  # the median, tied n_voters / 2 times
+    w[tie[n_voters // 2 : 3 * n_voters // 4], 0] = 1.0
+    w[:, 1] = w[:, 0] * 0.3 + 0.1 * (w[:, 0] == 0.0)  # the same shape, other values
+    w[:, 2] = rng.random(n_voters)
+    u = np.full(n_voters, 2.0**-10)
+    voters = np.arange(n_voters, dtype=np.int64)
+    for minority in (float(u.sum()) / 2, float(u.sum()) / 4, float(u.sum()) * 0.7):
+        case = {"w": w, "voters": voters, "u": u, "minority": minority}
+        expected = reference(w, voters, u, minority)
+        assert expected[0] == 0.5  # the tie is the answer, as built
+        np.testing.assert_array_equal(rows_consensus(case), expected)

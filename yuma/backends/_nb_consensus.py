@@ -14,8 +14,9 @@ so no column is gathered.
    bracket): one pass per round sums, for every column and pivot, the stake at or below the
    pivot, and each column's bracket ``(lo, hi]`` shrinks to the fifth that crosses the
    minority, as :func:`~yuma.backends._nb_common._bracket` decides.
-3. A pass that counts each column's scores inside its bracket, and one that copies them, in
-   voter order, to a pool (each column's entries together).
+3. A pass that counts each column's scores inside its bracket and copies the first
+   :data:`CAP`, in voter order, to the column's row of a pool (a column with more, ties or a
+   cluster, reads them from its column again: one strided walk, rare).
 4. Per column, :func:`~yuma.backends._nb_common.finish_bracket` on its copied entries, as
    :func:`~yuma.backends._nb_common.wmedian_sweep` finishes: the same rule, the same answer.
 
@@ -50,6 +51,9 @@ __all__ = ["ROWS_MAX", "ROWS_MIN", "consensus_rows", "takes_rows"]
 #: also holds.
 ROWS_MIN = FEW + 1
 ROWS_MAX = 1024
+#: Scores per column the copy pass keeps; a column with more in its bracket (ties, or a
+#: cluster) reads them from its column again.
+CAP = 32
 
 
 @njit(cache=True, nogil=True)
@@ -118,37 +122,6 @@ def _stake_at_or_below(
         k += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _inside(x: float, lo: float, hi: float) -> Any:
-    return np.int64(x > lo) & np.int64(x <= hi)
-
-
-@njit(cache=True, nogil=True)
-def _count_inside(w: Any, voters: Any, c0: int, width: int, lo: Any, hi: Any, cnt: Any) -> None:
-    # cnt[j]: how many voters score inside column j's bracket (lo, hi]; four rows per step
-    for j in range(width):
-        cnt[j] = 0
-    n = voters.shape[0]
-    k = 0
-    while k + 4 <= n:
-        ra = w[voters[k], c0 : c0 + width]
-        rb = w[voters[k + 1], c0 : c0 + width]
-        rc = w[voters[k + 2], c0 : c0 + width]
-        rd = w[voters[k + 3], c0 : c0 + width]
-        for j in range(width):
-            a = lo[j]
-            b = hi[j]
-            cnt[j] += (
-                _inside(ra[j], a, b) + _inside(rb[j], a, b) + _inside(rc[j], a, b)
-            ) + _inside(rd[j], a, b)
-        k += 4
-    while k < n:
-        ra = w[voters[k], c0 : c0 + width]
-        for j in range(width):
-            cnt[j] += _inside(ra[j], lo[j], hi[j])
-        k += 1
-
-
 @njit(cache=True, nogil=True)
 def _copy_inside(
     w: Any,
@@ -158,19 +131,22 @@ def _copy_inside(
     width: int,
     lo: Any,
     hi: Any,
-    slot: Any,
+    cnt: Any,
     pool_v: Any,
     pool_s: Any,
     flags: Any,
 ) -> None:
-    """Copy each voter's score and stake inside column ``j``'s bracket to the pool at
-    ``slot[j]`` (advanced past it), in voter order. A bracket holds a few of a column's
-    scores, so each row is first tested into a byte per column (one vectorised pass;
-    ``flags``: ``width`` rounded up to 8 bytes at least), then only the non-zero bytes are
-    visited, 8 at a time through a ``uint64`` view."""
+    """Count each column's scores inside its bracket ``(lo, hi]`` into ``cnt`` and copy the
+    first ``CAP`` (with their stakes) to the column's row of the pools, in voter order. A
+    bracket holds a few of a column's scores, so each voter row is first tested into a byte
+    per column (one vectorised pass; ``flags``: ``width`` rounded up to 8 bytes at least),
+    then only the non-zero bytes are visited, 8 at a time through a ``uint64`` view."""
+    cap = pool_v.shape[1]
     words = (width + 7) // 8
     for j in range(width, 8 * words):
         flags[j] = 0
+    for j in range(width):
+        cnt[j] = 0
     flag_words = flags[: 8 * words].view(np.uint64)
     for k in range(voters.shape[0]):
         row = w[voters[k], c0 : c0 + width]
@@ -182,11 +158,27 @@ def _copy_inside(
             bits = flag_words[q]
             while bits != 0:
                 j = 8 * q + (trailing_zeros(bits) >> 3)  # type: ignore[call-arg]  # numba intrinsic
-                p = slot[j]
-                pool_v[p] = row[j]
-                pool_s[p] = uk
-                slot[j] = p + 1
+                c = cnt[j]
+                if c < cap:
+                    pool_v[j, c] = row[j]
+                    pool_s[j, c] = uk
+                cnt[j] = c + 1
                 bits &= bits - np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def _column_inside(
+    w: Any, voters: Any, u: Any, j: int, lo: float, hi: float, bv: Any, bs: Any
+) -> int:
+    # A column whose bracket overflowed the pool: its scores in (lo, hi], in voter order.
+    m = 0
+    for k in range(voters.shape[0]):
+        x = w[voters[k], j]
+        if x > lo and x <= hi:
+            bv[m] = x
+            bs[m] = u[k]
+            m += 1
+    return m
 
 
 @njit(cache=True, nogil=True)
@@ -213,7 +205,8 @@ def consensus_rows(
     piv = np.empty((4, block))
     acc = np.empty((4, block))
     cnt = np.empty(block, dtype=np.int64)
-    slot = np.empty(block, dtype=np.int64)
+    pool_v = np.empty((block, CAP))
+    pool_s = np.empty((block, CAP))
     flags = np.empty(8 * ((block + 7) // 8), dtype=np.uint8)
     n_float, n_int = sweep_scratch(nv)
     bv = np.empty(n_float)
@@ -264,20 +257,15 @@ def consensus_rows(
                 piv[1, j] = min(a + d * 0.4, hi[j])
                 piv[2, j] = min(a + d * 0.6, hi[j])
                 piv[3, j] = min(a + d * 0.8, hi[j])
-        _count_inside(w, voters, b0, width, lo, hi, cnt)
-        total = 0
-        for j in range(width):
-            slot[j] = total
-            total += cnt[j]
-        pool_v = np.empty(total)
-        pool_s = np.empty(total)
-        _copy_inside(w, voters, u, b0, width, lo, hi, slot, pool_v, pool_s, flags)
+        _copy_inside(w, voters, u, b0, width, lo, hi, cnt, pool_v, pool_s, flags)
         for j in range(width):
             if done[j]:
                 continue
             m = cnt[j]
-            at = slot[j] - m  # slot[j] now points past the column's entries
-            for t in range(m):
-                bv[t] = pool_v[at + t]
-                bs[t] = pool_s[at + t]
+            if m <= CAP:
+                for t in range(m):
+                    bv[t] = pool_v[j, t]
+                    bs[t] = pool_s[j, t]
+            else:
+                m = _column_inside(w, voters, u, b0 + j, lo[j], hi[j], bv, bs)
             out[b0 + j] = finish_bracket(bv, bs, m, low[j], minority, few, m, ints)
