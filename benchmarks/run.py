@@ -461,16 +461,20 @@ def write_results(
             "every row a voter, one thread: `consensus_rows` (passes over the voters' rows for "
             "all columns at once; the dense epoch's path from 17 to 1024 voters) and "
             "`_cols_gathered` (8 columns at a time gathered into a block, then the sweep per "
-            "column; the path outside those bounds).",
+            "column; the path outside those bounds). Columns `half`: the first n/2 columns "
+            "only, the range each of two threads takes in the parallel epoch.",
             "",
-            "| n | on the rows | gathered | rows / gathered |",
-            "|---:|---:|---:|---:|",
+            "| n | columns | on the rows | gathered | rows / gathered |",
+            "|---:|---|---:|---:|---:|",
         ]
         for size in consensus_sizes:
-            tr = best(entries, case="consensus", n=size, path="rows")
-            tg = best(entries, case="consensus", n=size, path="gathered")
-            if tr and tg:
-                lines.append(f"| {size} | {fmt_time(tr)} | {fmt_time(tg)} | {tr / tg:.2f} |")
+            for span in ("all", "half"):
+                tr = best(entries, case="consensus", n=size, path="rows", span=span)
+                tg = best(entries, case="consensus", n=size, path="gathered", span=span)
+                if tr and tg:
+                    lines.append(
+                        f"| {size} | {span} | {fmt_time(tr)} | {fmt_time(tg)} | {tr / tg:.2f} |"
+                    )
     if profiles:
         lines += [
             "",

@@ -60,15 +60,20 @@ CONSENSUS_SIZES = [64] if SMALL else [64, 256, 1024, 4096]
 
 
 @pytest.mark.parametrize("path", ["rows", "gathered"])
+@pytest.mark.parametrize("span", ["all", "half"])
 @pytest.mark.parametrize("size", CONSENSUS_SIZES)
-def test_consensus_paths(benchmark: Any, size: int, path: str) -> None:
-    """The consensus of a whole ``size x size`` matrix (every row a voter), one thread: on the
-    rows (``_nb_consensus.consensus_rows``, what the dense epoch runs from 17 to 1024 voters)
-    and column by column from gathered blocks (``numba_dense._cols_gathered``, the sweep)."""
+def test_consensus_paths(benchmark: Any, size: int, span: str, path: str) -> None:
+    """The consensus of a ``size x size`` matrix (every row a voter), one thread: on the rows
+    (``_nb_consensus.consensus_rows``, what the dense epoch runs from 17 to 1024 voters) and
+    column by column from gathered blocks (``numba_dense._cols_gathered``, the sweep). ``span``
+    "half": the first half of the columns only, what each of two threads takes in the
+    parallel epoch (from 512 x 512 on; timed from 1024 on)."""
     from yuma.backends import numba_dense as nd
 
     if not hasattr(nd, "_cols_gathered"):
         pytest.skip("this checkout predates the row-major consensus (an older commit)")
+    if span == "half" and size < 1024:
+        pytest.skip("serial below the parallel cut-off")
     from yuma.backends._nb_consensus import consensus_rows
 
     rng = np.random.default_rng(size)
@@ -79,8 +84,8 @@ def test_consensus_paths(benchmark: Any, size: int, path: str) -> None:
     voters = np.arange(size, dtype=np.int64)
     out = np.empty(size)
     fn = consensus_rows if path == "rows" else nd._cols_gathered
-    args = (w, voters, u, 0.5, out, 0, size, 0)
+    args = (w, voters, u, 0.5, out, 0, size if span == "all" else size // 2, 0)
     fn(*args)
-    benchmark.extra_info.update(case="consensus", n=size, path=path)
+    benchmark.extra_info.update(case="consensus", n=size, path=path, span=span)
     rounds = max(5, min(200, int(2e7 // size**2)))
     benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1)

@@ -44,11 +44,11 @@ from yuma.backends._nb_common import (
 __all__ = ["ROWS_MAX", "ROWS_MIN", "consensus_rows", "takes_rows"]
 
 #: Voter counts this path serves (:func:`takes_rows`). Fewer than ``ROWS_MIN``: the gather path
-#: finishes a column directly. Measured against the gather path on this path's own passes
-#: (``benchmarks/RESULTS.md``): faster from 17 voters (0.56x at 32) to 2048 (0.69x), slower
-#: at 4096 (1.21x: each pass then streams the matrix from memory, where the gather reads it
-#: once); 1024 keeps the matrices of up to 8 MiB that a smaller cache than this machine's
-#: also holds.
+#: finishes a column directly. Against the gather path, one thread, every row a voter
+#: (``benchmarks/test_bench_median.py::test_consensus_paths``, benchmarks/RESULTS.md): 0.54x at
+#: 64², 0.69x at 256², 0.71x at 1024²; on half the columns (each of two threads' share in the
+#: parallel epoch) 0.79x at 1024² but 1.10x at 4096², where every pass streams the matrix from
+#: memory and the gather reads it once.
 ROWS_MIN = FEW + 1
 ROWS_MAX = 1024
 #: Scores per column the copy pass keeps; a column with more in its bracket (ties, or a
