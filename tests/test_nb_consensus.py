@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_nb_median import KINDS, column
+from test_nb_median import KINDS, column, dyadic_stakes
 
 from yuma.backends import _nb_common as nb
 from yuma.backends import _nb_consensus as nc
@@ -34,16 +34,7 @@ def matrices(draw: Any, max_voters: int = 160, max_cols: int = 70) -> dict[str, 
     for j in range(n_cols):
         w[:, j] = column(draw, n_rows, draw(st.sampled_from(KINDS)))
     voters = np.sort(rng.choice(n_rows, n_voters, replace=False)).astype(np.int64)
-    units = rng.integers(0, draw(st.sampled_from([2, 16, 2**20])), n_voters)
-    units[rng.random(n_voters) < draw(st.sampled_from([0.0, 0.2]))] = 0
-    u = units * 2.0**-24
-    total = float(u.sum())
-    minority = draw(
-        st.one_of(
-            st.integers(0, max(1, int(units.sum()))).map(lambda k: k * 2.0**-24),
-            st.sampled_from([-(2.0**-24), total, total + 1.0, total / 2]),
-        )
-    )
+    u, minority = dyadic_stakes(draw, n_voters)
     return {"w": w, "voters": voters, "u": u, "minority": float(minority)}
 
 

@@ -57,13 +57,9 @@ def column(draw: Any, n: int, kind: str) -> np.ndarray:
     return v.astype(np.float64)
 
 
-@st.composite
-def cases(draw: Any, max_n: int = 300) -> tuple[np.ndarray, np.ndarray, float]:
-    """(scores, stakes, minority): dyadic stakes (zeros included) and a dyadic minority that
-    may lie below zero (κ above the total) or at or above the total (nobody crosses)."""
-    n = draw(st.one_of(st.integers(0, 20), st.integers(FEW + 1, max_n)))
-    kind = draw(st.sampled_from(KINDS))
-    v = column(draw, n, kind)
+def dyadic_stakes(draw: Any, n: int) -> tuple[np.ndarray, float]:
+    """``n`` dyadic stakes (zeros included) and a dyadic minority that may lie below zero (κ
+    above the total) or at or above the total (nobody crosses)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     units = rng.integers(0, draw(st.sampled_from([2, 16, 2**20])), n)
     units[rng.random(n) < draw(st.sampled_from([0.0, 0.2]))] = 0  # zero-stake entries
@@ -75,7 +71,17 @@ def cases(draw: Any, max_n: int = 300) -> tuple[np.ndarray, np.ndarray, float]:
             st.sampled_from([-(2.0**-24), total, total + 1.0, total / 2]),
         )
     )
-    return v, s, float(minority)
+    return s, float(minority)
+
+
+@st.composite
+def cases(draw: Any, max_n: int = 300) -> tuple[np.ndarray, np.ndarray, float]:
+    """(scores, stakes, minority): one column of a score distribution, :func:`dyadic_stakes`."""
+    n = draw(st.one_of(st.integers(0, 20), st.integers(FEW + 1, max_n)))
+    kind = draw(st.sampled_from(KINDS))
+    v = column(draw, n, kind)
+    s, minority = dyadic_stakes(draw, n)
+    return v, s, minority
 
 
 def reference(v: np.ndarray, s: np.ndarray, minority: float) -> float:

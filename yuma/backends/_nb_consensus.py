@@ -78,7 +78,7 @@ def _extremes(w: Any, voters: Any, c0: int, width: int, mn: Any, mx: Any) -> Non
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _stake_at_or_below(
+def _stake_at_or_below_rows(
     w: Any, voters: Any, u: Any, c0: int, width: int, piv: Any, acc: Any
 ) -> None:
     """``acc[t, j]``: the stake of the voters whose score in column ``c0 + j`` is at or below
@@ -231,7 +231,7 @@ def consensus_rows(
             piv[2, j] = min(v_min + d * 0.5, v_max)
             piv[3, j] = min(v_min + d * 0.75, v_max)
         for r in range(rounds):
-            _stake_at_or_below(w, voters, u, b0, width, piv, acc)
+            _stake_at_or_below_rows(w, voters, u, b0, width, piv, acc)
             for j in range(width):
                 if done[j]:
                     continue
