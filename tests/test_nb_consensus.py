@@ -165,3 +165,26 @@ def test_a_bracket_holding_more_than_the_pool_reads_its_column_again() -> None:
         expected = reference(w, voters, u, minority)
         assert expected[0] == 0.5  # the tie is the answer, as built
         np.testing.assert_array_equal(rows_consensus(case), expected)
+
+
+@pytest.mark.parametrize("n_validators", [8, 20, 300])
+def test_an_epoch_where_nobody_crosses_on_adjacent_floats(n_validators: int) -> None:
+    """κ so small that ``U − κ`` rounds to ``U``: no score's stake exceeds the minority, and
+    the column's scores are adjacent floats (so the top pivot is the top score and the
+    bracket above it is empty). The consensus is the largest score, as in the reference: 8
+    voters (finished directly), 20 and 300 (the rows). It was 0.0 wherever a bracket was
+    swept (the rows, and the column sweep: ``test_nb_median``'s ``adjacent`` columns)."""
+    import yuma
+
+    x = 0.3
+    up = float(np.nextafter(x, 1.0))
+    rng = np.random.default_rng(n_validators)
+    first = rng.choice(np.array([x, up]), n_validators)
+    first[0], first[1] = x, up
+    W = np.stack([first, 1.0 - first], axis=1)  # rows sum to 1: normalised exactly
+    S = rng.integers(1, 9, n_validators).astype(np.float64)
+    params = yuma.YumaParams(kappa=1e-300, max_allowed_validators=n_validators)
+    fast = yuma.epoch(W, S, params=params, layout="bipartite", backend="numba")
+    ref = yuma.epoch(W, S, params=params, layout="bipartite", backend="numpy")
+    np.testing.assert_array_equal(fast.consensus, ref.consensus)
+    assert fast.consensus[0] == up

@@ -30,6 +30,7 @@ KINDS = (
     "cluster",  # a tight cluster far below one outlier: stalls, then a second bracket
     "geometric",  # 2**-k: every order of magnitude, deep levels, the quickselect fallback
     "wide",  # magnitudes from 1e-300 to 1 (no subnormals)
+    "adjacent",  # two to four adjacent floats: pivots coincide with scores
 )
 
 
@@ -50,8 +51,14 @@ def column(draw: Any, n: int, kind: str) -> np.ndarray:
         v[rng.random(n) < 0.1] = 0.0
     elif kind == "geometric":
         v = 2.0 ** -rng.integers(0, 1000, n).astype(np.float64)
-    else:
+    elif kind == "wide":
         v = 10.0 ** rng.uniform(-300, 0, n)
+    else:
+        x = draw(st.sampled_from([0.0, 1e-300, 0.3, 1.0, 1e300]))
+        steps = [x]
+        for _ in range(draw(st.integers(1, 3))):
+            steps.append(float(np.nextafter(steps[-1], np.inf)))
+        v = rng.choice(np.array(steps), n)
     if draw(st.booleans()):
         v = np.sort(v)[:: draw(st.sampled_from([1, -1]))].copy()  # presorted columns
     return v.astype(np.float64)

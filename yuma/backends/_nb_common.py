@@ -522,6 +522,10 @@ def _bracket(
             lo, hi, c_lo, c_hi, low = p1, p2, k1, k2, a1
         elif below + a3 > minority:
             lo, hi, c_lo, c_hi, low = p2, p3, k2, k3, a2
+        elif p3 >= hi:
+            # Nobody crosses, and the top pivot is the top score (the range is a few adjacent
+            # floats): (p3, hi] would be empty. The largest score, as when nobody crosses.
+            return hi, True, lo, hi, low
         else:
             lo, c_lo, low = p3, k3, a3
         if counted:

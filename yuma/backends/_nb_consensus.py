@@ -249,6 +249,12 @@ def consensus_rows(
                     lo[j], hi[j], low[j] = p1, p2, a1
                 elif a3 > minority:
                     lo[j], hi[j], low[j] = p2, p3, a2
+                elif p3 >= hi[j]:
+                    # nobody crosses and (p3, hi] is empty (adjacent floats): the largest score
+                    done[j] = True
+                    out[b0 + j] = hi[j]
+                    lo[j] = hi[j]
+                    continue
                 else:
                     lo[j], low[j] = p3, a3
                 a = lo[j]
