@@ -188,3 +188,17 @@ def test_an_epoch_where_nobody_crosses_on_adjacent_floats(n_validators: int) -> 
     ref = yuma.epoch(W, S, params=params, layout="bipartite", backend="numpy")
     np.testing.assert_array_equal(fast.consensus, ref.consensus)
     assert fast.consensus[0] == up
+
+
+def test_more_columns_than_a_block() -> None:
+    """The default block (:data:`~yuma.backends._nb_consensus.BLOCK` columns) and a last,
+    shorter one; few voters, so the pool holds every voter's score (``cap = V``)."""
+    n_voters, n_cols = nc.ROWS_MIN, nc.BLOCK + 104
+    rng = np.random.default_rng(11)
+    w = rng.integers(0, 4, (n_voters, n_cols)) / 4  # ties everywhere
+    w[:, 1::2] = rng.random((n_voters, n_cols // 2))
+    u = rng.integers(1, 2**10, n_voters) * 2.0**-24
+    voters = np.arange(n_voters, dtype=np.int64)
+    minority = float(u.sum()) * 0.4
+    case = {"w": w, "voters": voters, "u": u, "minority": minority}
+    np.testing.assert_array_equal(rows_consensus(case), reference(w, voters, u, minority))
