@@ -83,10 +83,11 @@ def epoch(
         The most numba threads this call may use; None: numba's own setting
         (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), by default every core. Epochs
         under 512 x 512 cells (sparse: 2^18 stored entries) run on one thread whatever it says:
-        on an idle machine two threads win the best round from 128 x 128 but the median round
-        only from about 384 x 384, and with another process on the other core a parallel
-        region waits for its slowest thread (at 256 x 256 the median epoch took 2.1x one
-        thread's; benchmarks/RESULTS.md). Other backends ignore it.
+        on an idle machine two threads win the median round from about 192 x 192 (384 x 384 on
+        another machine), but with another process on the other core a parallel region waits
+        for its slowest thread, and two threads lose at every size (at 256 x 256 the median
+        round took 1.33x one thread's, 2.1x on the other machine; benchmarks/RESULTS.md).
+        Other backends ignore it.
     out : EpochResult, optional
         An earlier result of a dense epoch of the same shape and layout, whose arrays this
         epoch overwrites and which it returns (numpy's ``out=``): a loop of epochs then
