@@ -17,9 +17,7 @@ def test_copying_pays_less_the_older_the_copied_consensus(variant: str, liquid_a
     earns more per unit of stake than the honest validators (it sits on consensus exactly, they
     carry noise); every epoch of lag between the consensus and the copy costs the copier."""
     outcomes = [
-        copier_experiment(
-            variant=variant, liquid_alpha=liquid_alpha, delay=d, drift=0.1
-        ).relative
+        copier_experiment(variant=variant, liquid_alpha=liquid_alpha, delay=d, drift=0.1).relative
         for d in (0, 1, 2, 3)
     ]
     assert outcomes[0] > 1.0

@@ -554,7 +554,6 @@ def test_undecrypted_reveals_do_not_touch_other_rows() -> None:
         assert max(v for _, v in after[who]) == (65535 if top else 0)
 
 
-
 def test_a_failing_read_is_a_read_error() -> None:
     bt = pytest.importorskip("bittensor")
     from yuma.chain.loader import ChainReadError

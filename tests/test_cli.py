@@ -223,8 +223,17 @@ def _fetched_file(tmp_path: Path, mutate: dict[str, Any] | None = None) -> Path:
     assert SHARED is not None
     doc = json.loads((SHARED / "vectors" / "epochs" / "test_bonds.json").read_text())
     snap = SubnetSnapshot.from_vector_entry(doc, 2)
-    keys = ("incentive", "dividends", "consensus", "validator_trust", "stake_weight",
-            "emission", "active", "new_validator_permit", "bonds")
+    keys = (
+        "incentive",
+        "dividends",
+        "consensus",
+        "validator_trust",
+        "stake_weight",
+        "emission",
+        "active",
+        "new_validator_permit",
+        "bonds",
+    )
     expect = {k: doc["epochs"][2]["expect"][k] for k in keys}
     expect.update(mutate or {})
     path = tmp_path / "fetched.json"

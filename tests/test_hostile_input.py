@@ -1122,7 +1122,6 @@ def test_good_values_left_to_the_kernel_give_the_checked_result() -> None:
         np.testing.assert_array_equal(getattr(deferred, name), value, err_msg=name)
 
 
-
 @pytest.mark.parametrize(
     ("value", "error"),
     [
