@@ -7,8 +7,9 @@ before timing); the driver alternates the two workers case by case for ``ROUNDS`
 keeps the minimum per case, which on a shared, noisy machine is the most stable statistic.
 It also reports the most minor page faults per call seen in any round: fresh output matrices
 fault their pages in whenever glibc maps them anew, which depends on what the worker freed
-before (with ``batch`` among the cases, none at 256²; without it, 352 per 256² call and a
-4-5x slower epoch; see ``fresh_outputs.py``), so compare only rows whose faults agree.
+before (with ``batch`` among the cases, none at 256²; without it, about 352 per 256² call
+and a 2-5x slower epoch, depending on the machine; see ``fresh_outputs.py``), so compare only
+rows whose faults agree.
 Both workers read the very same inputs (built once here, as ``bench_inputs`` builds them).
 
 Cases: dense epochs at 64², 256² (every uid a validator, and the chain's 128), 1024², 4096²;

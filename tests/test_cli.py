@@ -223,17 +223,10 @@ def _fetched_file(tmp_path: Path, mutate: dict[str, Any] | None = None) -> Path:
     assert SHARED is not None
     doc = json.loads((SHARED / "vectors" / "epochs" / "test_bonds.json").read_text())
     snap = SubnetSnapshot.from_vector_entry(doc, 2)
-    keys = (
-        "incentive",
-        "dividends",
-        "consensus",
-        "validator_trust",
-        "stake_weight",
-        "emission",
-        "active",
-        "new_validator_permit",
-        "bonds",
-    )
+    from yuma.chain.output import OUTPUT_KEYS
+
+    # what a fetch reads from per-uid storage: no per-uid server/validator emission split
+    keys = [k for k in OUTPUT_KEYS if k not in ("server_emission", "validator_emission")]
     expect = {k: doc["epochs"][2]["expect"][k] for k in keys}
     expect.update(mutate or {})
     path = tmp_path / "fetched.json"

@@ -4,8 +4,9 @@ Each dense epoch returns three fresh ``R x C`` matrices. A loop of epochs can in
 back an earlier result, whose arrays are overwritten, as numpy's ``out=`` does: no allocation,
 and memory that is already mapped and in cache. (A fresh matrix over glibc's mmap threshold
 is new memory on every call, and the operating system faults each of its pages in on first
-write: in a process that has not yet freed a large array, a 256 x 256 epoch paid 352 page
-faults per call, 1.3-1.8 ms against 0.30-0.43 ms with ``out=``; benchmarks/RESULTS.md.)
+write: in a process that has not yet freed a large array, a 256 x 256 epoch paid about 352
+page faults per call, 1.3-1.8 ms against 0.30-0.43 ms with ``out=`` on one machine, 0.56-0.59
+ms against 0.25-0.26 ms on another; benchmarks/RESULTS.md.)
 
 The result written must not share memory with the epoch's inputs: the compiled epoch reads
 the previous bonds after it has begun to write the new ones. Alternate two results::

@@ -94,8 +94,9 @@ def epoch(
         allocates no new matrices. Fresh ``R x C`` outputs can cost more than the epoch: in a
         process that has not yet freed a large array, each one is new memory whose pages the
         operating system faults in on first write (a 256 x 256 epoch took 1.3-1.8 ms instead
-        of 0.30-0.43 ms; benchmarks/RESULTS.md). ``out`` must not share memory with any input (the
-        compiled epoch reads the previous bonds after it begins writing the new ones), so
+        of 0.30-0.43 ms on one machine, 0.56-0.59 ms instead of 0.25-0.26 ms on another;
+        benchmarks/RESULTS.md). ``out`` must not share memory with any input (the compiled
+        epoch reads the previous bonds after it begins writing the new ones), so
         alternate two results: ``a, b = b, yuma.epoch(W, S, b.bonds, out=a)``. Every
         backend honours it (numpy and JAX copy their result in). If the call raises, ``out``
         may have been partly overwritten. Dense input only.

@@ -452,6 +452,72 @@ def _first_rounds(n: int, few: int) -> int:
     return rounds
 
 
+#: :func:`bracket_round`'s outcomes: the bracket narrowed; the answer is the smallest score
+#: (the first round's first pivot, on it, crosses); the answer is the largest score (nobody
+#: crosses and no score lies above the top pivot: a range of a few adjacent floats).
+NARROWED, SMALLEST, LARGEST = 0, 1, 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def decided_at_once(below: float, minority: float, v_min: float, v_max: float) -> bool:
+    """Whether a range's answer is its smallest score before any round: the stake under it
+    already exceeds the minority (only when minority < 0: κ above the voters' total), or it
+    holds one score."""
+    return below > minority or v_min == v_max
+
+
+@njit(cache=True, nogil=True, inline="always")
+def first_pivots(v_min: float, v_max: float) -> tuple[float, float, float, float]:
+    """The first round's pivots: one on the smallest score (the zeros of a sparse column: the
+    answer at once when they cross), three evenly in ``[v_min, v_max]``."""
+    d = v_max - v_min
+    return (
+        v_min,
+        min(v_min + d * 0.25, v_max),
+        min(v_min + d * 0.5, v_max),
+        min(v_min + d * 0.75, v_max),
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def inner_pivots(lo: float, hi: float) -> tuple[float, float, float, float]:
+    """A later round's pivots: four evenly inside the bracket ``(lo, hi]``."""
+    d = hi - lo
+    return (
+        min(lo + d * 0.2, hi),
+        min(lo + d * 0.4, hi),
+        min(lo + d * 0.6, hi),
+        min(lo + d * 0.8, hi),
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def bracket_round(
+    r: int, ps: Any, accs: Any, below: float, minority: float, lo: float, hi: float, low: float
+) -> tuple[int, int, float, float, float]:
+    """The rule of one four-pivot round (the column sweep's and the rows' alike): ``ps`` the
+    pivots, ``accs`` the stake at or below each, ``below`` the stake under the range; the
+    bracket ``(lo, hi]`` holds the answer and ``low`` is the stake at or below ``lo``.
+
+    Returns ``(outcome, t, lo, hi, low)``: ``t`` the first pivot whose stake (with ``below``)
+    exceeds the minority, 4 when none does; the bracket narrows to the fifth that crosses.
+    """
+    if below + accs[0] > minority:
+        if r == 0:
+            return SMALLEST, 0, lo, hi, low
+        return NARROWED, 0, lo, ps[0], low
+    if below + accs[1] > minority:
+        return NARROWED, 1, ps[0], ps[1], accs[0]
+    if below + accs[2] > minority:
+        return NARROWED, 2, ps[1], ps[2], accs[1]
+    if below + accs[3] > minority:
+        return NARROWED, 3, ps[2], ps[3], accs[2]
+    if ps[3] >= hi:
+        # (p3, hi] would be empty: hi is the largest score, the answer when nobody crosses
+        return LARGEST, 4, lo, hi, low
+    return NARROWED, 4, ps[3], hi, accs[3]
+
+
 @njit(cache=True, nogil=True)
 def _bracket(
     v: Any,
@@ -483,10 +549,7 @@ def _bracket(
     bits[1] = hi_bits
     v_min = cell[0]
     v_max = cell[1]
-    if below > minority:
-        # Only when minority < 0 (κ above the voters' total): the smallest score.
-        return v_min, True, v_min, v_max, 0.0
-    if v_min == v_max:
+    if decided_at_once(below, minority, v_min, v_max):
         return v_min, True, v_min, v_max, 0.0
     counted = rounds == 0
     lo = v_min
@@ -494,15 +557,10 @@ def _bracket(
     low = 0.0
     c_lo = 0
     c_hi = n
-    d = v_max - v_min
-    # First round: a pivot on the smallest score (the zeros of a sparse column), three evenly
-    # in [min, max]; then four evenly inside the bracket.
-    p0 = v_min
-    p1 = min(v_min + d * 0.25, v_max)
-    p2 = min(v_min + d * 0.5, v_max)
-    p3 = min(v_min + d * 0.75, v_max)
+    ps = first_pivots(v_min, v_max)
     decided = False
     for r in range(SWEEP_ROUNDS if counted else rounds):
+        p0, p1, p2, p3 = ps
         if counted:
             a0, a1, a2, a3, k0, k1, k2, k3 = _stake_and_count_at_or_below(
                 v, s, at, n, p0, p1, p2, p3
@@ -511,32 +569,26 @@ def _bracket(
             a0, a1, a2, a3 = _stake_at_or_below(v, s, at, n, p0, p1, p2, p3)
             k0 = k1 = k2 = k3 = 0
         before = c_hi - c_lo
-        if below + a0 > minority:
-            if r == 0:
-                decided = True
-                break
-            hi, c_hi = p0, k0
-        elif below + a1 > minority:
-            lo, hi, c_lo, c_hi, low = p0, p1, k0, k1, a0
-        elif below + a2 > minority:
-            lo, hi, c_lo, c_hi, low = p1, p2, k1, k2, a1
-        elif below + a3 > minority:
-            lo, hi, c_lo, c_hi, low = p2, p3, k2, k3, a2
-        elif p3 >= hi:
-            # Nobody crosses, and the top pivot is the top score (the range is a few adjacent
-            # floats): (p3, hi] would be empty. The largest score, as when nobody crosses.
+        outcome, t, lo, hi, low = bracket_round(
+            r, ps, (a0, a1, a2, a3), below, minority, lo, hi, low
+        )
+        if outcome == SMALLEST:
+            decided = True
+            break
+        if outcome == LARGEST:
             return hi, True, lo, hi, low
-        else:
-            lo, c_lo, low = p3, k3, a3
         if counted:
+            ks = (k0, k1, k2, k3)
+            if t == 0:
+                c_hi = k0
+            elif t == 4:
+                c_lo = k3
+            else:
+                c_lo, c_hi = ks[t - 1], ks[t]
             count = c_hi - c_lo
             if count <= few or 4 * count > 3 * before:
                 break
-        d = hi - lo
-        p0 = min(lo + d * 0.2, hi)
-        p1 = min(lo + d * 0.4, hi)
-        p2 = min(lo + d * 0.6, hi)
-        p3 = min(lo + d * 0.8, hi)
+        ps = inner_pivots(lo, hi)
     return v_min, decided, lo, hi, low
 
 

@@ -36,8 +36,14 @@ from yuma.backends._nb_common import (
     FEW,
     FEW_SHORT,
     FEW_SHORT_N,
+    LARGEST,
+    NARROWED,
     _first_rounds,
+    bracket_round,
+    decided_at_once,
     finish_bracket,
+    first_pivots,
+    inner_pivots,
     sweep_scratch,
 )
 
@@ -224,52 +230,37 @@ def consensus_rows(
         _extremes(w, voters, b0, width, mn, mx)
         for j in range(width):
             v_min = mn[j]
-            v_max = mx[j]
-            # κ above the voters' total (minority < 0), or one score: the smallest score.
-            done[j] = minority < 0.0 or v_min == v_max
-            # a decided column's bracket is empty: (v, v]
+            done[j] = decided_at_once(0.0, minority, v_min, mx[j])
+            # a decided column's bracket is empty, (v, v]; its answer is written now
             lo[j] = v_min
-            hi[j] = v_min if done[j] else v_max
+            hi[j] = v_min if done[j] else mx[j]
             low[j] = 0.0
             out[b0 + j] = v_min
-            d = v_max - v_min
-            piv[0, j] = v_min
-            piv[1, j] = min(v_min + d * 0.25, v_max)
-            piv[2, j] = min(v_min + d * 0.5, v_max)
-            piv[3, j] = min(v_min + d * 0.75, v_max)
+            piv[0, j], piv[1, j], piv[2, j], piv[3, j] = first_pivots(v_min, mx[j])
         for r in range(rounds):
             _stake_at_or_below_rows(w, voters, u, b0, width, piv, acc)
             for j in range(width):
                 if done[j]:
                     continue
-                a0, a1, a2, a3 = acc[0, j], acc[1, j], acc[2, j], acc[3, j]
-                p0, p1, p2, p3 = piv[0, j], piv[1, j], piv[2, j], piv[3, j]
-                if a0 > minority:
-                    if r == 0:  # the smallest score crosses: it is the answer
-                        done[j] = True
-                        hi[j] = lo[j]
-                        continue
-                    hi[j] = p0
-                elif a1 > minority:
-                    lo[j], hi[j], low[j] = p0, p1, a0
-                elif a2 > minority:
-                    lo[j], hi[j], low[j] = p1, p2, a1
-                elif a3 > minority:
-                    lo[j], hi[j], low[j] = p2, p3, a2
-                elif p3 >= hi[j]:
-                    # nobody crosses and (p3, hi] is empty (adjacent floats): the largest score
+                outcome, _, a, b, c = bracket_round(
+                    r,
+                    (piv[0, j], piv[1, j], piv[2, j], piv[3, j]),
+                    (acc[0, j], acc[1, j], acc[2, j], acc[3, j]),
+                    0.0,
+                    minority,
+                    lo[j],
+                    hi[j],
+                    low[j],
+                )
+                if outcome != NARROWED:
                     done[j] = True
-                    out[b0 + j] = hi[j]
-                    lo[j] = hi[j]
+                    if outcome == LARGEST:
+                        out[b0 + j] = b
+                    lo[j] = b  # empty: nothing to copy
+                    hi[j] = b
                     continue
-                else:
-                    lo[j], low[j] = p3, a3
-                a = lo[j]
-                d = hi[j] - a
-                piv[0, j] = min(a + d * 0.2, hi[j])
-                piv[1, j] = min(a + d * 0.4, hi[j])
-                piv[2, j] = min(a + d * 0.6, hi[j])
-                piv[3, j] = min(a + d * 0.8, hi[j])
+                lo[j], hi[j], low[j] = a, b, c
+                piv[0, j], piv[1, j], piv[2, j], piv[3, j] = inner_pivots(a, b)
         _copy_inside(w, voters, u, b0, width, lo, hi, cnt, pool_v, pool_s, flags)
         for j in range(width):
             if done[j]:
